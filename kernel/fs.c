@@ -1,0 +1,744 @@
+// fs.c: the file system proper: superblock, block allocator, inodes, file
+// contents, directories and path names. The layers, bottom up:
+//
+//   blocks       bio.c (cache) and log.c (transactions) underneath
+//   allocator    balloc/bfree: a bitmap with one bit per block
+//   inodes       ialloc, iget/iput (references), ilock/iunlock (contents),
+//                itrunc, iupdate; bmap maps a file's block n to a disk block
+//   contents     readi/writei: bytes at an offset, across blocks
+//   directories  dirlookup/dirlink: files holding struct dirent arrays
+//   path names   namei/nameiparent: "/a/b/c", one element at a time
+//
+// The on-disk format is in fs.h. Every function that changes the disk runs
+// inside a transaction (begin_op .. end_op, log.c) and uses log_write instead
+// of bwrite, so a crash leaves either all or none of an operation's blocks.
+//
+// Errors never panic: a failed disk read (bread returning NULL), a full
+// disk, a full inode table or a corrupt on-disk value becomes 0/-1 for the
+// caller, which passes -1 up to the system call. Only broken kernel
+// invariants (a lock not held, a reference count gone negative) panic, and a
+// disk that is not our file system at all (bad magic) stops the boot.
+//
+// Locking and lock order (take them in this order, never backwards):
+//   1. begin_op: an operation is admitted to the log before it takes any
+//      inode or buffer lock (begin_op may wait for a commit, and the commit
+//      needs the buffers).
+//   2. inode sleeplocks: a directory before the inodes it contains (parent
+//      before child). Path lookup holds one inode lock at a time, so ".."
+//      (child to parent) cannot deadlock: it unlocks the child first.
+//   3. buffer sleeplocks, after the inode lock; at most ONE buffer at a time
+//      (bio.c's no-deadlock argument depends on it; see itrunc and bmap).
+//   4. spinlocks last: itable.lock, bcache.lock, log.lock (before bcache),
+//      ftable.lock. They are held only for short bookkeeping, never across
+//      sleeping.
+// What each lock protects:
+//   itable.lock   which slot holds which inode (dev, inum) and ref counts
+//   ip->lock      the inode's fields (valid, type, size, addrs...) and its
+//                 file contents and directory entries
+//   b->lock       a cached block's bytes
+//
+// See it run: `make qemu`; `ls`, `mkdir d`, `echo hi > d/f`, `cat d/f`
+// exercise every layer. `usertests -q` runs many processes on it at once.
+#include "types.h"
+#include "param.h"
+#include "stat.h"
+#include "spinlock.h"
+#include "sleeplock.h"
+#include "proc.h"
+#include "fs.h"
+#include "buf.h"
+#include "file.h"
+#include "defs.h"
+
+_Static_assert(BSIZE % sizeof(struct dinode) == 0, "inodes must tile a block");
+_Static_assert(BSIZE % sizeof(struct dirent) == 0, "dirents must tile a block");
+
+// The superblock, read once at boot and never changed afterwards, so it is
+// read without a lock. (One disk, one file system.)
+static struct superblock sb;
+
+// Set once (read-only disk, or a failed commit), never cleared. A lone flag
+// that publishes no other data, so relaxed atomic accesses are enough.
+static int fs_ro;
+
+int
+fs_readonly(void)
+{
+  return __atomic_load_n(&fs_ro, __ATOMIC_RELAXED);
+}
+
+void
+fs_set_readonly(void)
+{
+  __atomic_store_n(&fs_ro, 1, __ATOMIC_RELAXED);
+}
+
+// First block of the data region: everything before it is metadata.
+static uint
+datastart(void)
+{
+  return sb.size - sb.nblocks;
+}
+
+// Is b a block number a file may point to? Guards against corrupt inodes.
+static int
+is_data_block(uint b)
+{
+  return b >= datastart() && b < sb.size;
+}
+
+// Does the superblock describe regions that fit together? (mkfs makes them
+// so; a random disk would not.)
+static int
+sb_sane(void)
+{
+  uint inodeblocks = (sb.ninodes + IPB - 1) / IPB;
+  uint bitmapblocks = (sb.size + BPB - 1) / BPB;
+  if(sb.ninodes <= ROOTINO || sb.ninodes > 65536)   // dirent.inum is a ushort
+    return 0;
+  if(sb.nblocks == 0 || sb.nblocks >= sb.size || sb.logstart < 2)
+    return 0;
+  return sb.logstart + sb.nlog <= sb.inodestart &&
+         sb.inodestart + inodeblocks <= sb.bmapstart &&
+         sb.bmapstart + bitmapblocks <= datastart();
+}
+
+void
+fsinit(int dev)
+{
+  struct buf *b = bread(dev, 1);
+  if(b == 0)
+    panic("fsinit: cannot read the superblock");
+  memmove(&sb, b->data, sizeof(sb));
+  brelse(b);
+
+  if(sb.magic != FSMAGIC){
+    printf("fs: superblock magic is %x, expected %x: this disk was not made "
+           "by mkfs/mkfs\n", sb.magic, FSMAGIC);
+    panic("fsinit: not our file system");
+  }
+  if(!sb_sane()){
+    printf("fs: superblock regions do not fit together (size %d, data %d, "
+           "inodes %d, log %d)\n", sb.size, sb.nblocks, sb.ninodes, sb.nlog);
+    panic("fsinit: corrupt superblock");
+  }
+  // itrunc may clear bits in every bitmap block in one transaction.
+  if((sb.size + BPB - 1) / BPB > MAXOPBLOCKS - 2)
+    panic("fsinit: disk too big for one transaction to free a file");
+
+  if(disk_readonly()){
+    fs_set_readonly();
+    printf("fs: the disk is read-only: writes to files will fail\n");
+  }
+  initlog(dev, &sb);   // replays a committed transaction, if any
+  printf("fs: %d blocks (%d for data), %d inodes, %d log blocks%s\n",
+         sb.size, sb.nblocks, sb.ninodes, sb.nlog,
+         fs_readonly() ? ", read-only" : "");
+}
+
+// ---- blocks ----
+
+// Fill block bno with zeros (inside the caller's transaction).
+static int
+bzero(uint dev, uint bno)
+{
+  struct buf *bp = bread(dev, bno);
+  if(bp == 0)
+    return -1;
+  memset(bp->data, 0, BSIZE);
+  log_write(bp);
+  brelse(bp);
+  return 0;
+}
+
+// Mark a data block free. On a read error the block is lost (stays marked
+// in use), which wastes space but never corrupts a file.
+static void
+bfree(uint dev, uint b)
+{
+  if(!is_data_block(b)){
+    printf("bfree: block %d is not a data block\n", b);
+    return;
+  }
+  struct buf *bp = bread(dev, BBLOCK(b, sb));
+  if(bp == 0)
+    return;
+  uint bi = b % BPB;
+  uchar mask = 1 << (bi % 8);
+  if((bp->data[bi / 8] & mask) == 0)
+    printf("bfree: block %d is already free\n", b);
+  bp->data[bi / 8] &= ~mask;
+  log_write(bp);
+  brelse(bp);
+}
+
+// Allocate a zeroed data block. Returns its number, or 0 if the disk is
+// full or unreadable. Two processes cannot get the same block: the bitmap
+// buffer's sleeplock makes the test-and-set of a bit one step.
+static uint
+balloc(uint dev)
+{
+  for(uint base = 0; base < sb.size; base += BPB){
+    struct buf *bp = bread(dev, BBLOCK(base, sb));
+    if(bp == 0)
+      return 0;
+    for(uint bi = 0; bi < BPB && base + bi < sb.size; bi++){
+      uint b = base + bi;
+      uchar mask = 1 << (bi % 8);
+      // mkfs marks the metadata blocks in use; skipping them here as well
+      // means a damaged bitmap cannot make us overwrite the superblock.
+      if(b < datastart() || (bp->data[bi / 8] & mask) != 0)
+        continue;
+      bp->data[bi / 8] |= mask;
+      log_write(bp);
+      brelse(bp);
+      // A new block must not show a deleted file's old bytes.
+      if(bzero(dev, b) < 0){
+        bfree(dev, b);
+        return 0;
+      }
+      return b;
+    }
+    brelse(bp);
+  }
+  printf("balloc: out of blocks\n");
+  return 0;
+}
+
+// ---- inodes ----
+//
+// An inode struct in itable is in use when ref > 0; it then stands for the
+// on-disk inode (dev, inum). Its fields (type, size, addrs...) are a copy
+// of the disk's, loaded by the first ilock (valid = 1) and written back by
+// iupdate. Life cycle, for the callers:
+//   ip = iget/ialloc/namei/dirlookup   take a reference (ref++); no lock
+//   ilock(ip) ... iunlock(ip)          read or change the fields/contents
+//   iput(ip)                           drop the reference; the last iput of
+//                                      an inode no directory names frees it
+// A reference keeps the slot (and so the file) alive; the lock gives
+// exclusive use. They are separate so that a process can keep a file open
+// (a reference) without blocking others, and so that path lookup can hold a
+// directory without holding its lock.
+
+static struct {
+  struct spinlock lock;
+  struct inode inode[NINODE];
+} itable;
+
+void
+iinit(void)
+{
+  initlock(&itable.lock, "itable");
+  for(int i = 0; i < NINODE; i++)
+    initsleeplock(&itable.inode[i].lock, "inode");
+}
+
+// A reference to inode inum, unlocked and maybe not yet read from disk.
+// NULL if all NINODE slots are in use.
+static struct inode *
+iget(uint dev, uint inum)
+{
+  struct inode *ip, *empty = 0;
+
+  acquire(&itable.lock);
+  for(ip = itable.inode; ip < itable.inode + NINODE; ip++){
+    if(ip->ref > 0 && ip->dev == dev && ip->inum == inum){
+      ip->ref++;
+      release(&itable.lock);
+      return ip;
+    }
+    if(empty == 0 && ip->ref == 0)
+      empty = ip;
+  }
+  if(empty == 0){
+    release(&itable.lock);
+    printf("iget: inode table full\n");
+    return 0;
+  }
+  empty->dev = dev;
+  empty->inum = inum;
+  empty->ref = 1;
+  empty->valid = 0;
+  release(&itable.lock);
+  return empty;
+}
+
+// Allocate a free on-disk inode and give it type. Returns a reference
+// (unlocked), or NULL when no inode is free or the table is full.
+struct inode *
+ialloc(uint dev, short type)
+{
+  for(uint blk = 0; blk * IPB < sb.ninodes; blk++){
+    struct buf *bp = bread(dev, sb.inodestart + blk);
+    if(bp == 0)
+      return 0;
+    for(uint i = 0; i < IPB; i++){
+      uint inum = blk * IPB + i;
+      struct dinode *dip = (struct dinode *)bp->data + i;
+      if(inum == 0 || inum >= sb.ninodes || dip->type != 0)
+        continue;
+      // Take the table slot first, so that failing leaves the disk alone.
+      struct inode *ip = iget(dev, inum);
+      if(ip == 0){
+        brelse(bp);
+        return 0;
+      }
+      // Claim it on disk while we hold the buffer: a concurrent ialloc
+      // waits for this buffer and then sees type != 0.
+      memset(dip, 0, sizeof(*dip));
+      dip->type = type;
+      log_write(bp);
+      brelse(bp);
+      return ip;
+    }
+    brelse(bp);
+  }
+  printf("ialloc: no free inodes\n");
+  return 0;
+}
+
+// Copy ip's fields to its disk inode. Caller holds ip->lock and is in a
+// transaction. Call it after every change of a field that lives on disk.
+void
+iupdate(struct inode *ip)
+{
+  struct buf *bp = bread(ip->dev, IBLOCK(ip->inum, sb));
+  if(bp == 0)
+    return;
+  struct dinode *dip = (struct dinode *)bp->data + ip->inum % IPB;
+  dip->type = ip->type;
+  dip->major = ip->major;
+  dip->minor = ip->minor;
+  dip->nlink = ip->nlink;
+  dip->size = ip->size;
+  memmove(dip->addrs, ip->addrs, sizeof(ip->addrs));
+  log_write(bp);
+  brelse(bp);
+}
+
+struct inode *
+idup(struct inode *ip)
+{
+  acquire(&itable.lock);
+  ip->ref++;
+  release(&itable.lock);
+  return ip;
+}
+
+// Lock ip, reading it from disk on first use. Returns -1 (with ip locked
+// but ip->valid still 0) if it cannot be read or the disk says it is not a
+// file; readi, writei and the directory functions refuse such an inode, so
+// a caller that ignores the result still gets -1 further on.
+int
+ilock(struct inode *ip)
+{
+  if(ip == 0 || ip->ref < 1)
+    panic("ilock: no reference");
+  acquiresleep(&ip->lock);
+  if(ip->valid)
+    return 0;
+
+  struct buf *bp = bread(ip->dev, IBLOCK(ip->inum, sb));
+  if(bp == 0)
+    return -1;
+  struct dinode *dip = (struct dinode *)bp->data + ip->inum % IPB;
+  ip->type = dip->type;
+  ip->major = dip->major;
+  ip->minor = dip->minor;
+  ip->nlink = dip->nlink;
+  ip->size = dip->size;
+  memmove(ip->addrs, dip->addrs, sizeof(ip->addrs));
+  brelse(bp);
+
+  // A free inode (a stale or corrupt directory entry) or nonsense values:
+  // refuse it rather than act on it.
+  if(ip->type < T_DIR || ip->type > T_DEVICE || ip->size > MAXFILE * BSIZE){
+    printf("ilock: inode %d is free or corrupt (type %d)\n", ip->inum, ip->type);
+    return -1;
+  }
+  ip->valid = 1;
+  return 0;
+}
+
+void
+iunlock(struct inode *ip)
+{
+  if(ip == 0 || ip->ref < 1 || !holdingsleep(&ip->lock))
+    panic("iunlock: not locked");
+  releasesleep(&ip->lock);
+}
+
+// Drop a reference. If it was the last one and no directory entry names the
+// inode any more (nlink == 0), free its blocks and the inode itself. That
+// writes the disk, so every iput must be inside a transaction.
+void
+iput(struct inode *ip)
+{
+  acquire(&itable.lock);
+  if(ip->ref == 1 && ip->valid && ip->nlink == 0){
+    // Nobody else can reach this inode now: ref == 1 means we hold the only
+    // pointer, nlink == 0 means no lookup can find it, and ialloc cannot
+    // pick it while the disk still says it is in use. So its sleeplock is
+    // free, and we may drop itable.lock while we sleep on the disk.
+    release(&itable.lock);
+    acquiresleep(&ip->lock);
+    itrunc(ip);
+    ip->type = 0;
+    iupdate(ip);       // now ialloc may reuse it
+    ip->valid = 0;     // a later iget of the same inum must re-read it
+    releasesleep(&ip->lock);
+    acquire(&itable.lock);
+  }
+  if(ip->ref < 1)
+    panic("iput: no reference");
+  ip->ref--;
+  release(&itable.lock);
+}
+
+void
+iunlockput(struct inode *ip)
+{
+  iunlock(ip);
+  iput(ip);
+}
+
+// ---- file contents: block map ----
+//
+// File block bn (0, 1, 2...) is at:
+//   bn < NDIRECT:    ip->addrs[bn]
+//   otherwise:       entry bn - NDIRECT of the indirect block ip->addrs[NDIRECT]
+// 0 means "no block yet".
+
+// The disk block holding file block bn. With alloc, missing blocks (and the
+// indirect block) are allocated; the caller must iupdate afterwards since
+// ip->addrs may change. Returns 0 if there is none (past the end, disk full,
+// I/O error or a corrupt pointer). Caller holds ip->lock.
+static uint
+bmap(struct inode *ip, uint bn, int alloc)
+{
+  uint addr;
+
+  if(bn < NDIRECT){
+    if(ip->addrs[bn] == 0 && alloc)
+      ip->addrs[bn] = balloc(ip->dev);
+    addr = ip->addrs[bn];
+    return is_data_block(addr) ? addr : 0;
+  }
+  bn -= NDIRECT;
+  if(bn >= NINDIRECT)
+    return 0;
+
+  uint ind = ip->addrs[NDIRECT];
+  if(ind == 0){
+    if(!alloc || (ind = balloc(ip->dev)) == 0)
+      return 0;
+    ip->addrs[NDIRECT] = ind;
+  }
+  if(!is_data_block(ind))
+    return 0;
+
+  struct buf *bp = bread(ip->dev, ind);
+  if(bp == 0)
+    return 0;
+  addr = ((uint *)bp->data)[bn];
+  brelse(bp);
+  if(addr == 0 && alloc){
+    // We released the indirect block before balloc so as never to hold two
+    // buffers. Nobody changed it meanwhile: only holders of ip->lock do.
+    if((addr = balloc(ip->dev)) == 0)
+      return 0;
+    if((bp = bread(ip->dev, ind)) == 0){
+      bfree(ip->dev, addr);
+      return 0;
+    }
+    ((uint *)bp->data)[bn] = addr;
+    log_write(bp);
+    brelse(bp);
+  }
+  return is_data_block(addr) ? addr : 0;
+}
+
+// Free the blocks listed in indirect block ind. We copy the list out a
+// slice at a time because bfree needs the bitmap buffer and we may hold
+// only one buffer at once; a slice keeps the kernel stack small.
+static void
+free_indirect(uint dev, uint ind)
+{
+  uint slice[32];
+
+  for(uint first = 0; first < NINDIRECT; first += NELEM(slice)){
+    struct buf *bp = bread(dev, ind);
+    if(bp == 0)
+      return;               // the rest stay allocated: lost, not corrupt
+    memmove(slice, (uint *)bp->data + first, sizeof(slice));
+    brelse(bp);
+    for(uint j = 0; j < NELEM(slice); j++)
+      if(slice[j] != 0)
+        bfree(dev, slice[j]);
+  }
+}
+
+// Free all of ip's blocks and make it empty. Caller holds ip->lock and is in
+// a transaction. It writes the inode block and the bitmap blocks only
+// (fsinit made sure those fit in one transaction).
+void
+itrunc(struct inode *ip)
+{
+  for(int i = 0; i < NDIRECT; i++){
+    if(ip->addrs[i] != 0){
+      bfree(ip->dev, ip->addrs[i]);
+      ip->addrs[i] = 0;
+    }
+  }
+  if(ip->addrs[NDIRECT] != 0){
+    if(is_data_block(ip->addrs[NDIRECT]))
+      free_indirect(ip->dev, ip->addrs[NDIRECT]);
+    bfree(ip->dev, ip->addrs[NDIRECT]);
+    ip->addrs[NDIRECT] = 0;
+  }
+  ip->size = 0;
+  iupdate(ip);
+}
+
+void
+stati(struct inode *ip, struct stat *st)
+{
+  st->dev = ip->dev;
+  st->ino = ip->inum;
+  st->type = ip->type;
+  st->nlink = ip->nlink;
+  st->size = ip->size;
+}
+
+// ---- file contents: bytes ----
+
+// Copy up to n bytes from offset off of ip to dst (a user address if
+// user_dst, else kernel). Returns the bytes copied (0 at or past the end),
+// or -1 if dst is a bad address or nothing could be read. Caller holds
+// ip->lock.
+int
+readi(struct inode *ip, int user_dst, uint64 dst, uint off, uint n)
+{
+  uint tot, m;
+
+  if(!ip->valid)
+    return -1;
+  if(off > ip->size)
+    return 0;
+  if(n > ip->size - off)     // also catches off + n wrapping around
+    n = ip->size - off;
+
+  for(tot = 0; tot < n; tot += m, off += m, dst += m){
+    uint addr = bmap(ip, off / BSIZE, 0);
+    struct buf *bp = addr ? bread(ip->dev, addr) : 0;
+    if(bp == 0)
+      return tot > 0 ? tot : -1;     // I/O error or corrupt block map
+    m = BSIZE - off % BSIZE;
+    if(m > n - tot)
+      m = n - tot;
+    if(either_copyout(user_dst, dst, bp->data + off % BSIZE, m) == -1){
+      brelse(bp);
+      return -1;
+    }
+    brelse(bp);
+  }
+  return tot;
+}
+
+// Copy n bytes from src (user address if user_src) to ip at offset off,
+// growing the file if needed. off may not be past the end (no holes).
+// Returns the bytes written, or -1 if none could be (bad address, disk
+// full, file at MAXFILE, I/O error). Caller holds ip->lock and is in a
+// transaction, and n must be small enough for one transaction (file.c).
+int
+writei(struct inode *ip, int user_src, uint64 src, uint off, uint n)
+{
+  uint tot, m;
+
+  if(!ip->valid || off > ip->size || off + n < off)
+    return -1;
+  if((uint64)off + n > MAXFILE * BSIZE){
+    if(off >= MAXFILE * BSIZE)
+      return -1;
+    n = MAXFILE * BSIZE - off;       // write what fits
+  }
+
+  for(tot = 0; tot < n; tot += m, off += m, src += m){
+    uint addr = bmap(ip, off / BSIZE, 1);
+    struct buf *bp = addr ? bread(ip->dev, addr) : 0;
+    if(bp == 0)
+      break;
+    m = BSIZE - off % BSIZE;
+    if(m > n - tot)
+      m = n - tot;
+    int bad = either_copyin(bp->data + off % BSIZE, user_src, src, m) == -1;
+    // Log the block even after a fault: part of it may have been copied,
+    // and the cached copy must not differ from what the log will write.
+    log_write(bp);
+    brelse(bp);
+    if(bad)
+      break;
+  }
+  if(off > ip->size)
+    ip->size = off;
+  // Even if size did not change, bmap may have added blocks to ip->addrs.
+  iupdate(ip);
+  if(tot == 0 && n > 0)
+    return -1;
+  return tot;
+}
+
+// ---- directories ----
+
+int
+namecmp(const char *s, const char *t)
+{
+  return strncmp(s, t, DIRSIZ);
+}
+
+// Find name in directory dp (locked). Returns 1 and sets *poff and *pinum
+// if found, 0 if not, -1 on a read error or if dp is not a directory.
+static int
+dir_find(struct inode *dp, char *name, uint *poff, uint *pinum)
+{
+  struct dirent de;
+
+  if(!dp->valid || dp->type != T_DIR)
+    return -1;
+  for(uint off = 0; off + sizeof(de) <= dp->size; off += sizeof(de)){
+    if(readi(dp, 0, (uint64)&de, off, sizeof(de)) != sizeof(de))
+      return -1;
+    if(de.inum == 0 || namecmp(name, de.name) != 0)
+      continue;
+    if(de.inum >= sb.ninodes)
+      return -1;            // corrupt entry
+    if(poff)
+      *poff = off;
+    *pinum = de.inum;
+    return 1;
+  }
+  return 0;
+}
+
+// Look name up in directory dp (locked). Returns a reference to the inode
+// (unlocked), or NULL if absent or on error. If poff, sets *poff to the
+// entry's byte offset in dp.
+struct inode *
+dirlookup(struct inode *dp, char *name, uint *poff)
+{
+  uint inum;
+  if(dir_find(dp, name, poff, &inum) != 1)
+    return 0;
+  return iget(dp->dev, inum);
+}
+
+// Add entry (name, inum) to directory dp (locked), in the first free slot
+// or at the end. -1 if name is already there or on error. Names longer than
+// DIRSIZ are stored cut to DIRSIZ bytes.
+int
+dirlink(struct inode *dp, char *name, uint inum)
+{
+  struct dirent de;
+  uint inum_found, off;
+
+  if(dir_find(dp, name, 0, &inum_found) != 0)
+    return -1;               // exists, or we cannot tell
+  for(off = 0; off + sizeof(de) <= dp->size; off += sizeof(de)){
+    if(readi(dp, 0, (uint64)&de, off, sizeof(de)) != sizeof(de))
+      return -1;
+    if(de.inum == 0)
+      break;
+  }
+  memset(&de, 0, sizeof(de));
+  de.inum = inum;
+  strncpy(de.name, name, DIRSIZ);
+  if(writei(dp, 0, (uint64)&de, off, sizeof(de)) != sizeof(de))
+    return -1;
+  return 0;
+}
+
+// ---- path names ----
+
+// Copy the next element of path into name (DIRSIZ+1 bytes, always
+// terminated) and return the rest of path with leading slashes skipped; NULL
+// if there is no element left. An element longer than DIRSIZ is cut to
+// DIRSIZ bytes, as in Unix V6/V7 and xv6 (usertests' "fourteen" checks it).
+//   skipelem("a/bb/c", name) = "bb/c", name = "a"
+//   skipelem("///a//bb", name) = "bb", name = "a"
+//   skipelem("a", name) = "", name = "a"
+//   skipelem("", name) = skipelem("////", name) = NULL
+static char *
+skipelem(char *path, char *name)
+{
+  while(*path == '/')
+    path++;
+  if(*path == 0)
+    return 0;
+  char *s = path;
+  while(*path != '/' && *path != 0)
+    path++;
+  int len = path - s;
+  if(len > DIRSIZ)
+    len = DIRSIZ;
+  memmove(name, s, len);
+  name[len] = 0;
+  while(*path == '/')
+    path++;
+  return path;
+}
+
+// Walk path from the root (if it starts with '/') or the current directory.
+// Returns a reference (unlocked) to the inode named, or with parent set to
+// the directory holding the last element, whose name goes into name. NULL
+// if any element is missing or not a directory. Must run in a transaction,
+// since it calls iput.
+static struct inode *
+namex(char *path, int parent, char *name)
+{
+  struct inode *ip, *next;
+  struct proc *p = myproc();
+
+  if(*path == '/' || p == 0 || p->cwd == 0)
+    ip = iget(ROOTDEV, ROOTINO);
+  else
+    ip = idup(p->cwd);
+  if(ip == 0)
+    return 0;
+
+  while((path = skipelem(path, name)) != 0){
+    if(ilock(ip) < 0 || ip->type != T_DIR){
+      iunlockput(ip);
+      return 0;
+    }
+    if(parent && *path == 0){
+      iunlock(ip);           // name is the last element: ip is its parent
+      return ip;
+    }
+    next = dirlookup(ip, name, 0);
+    // Unlock ip before next is locked (by the next round), so that ".."
+    // never makes us hold a child while waiting for its parent.
+    iunlockput(ip);
+    if(next == 0)
+      return 0;
+    ip = next;
+  }
+  if(parent){
+    iput(ip);                // "/" or "": no last element to return
+    return 0;
+  }
+  return ip;
+}
+
+struct inode *
+namei(char *path)
+{
+  char name[DIRSIZ + 1];
+  return namex(path, 0, name);
+}
+
+// name must have room for DIRSIZ + 1 bytes.
+struct inode *
+nameiparent(char *path, char *name)
+{
+  return namex(path, 1, name);
+}

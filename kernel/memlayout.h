@@ -1,0 +1,63 @@
+// memlayout.h: where things are in physical memory on QEMU's RISC-V `virt`
+// machine, and how the kernel and user address spaces are laid out.
+// The device tree (kernel/fdt.c) can move RAM's end; everything else here is
+// fixed by QEMU (hw/riscv/virt.c) and by OpenSBI.
+//
+// Physical memory map (QEMU virt, -bios default):
+//
+//   0x0c000000  PLIC (platform-level interrupt controller, 4 MB)
+//   0x10000000  UART0, a 16550                         IRQ 10
+//   0x10001000  virtio-mmio slot 0                     IRQ 1
+//   0x10002000  virtio-mmio slot 1                     IRQ 2
+//      ...        (slot i at 0x10001000 + 0x1000*i)    IRQ 1+i
+//   0x10008000  virtio-mmio slot 7                     IRQ 8
+//   0x80000000  RAM starts; OpenSBI lives in the first 2 MB (PMP-protected,
+//               the kernel never touches it)
+//   0x80200000  KERNLOAD: OpenSBI jumps here; kernel text, then data, bss,
+//               then the page allocator's free pages up to the end of RAM
+//   0x80000000 + RAM size   end of RAM (128 MB by default: 0x88000000)
+//
+// The kernel page table maps devices and RAM one to one (virtual == physical),
+// plus two pages at the top of every address space:
+//
+//   MAXVA-1       +------------------+
+//                 | TRAMPOLINE       |  user<->kernel switch code, mapped in
+//   TRAMPOLINE    +------------------+  both the kernel and every user table
+//                 | TRAPFRAME        |  (user tables only) saved registers
+//   TRAPFRAME     +------------------+
+//                 | kernel stacks    |  (kernel table only) one per process,
+//                 |  with guard pages|  each below an unmapped guard page
+//                 +------------------+
+#ifndef MEMLAYOUT_H
+#define MEMLAYOUT_H
+
+#define UART0       0x10000000L
+#define UART0_IRQ   10
+
+#define VIRTIO0     0x10001000L           // slot 0; slot i is VIRTIO0 + i*VIRTIO_STRIDE
+#define VIRTIO_STRIDE 0x1000L
+#define VIRTIO_NSLOT 8
+#define VIRTIO0_IRQ 1                     // slot i interrupts on VIRTIO0_IRQ + i
+
+#define PLIC             0x0c000000L
+#define PLIC_SIZE        0x400000L
+#define PLIC_PRIORITY    (PLIC + 0x0)
+#define PLIC_PENDING     (PLIC + 0x1000)
+// QEMU virt gives each hart two PLIC contexts: 2*hart for M-mode, 2*hart+1 for S-mode.
+#define PLIC_SENABLE(hart)   (PLIC + 0x2000 + (2*(hart)+1)*0x80)
+#define PLIC_SPRIORITY(hart) (PLIC + 0x200000 + (2*(hart)+1)*0x1000)
+#define PLIC_SCLAIM(hart)    (PLIC + 0x200004 + (2*(hart)+1)*0x1000)
+
+#define KERNBASE    0x80000000L            // start of RAM (OpenSBI below KERNLOAD)
+#define KERNLOAD    0x80200000L            // kernel.ld links the kernel here
+#define PHYSTOP     (KERNBASE + 128*1024*1024)  // default end of RAM; see phys_top
+
+// One page below the highest user address holds the trampoline.
+#define TRAMPOLINE  (MAXVA - PGSIZE)
+// Kernel stack of process slot p, with an unmapped guard page below each.
+#define KSTACK(p)   (TRAMPOLINE - ((p)+1)* 2*PGSIZE)
+#define TRAPFRAME   (TRAMPOLINE - PGSIZE)
+
+// User address space:  text+data from 0, a guard page, the stack, then the
+// heap grown by sbrk(), up to TRAPFRAME.
+#endif

@@ -1,0 +1,78 @@
+// plic.c: the platform-level interrupt controller, which funnels device
+// interrupts (UART, virtio slots) to the harts.
+//
+// Follows the RISC-V PLIC specification v1.0.0: each interrupt source has a
+// priority (0 = never delivered); each "context" (a hart in one privilege
+// mode) has an enable bit per source and a priority threshold; a context
+// claims an interrupt by reading its claim register, which returns the
+// source number and hides it from other harts, and completes it by writing
+// the number back. QEMU virt gives hart h context 2h (M-mode) and 2h+1
+// (S-mode); we run in S-mode, so we use 2h+1 (see memlayout.h).
+//
+// The PLIC raises the supervisor external interrupt (scause 9); trap.c then
+// calls irq_dispatch().
+//
+// See it run: `make qemu`, type into the console (UART IRQ 10) or read a
+// file (virtio-blk IRQ 1+slot).
+#include "types.h"
+#include "param.h"
+#include "memlayout.h"
+#include "defs.h"
+
+static void
+plic_write(uint64 addr, uint32 v)
+{
+  *(volatile uint32 *)addr = v;
+}
+
+static uint32
+plic_read(uint64 addr)
+{
+  return *(volatile uint32 *)addr;
+}
+
+// Once, on the boot hart: give every source we use a non-zero priority.
+void
+plicinit(void)
+{
+  plic_write(PLIC_PRIORITY + UART0_IRQ*4, 1);
+  for(int i = 0; i < VIRTIO_NSLOT; i++)
+    plic_write(PLIC_PRIORITY + (VIRTIO0_IRQ + i)*4, 1);
+}
+
+// On every hart: enable our sources for this hart's S-mode context and
+// accept any priority above 0. Any hart may then claim any interrupt; the
+// claim register makes sure exactly one of them gets each one.
+void
+plicinithart(void)
+{
+  int hart = cpuid();
+  uint32 enable = 1u << UART0_IRQ;
+  for(int i = 0; i < VIRTIO_NSLOT; i++)
+    enable |= 1u << (VIRTIO0_IRQ + i);
+  plic_write(PLIC_SENABLE(hart), enable);   // sources 0..31 live in the first word
+  plic_write(PLIC_SPRIORITY(hart), 0);      // the threshold
+}
+
+// Handle one supervisor external interrupt: claim it, run its driver,
+// complete it. A claim of 0 means another hart got there first.
+void
+irq_dispatch(void)
+{
+  int hart = cpuid();
+  uint32 irq = plic_read(PLIC_SCLAIM(hart));
+
+  if(irq == UART0_IRQ){
+    uartintr();
+  } else if(irq >= VIRTIO0_IRQ && irq < VIRTIO0_IRQ + VIRTIO_NSLOT){
+    virtio_irq(irq);
+  } else if(irq != 0){
+    printf("plic: unexpected interrupt %d\n", irq);
+  }
+
+  // Completing tells the PLIC this source may interrupt again. A device
+  // that still has its line raised (more work arrived meanwhile) is
+  // delivered anew, so nothing is lost.
+  if(irq)
+    plic_write(PLIC_SCLAIM(hart), irq);
+}

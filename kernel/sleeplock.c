@@ -1,0 +1,61 @@
+// sleeplock.c: locks that a process may hold for a long time (across disk
+// I/O) and that waiters sleep on instead of spinning.
+//
+// A sleeplock is a flag guarded by a spinlock. Waiting processes sleep on
+// the sleeplock's address; sleep() releases the spinlock while they sleep
+// and takes it back before returning, so the check of `locked` and the
+// decision to sleep cannot miss a wakeup from releasesleep().
+// Unlike a spinlock, interrupts stay on while it is held, and the holder
+// may itself sleep. Only processes may use it (it records the pid).
+//
+// See it run: the buffer cache (bio.c) and inodes (fs.c) use sleeplocks;
+// `make qemu`, then `cat README` sleeps on one while the disk reads.
+#include "types.h"
+#include "param.h"
+#include "riscv.h"
+#include "spinlock.h"
+#include "sleeplock.h"
+#include "proc.h"
+#include "defs.h"
+
+void
+initsleeplock(struct sleeplock *lk, char *name)
+{
+  initlock(&lk->lk, "sleep lock");
+  lk->name = name;
+  lk->locked = 0;
+  lk->pid = 0;
+}
+
+void
+acquiresleep(struct sleeplock *lk)
+{
+  acquire(&lk->lk);
+  while(lk->locked)
+    sleep(lk, &lk->lk);
+  lk->locked = 1;
+  lk->pid = myproc()->pid;
+  release(&lk->lk);
+}
+
+void
+releasesleep(struct sleeplock *lk)
+{
+  acquire(&lk->lk);
+  lk->locked = 0;
+  lk->pid = 0;
+  wakeup(lk);
+  release(&lk->lk);
+}
+
+// Does the calling process hold it?
+int
+holdingsleep(struct sleeplock *lk)
+{
+  int r;
+
+  acquire(&lk->lk);
+  r = lk->locked && (lk->pid == myproc()->pid);
+  release(&lk->lk);
+  return r;
+}

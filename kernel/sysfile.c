@@ -1,0 +1,524 @@
+// sysfile.c: the file-system system calls. Each one fetches and checks its
+// arguments (syscall.c's argint/argaddr/argstr), then calls file.c and
+// fs.c. Any bad argument (a bad fd, a bad address, a path longer than
+// MAXPATH, a name that does not exist) returns -1.
+//
+// Every call that may change the disk runs as one transaction:
+// begin_op() .. end_op() around all of its inode work (log.c). Lookups that
+// might drop the last reference to an inode (iput) need one too.
+//
+// On a read-only file system (fs_readonly(): a read-only disk, or a disk
+// write that failed), every call that would write returns -1: creating,
+// opening a file for writing or truncation, link, unlink, mkdir, mknod.
+// Reading files and opening devices (the console) still work.
+//
+// See it run: the shell's `mkdir d`, `ln a b`, `rm b`, `echo x > f` and
+// `cat < f` are sys_mkdir, sys_link, sys_unlink, sys_open/sys_write, and
+// sys_open/sys_read. xv6's usertests exercise every error path here.
+#include "types.h"
+#include "riscv.h"
+#include "param.h"
+#include "stat.h"
+#include "spinlock.h"
+#include "sleeplock.h"
+#include "proc.h"
+#include "fs.h"
+#include "file.h"
+#include "fcntl.h"
+#include "defs.h"
+
+// Fetch argument n as a file descriptor of the calling process.
+// Returns 0 and sets *pfd / *pf, or -1 if it is not an open fd.
+static int
+argfd(int n, int *pfd, struct file **pf)
+{
+  int fd;
+
+  argint(n, &fd);
+  if(fd < 0 || fd >= NOFILE)
+    return -1;
+  struct file *f = myproc()->ofile[fd];
+  if(f == 0)
+    return -1;
+  if(pfd)
+    *pfd = fd;
+  if(pf)
+    *pf = f;
+  return 0;
+}
+
+// Give f the lowest free fd of the calling process; -1 if all NOFILE are
+// in use. The fd table is private to the process, so no lock.
+static int
+fdalloc(struct file *f)
+{
+  struct proc *p = myproc();
+  for(int fd = 0; fd < NOFILE; fd++){
+    if(p->ofile[fd] == 0){
+      p->ofile[fd] = f;
+      return fd;
+    }
+  }
+  return -1;
+}
+
+uint64
+sys_dup(void)
+{
+  struct file *f;
+  int fd;
+
+  if(argfd(0, 0, &f) < 0)
+    return -1;
+  if((fd = fdalloc(f)) < 0)
+    return -1;
+  filedup(f);
+  return fd;
+}
+
+uint64
+sys_read(void)
+{
+  struct file *f;
+  uint64 addr;
+  int n;
+
+  argaddr(1, &addr);
+  argint(2, &n);
+  if(argfd(0, 0, &f) < 0 || n < 0)
+    return -1;
+  return fileread(f, addr, n);
+}
+
+uint64
+sys_write(void)
+{
+  struct file *f;
+  uint64 addr;
+  int n;
+
+  argaddr(1, &addr);
+  argint(2, &n);
+  if(argfd(0, 0, &f) < 0 || n < 0)
+    return -1;
+  return filewrite(f, addr, n);
+}
+
+uint64
+sys_close(void)
+{
+  struct file *f;
+  int fd;
+
+  if(argfd(0, &fd, &f) < 0)
+    return -1;
+  myproc()->ofile[fd] = 0;
+  fileclose(f);
+  return 0;
+}
+
+uint64
+sys_fstat(void)
+{
+  struct file *f;
+  uint64 st;       // user address of a struct stat
+
+  argaddr(1, &st);
+  if(argfd(0, 0, &f) < 0)
+    return -1;
+  return filestat(f, st);
+}
+
+// link(old, new): a second directory entry new for the file old.
+uint64
+sys_link(void)
+{
+  char old[MAXPATH], new[MAXPATH], name[DIRSIZ + 1];
+  struct inode *dp, *ip;
+
+  if(argstr(0, old, MAXPATH) < 0 || argstr(1, new, MAXPATH) < 0)
+    return -1;
+  if(fs_readonly())
+    return -1;
+
+  begin_op();
+  if((ip = namei(old)) == 0){
+    end_op();
+    return -1;
+  }
+  // Directories may not be linked: a second name could make a cycle that
+  // ".." and unlink's emptiness check cannot cope with. nlink is a short.
+  if(ilock(ip) < 0 || ip->type == T_DIR || ip->nlink >= 32767){
+    iunlockput(ip);
+    end_op();
+    return -1;
+  }
+  // Count the new link before adding the entry, and take the count back
+  // if adding it fails. Both are in this one transaction, so a crash
+  // leaves neither or both on disk.
+  ip->nlink++;
+  iupdate(ip);
+  iunlock(ip);
+
+  // ip stays referenced, but unlocked while we lock the new parent: we may
+  // hold only a parent and then its child, not the other way round.
+  if((dp = nameiparent(new, name)) == 0)
+    goto undo;
+  if(ilock(dp) < 0 || dp->dev != ip->dev || dirlink(dp, name, ip->inum) < 0){
+    iunlockput(dp);
+    goto undo;
+  }
+  iunlockput(dp);
+  iput(ip);
+  end_op();
+  return 0;
+
+undo:
+  ilock(ip);
+  ip->nlink--;
+  iupdate(ip);
+  iunlockput(ip);
+  end_op();
+  return -1;
+}
+
+// Is directory dp (locked) empty apart from "." and ".."? An unreadable
+// directory counts as not empty, so we never remove what we cannot see.
+static int
+isdirempty(struct inode *dp)
+{
+  struct dirent de;
+
+  for(uint off = 2 * sizeof(de); off + sizeof(de) <= dp->size; off += sizeof(de)){
+    if(readi(dp, 0, (uint64)&de, off, sizeof(de)) != sizeof(de))
+      return 0;
+    if(de.inum != 0)
+      return 0;
+  }
+  return 1;
+}
+
+uint64
+sys_unlink(void)
+{
+  char path[MAXPATH], name[DIRSIZ + 1];
+  struct inode *dp, *ip;
+  struct dirent de;
+  uint off;
+
+  if(argstr(0, path, MAXPATH) < 0)
+    return -1;
+  if(fs_readonly())
+    return -1;
+
+  begin_op();
+  if((dp = nameiparent(path, name)) == 0){
+    end_op();
+    return -1;
+  }
+  if(ilock(dp) < 0)
+    goto fail_dp;
+  // "." and ".." are part of their directory; removing them would break
+  // the tree. Remove the directory itself (from its parent) instead.
+  if(namecmp(name, ".") == 0 || namecmp(name, "..") == 0)
+    goto fail_dp;
+  if((ip = dirlookup(dp, name, &off)) == 0)
+    goto fail_dp;
+  // Parent before child: the lock order. A corrupt entry naming dp itself
+  // would deadlock here, so refuse it.
+  if(ip == dp){
+    iput(ip);
+    goto fail_dp;
+  }
+  if(ilock(ip) < 0 || ip->nlink < 1 ||
+     (ip->type == T_DIR && !isdirempty(ip))){
+    iunlockput(ip);
+    goto fail_dp;
+  }
+
+  memset(&de, 0, sizeof(de));
+  if(writei(dp, 0, (uint64)&de, off, sizeof(de)) != sizeof(de)){
+    iunlockput(ip);
+    goto fail_dp;
+  }
+  if(ip->type == T_DIR){
+    dp->nlink--;          // the child's ".." no longer names dp
+    iupdate(dp);
+  }
+  iunlockput(dp);
+
+  // If this was the last name and nobody has the file open, this iput
+  // (through iunlockput) frees it, in this same transaction.
+  ip->nlink--;
+  iupdate(ip);
+  iunlockput(ip);
+  end_op();
+  return 0;
+
+fail_dp:
+  iunlockput(dp);
+  end_op();
+  return -1;
+}
+
+// Create path as a new inode of the given type, or, for T_FILE, return the
+// file that is already there. Returns it locked and referenced, or NULL.
+// Caller is in a transaction.
+static struct inode *
+create(char *path, short type, short major, short minor)
+{
+  struct inode *ip, *dp;
+  char name[DIRSIZ + 1];
+
+  if((dp = nameiparent(path, name)) == 0)
+    return 0;
+  if(ilock(dp) < 0){
+    iunlockput(dp);
+    return 0;
+  }
+
+  if((ip = dirlookup(dp, name, 0)) != 0){
+    // Already there. Unlock dp before locking ip: if name is "." then ip
+    // is dp, and we must not lock it twice.
+    iunlockput(dp);
+    if(ilock(ip) == 0 && type == T_FILE &&
+       (ip->type == T_FILE || ip->type == T_DEVICE))
+      return ip;        // open(O_CREATE) of an existing file opens it
+    iunlockput(ip);
+    return 0;
+  }
+
+  if((ip = ialloc(dp->dev, type)) == 0){
+    iunlockput(dp);
+    return 0;
+  }
+  if(ilock(ip) < 0)
+    goto fail;
+  ip->major = major;
+  ip->minor = minor;
+  ip->nlink = 1;
+  iupdate(ip);
+
+  if(type == T_DIR){
+    // "." is not counted in ip->nlink (it would keep every directory's
+    // count from reaching 0); ".." counts as a link to dp, added below.
+    if(dirlink(ip, ".", ip->inum) < 0 || dirlink(ip, "..", dp->inum) < 0)
+      goto fail;
+  }
+  if(dirlink(dp, name, ip->inum) < 0)
+    goto fail;
+  if(type == T_DIR){
+    dp->nlink++;
+    iupdate(dp);
+  }
+  iunlockput(dp);
+  return ip;
+
+fail:
+  // Nothing names the new inode, so dropping the last reference with
+  // nlink 0 frees it and any blocks it got (iput). All in this transaction.
+  ip->nlink = 0;
+  iupdate(ip);
+  iunlockput(ip);
+  iunlockput(dp);
+  return 0;
+}
+
+uint64
+sys_open(void)
+{
+  char path[MAXPATH];
+  int omode, fd;
+  struct file *f;
+  struct inode *ip;
+
+  argint(1, &omode);
+  if(argstr(0, path, MAXPATH) < 0)
+    return -1;
+
+  int wants_write = (omode & (O_WRONLY | O_RDWR | O_TRUNC)) != 0;
+  begin_op();
+  if((omode & O_CREATE) && !fs_readonly()){
+    if((ip = create(path, T_FILE, 0, 0)) == 0){
+      end_op();
+      return -1;
+    }
+  } else {
+    // Read-only file system: O_CREATE may still open a file that exists,
+    // exactly as create() would, but creates nothing.
+    if((ip = namei(path)) == 0){
+      end_op();
+      return -1;
+    }
+    if(ilock(ip) < 0 || ((omode & O_CREATE) && ip->type == T_DIR))
+      goto fail;
+  }
+
+  // A directory is only read (its entries), never written through open.
+  if(ip->type == T_DIR && omode != O_RDONLY)
+    goto fail;
+  if(ip->type == T_DEVICE && (ip->major < 0 || ip->major >= NDEV))
+    goto fail;
+  // On a read-only file system a device may still be opened for writing:
+  // that writes the device (the console), not the disk.
+  if(fs_readonly() && wants_write && ip->type != T_DEVICE)
+    goto fail;
+
+  if((f = filealloc()) == 0)
+    goto fail;
+  if((fd = fdalloc(f)) < 0){
+    fileclose(f);
+    goto fail;
+  }
+  if(ip->type == T_DEVICE){
+    f->type = FD_DEVICE;
+    f->major = ip->major;
+  } else {
+    f->type = FD_INODE;
+    f->off = 0;
+  }
+  f->ip = ip;
+  f->readable = !(omode & O_WRONLY);
+  f->writable = (omode & O_WRONLY) || (omode & O_RDWR);
+
+  if((omode & O_TRUNC) && ip->type == T_FILE)
+    itrunc(ip);
+  iunlock(ip);
+  end_op();
+  return fd;
+
+fail:
+  iunlockput(ip);
+  end_op();
+  return -1;
+}
+
+uint64
+sys_mkdir(void)
+{
+  char path[MAXPATH];
+  struct inode *ip;
+
+  if(argstr(0, path, MAXPATH) < 0 || fs_readonly())
+    return -1;
+  begin_op();
+  if((ip = create(path, T_DIR, 0, 0)) == 0){
+    end_op();
+    return -1;
+  }
+  iunlockput(ip);
+  end_op();
+  return 0;
+}
+
+uint64
+sys_mknod(void)
+{
+  char path[MAXPATH];
+  struct inode *ip;
+  int major, minor;
+
+  argint(1, &major);
+  argint(2, &minor);
+  if(argstr(0, path, MAXPATH) < 0 || fs_readonly())
+    return -1;
+  if(major < 0 || major >= NDEV || minor < 0 || minor > 32767)
+    return -1;
+  begin_op();
+  if((ip = create(path, T_DEVICE, major, minor)) == 0){
+    end_op();
+    return -1;
+  }
+  // create() hands back an existing file or device for T_FILE only; for
+  // T_DEVICE it always makes a new one, so this really is our device.
+  iunlockput(ip);
+  end_op();
+  return 0;
+}
+
+uint64
+sys_chdir(void)
+{
+  char path[MAXPATH];
+  struct inode *ip;
+  struct proc *p = myproc();
+
+  if(argstr(0, path, MAXPATH) < 0)
+    return -1;
+  begin_op();
+  if((ip = namei(path)) == 0){
+    end_op();
+    return -1;
+  }
+  if(ilock(ip) < 0 || ip->type != T_DIR){
+    iunlockput(ip);
+    end_op();
+    return -1;
+  }
+  iunlock(ip);
+  iput(p->cwd);        // may be the last reference to a removed directory
+  end_op();
+  p->cwd = ip;
+  return 0;
+}
+
+// exec(path, argv): copy the argument strings into the kernel, one page
+// each (kalloc), since exec will throw away the user memory they live in.
+// At most MAXARG entries including the terminating NULL.
+uint64
+sys_exec(void)
+{
+  char path[MAXPATH];
+  char *argv[MAXARG];
+  uint64 uargv, uarg;
+  int i, ret = -1;
+
+  argaddr(1, &uargv);
+  if(argstr(0, path, MAXPATH) < 0)
+    return -1;
+  memset(argv, 0, sizeof(argv));
+  for(i = 0; ; i++){
+    if(i >= MAXARG)
+      goto out;                       // too many arguments
+    if(fetchaddr(uargv + sizeof(uint64) * i, &uarg) < 0)
+      goto out;                       // argv itself is a bad pointer
+    if(uarg == 0)
+      break;                          // the NULL that ends argv
+    if((argv[i] = kalloc()) == 0)
+      goto out;
+    if(fetchstr(uarg, argv[i], PGSIZE) < 0)
+      goto out;                       // bad pointer, or longer than a page
+  }
+  ret = exec(path, argv);
+
+out:
+  for(i = 0; i < MAXARG && argv[i] != 0; i++)
+    kfree(argv[i]);
+  return ret;
+}
+
+// pipe(fdarray): fdarray[0] reads, fdarray[1] writes.
+uint64
+sys_pipe(void)
+{
+  uint64 fdarray;     // user address of int[2]
+  struct file *rf, *wf;
+  int fd[2];
+  struct proc *p = myproc();
+
+  argaddr(0, &fdarray);
+  if(pipealloc(&rf, &wf) < 0)
+    return -1;
+  fd[0] = fdalloc(rf);
+  fd[1] = fd[0] < 0 ? -1 : fdalloc(wf);
+  if(fd[1] < 0 || either_copyout(1, fdarray, fd, sizeof(fd)) < 0){
+    if(fd[0] >= 0)
+      p->ofile[fd[0]] = 0;
+    if(fd[1] >= 0)
+      p->ofile[fd[1]] = 0;
+    fileclose(rf);
+    fileclose(wf);
+    return -1;
+  }
+  return 0;
+}

@@ -1,0 +1,130 @@
+// sysproc.c: the system calls about processes and time (fork, exit, wait,
+// kill, getpid, sbrk, sleep, uptime) and our two extras, devinfo and halt.
+// The file system calls are in sysfile.c.
+//
+// Each sys_ function fetches its arguments from the trapframe (syscall.c)
+// and returns the value the user sees in a0; -1 means failure.
+//
+// See it run: `make qemu`; the shell uses fork/exec/wait for every command;
+// `lsdev` calls devinfo(); `halt` powers the machine off.
+#include "types.h"
+#include "param.h"
+#include "memlayout.h"
+#include "riscv.h"
+#include "spinlock.h"
+#include "proc.h"
+#include "devinfo.h"
+#include "defs.h"
+
+uint64
+sys_exit(void)
+{
+  int status;
+
+  argint(0, &status);
+  exit(status);
+}
+
+uint64
+sys_getpid(void)
+{
+  return myproc()->pid;
+}
+
+uint64
+sys_fork(void)
+{
+  return fork();
+}
+
+// wait(int *status): status may be 0 if the caller does not care.
+uint64
+sys_wait(void)
+{
+  uint64 addr;
+
+  argaddr(0, &addr);
+  return wait(addr);
+}
+
+// sbrk(n): grow or shrink memory by n bytes; returns the old end of memory
+// (the start of the new bytes), or -1 (all ones) if it cannot.
+uint64
+sys_sbrk(void)
+{
+  int n;
+
+  argint(0, &n);
+  uint64 oldsz = myproc()->sz;
+  if(growproc(n) < 0)
+    return -1;
+  return oldsz;
+}
+
+// sleep(n): wait n clock ticks (a tenth of a second each). Returns 0, or
+// -1 if the process is killed meanwhile.
+uint64
+sys_sleep(void)
+{
+  int n;
+
+  argint(0, &n);
+  if(n < 0)
+    n = 0;
+  acquire(&tickslock);
+  uint start = ticks;
+  // Unsigned subtraction keeps working when ticks wraps around.
+  while(ticks - start < (uint)n){
+    if(killed(myproc())){
+      release(&tickslock);
+      return -1;
+    }
+    sleep(&ticks, &tickslock);   // clockintr() wakes us every tick
+  }
+  release(&tickslock);
+  return 0;
+}
+
+uint64
+sys_kill(void)
+{
+  int pid;
+
+  argint(0, &pid);
+  return kill(pid);
+}
+
+// uptime(): clock ticks since boot.
+uint64
+sys_uptime(void)
+{
+  acquire(&tickslock);
+  uint t = ticks;
+  release(&tickslock);
+  return t;
+}
+
+// devinfo(int idx, struct devinfo *out): row idx of the boot-time virtio
+// device table. Returns 0, or -1 past the last row or for a bad pointer.
+uint64
+sys_devinfo(void)
+{
+  int idx;
+  uint64 out;
+  struct devinfo d;
+
+  argint(0, &idx);
+  argaddr(1, &out);
+  if(idx < 0 || devinfo_get(idx, &d) < 0)
+    return -1;
+  if(copyout(myproc()->pagetable, out, (char *)&d, sizeof(d)) < 0)
+    return -1;
+  return 0;
+}
+
+// halt(): power the machine off (used to end automated test runs).
+uint64
+sys_halt(void)
+{
+  sbi_shutdown();
+}

@@ -1,0 +1,208 @@
+// virtio.h: names and numbers from the virtio 1.2 specification that every
+// part of the portable virtio core shares.
+//
+// What is here: the virtio-mmio register offsets (section 4.2.2, legacy
+// registers from 4.2.4), the device status bits (2.1), the feature bits
+// reserved for the transport and the rings (2.2, 6), the device type
+// numbers (5), and the split virtqueue structures (2.7.5, 2.7.6, 2.7.8).
+// Spec names are kept (VIRTIO_MMIO_QUEUE_NOTIFY is the spec's QueueNotify,
+// struct virtq_desc is the spec's struct virtq_desc) so you can read this
+// file and the spec side by side.
+//
+// Nothing here runs by itself. To see it used: `make -C tests/host check`
+// (host unit tests against a fake device) or `make qemu` (the real
+// QEMU virtio-mmio devices).
+//
+// Byte order: virtio 1.x rings and registers are little-endian; legacy
+// (version 1) devices use the guest's native order. Every CPU this code
+// targets (RISC-V, x86-64, Cortex-M3) is little-endian, so both are the
+// plain C integer types below; the #error makes a big-endian port stop
+// here instead of corrupting rings silently.
+#ifndef VIRTIO_H
+#define VIRTIO_H
+#include <stdint.h>
+#include <stddef.h>
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the virtio core assumes a little-endian CPU (see the comment above)"
+#endif
+
+// ---- virtio-mmio registers (4.2.2), offsets from the device's base ----
+// Every control register is 32 bits wide and must be accessed with aligned
+// 32-bit loads and stores.
+#define VIRTIO_MMIO_MAGIC_VALUE         0x000  // R: 0x74726976, "virt" in ASCII
+#define VIRTIO_MMIO_VERSION             0x004  // R: 2 = modern, 1 = legacy
+#define VIRTIO_MMIO_DEVICE_ID           0x008  // R: device type, 0 = empty slot
+#define VIRTIO_MMIO_VENDOR_ID           0x00c  // R
+#define VIRTIO_MMIO_DEVICE_FEATURES     0x010  // R: 32 feature bits, chosen by ...
+#define VIRTIO_MMIO_DEVICE_FEATURES_SEL 0x014  // W: ... this word index (0 or 1)
+#define VIRTIO_MMIO_DRIVER_FEATURES     0x020  // W: 32 accepted bits, chosen by ...
+#define VIRTIO_MMIO_DRIVER_FEATURES_SEL 0x024  // W: ... this word index
+#define VIRTIO_MMIO_GUEST_PAGE_SIZE     0x028  // W: legacy only (4.2.4)
+#define VIRTIO_MMIO_QUEUE_SEL           0x030  // W: the queue the next 9 apply to
+#define VIRTIO_MMIO_QUEUE_NUM_MAX       0x034  // R: largest queue size, 0 = no queue
+#define VIRTIO_MMIO_QUEUE_NUM           0x038  // W: queue size the driver chose
+#define VIRTIO_MMIO_QUEUE_ALIGN         0x03c  // W: legacy only: used ring alignment
+#define VIRTIO_MMIO_QUEUE_PFN           0x040  // RW: legacy only: ring page number
+#define VIRTIO_MMIO_QUEUE_READY         0x044  // RW: modern only: 1 = queue usable
+#define VIRTIO_MMIO_QUEUE_NOTIFY        0x050  // W: "queue N has new buffers"
+#define VIRTIO_MMIO_INTERRUPT_STATUS    0x060  // R: why the interrupt line is up
+#define VIRTIO_MMIO_INTERRUPT_ACK       0x064  // W: bits the driver has handled
+#define VIRTIO_MMIO_STATUS              0x070  // RW: device status (2.1), 0 = reset
+#define VIRTIO_MMIO_QUEUE_DESC_LOW      0x080  // W: modern: descriptor table address
+#define VIRTIO_MMIO_QUEUE_DESC_HIGH     0x084
+#define VIRTIO_MMIO_QUEUE_DRIVER_LOW    0x090  // W: modern: available ring address
+#define VIRTIO_MMIO_QUEUE_DRIVER_HIGH   0x094
+#define VIRTIO_MMIO_QUEUE_DEVICE_LOW    0x0a0  // W: modern: used ring address
+#define VIRTIO_MMIO_QUEUE_DEVICE_HIGH   0x0a4
+#define VIRTIO_MMIO_CONFIG_GENERATION   0x0fc  // R: modern: config space version
+#define VIRTIO_MMIO_CONFIG              0x100  // device-specific configuration space
+
+#define VIRTIO_MMIO_MAGIC               0x74726976u
+#define VIRTIO_MMIO_REGION_SIZE         0x1000  // bytes of address space per device
+
+// InterruptStatus / InterruptACK bits (4.2.2).
+#define VIRTIO_MMIO_INT_VRING           (1u << 0)  // a used buffer notification
+#define VIRTIO_MMIO_INT_CONFIG          (1u << 1)  // a configuration change notification
+
+// Legacy devices locate the rings by page number. We always tell them
+// pages are 4096 bytes and the used ring starts on a 4096-byte boundary.
+#define VIRTIO_LEGACY_PAGE_SIZE         4096u
+#define VIRTIO_LEGACY_QUEUE_ALIGN       4096u
+
+// ---- device status bits (2.1) ----
+// The driver sets them in this order while it initialises the device
+// (3.1.1); the device only ever clears them all at once, on reset.
+#define VIRTIO_STATUS_ACKNOWLEDGE        1   // the OS found a virtio device
+#define VIRTIO_STATUS_DRIVER             2   // the OS has a driver for it
+#define VIRTIO_STATUS_DRIVER_OK          4   // driver ready, the device may work
+#define VIRTIO_STATUS_FEATURES_OK        8   // feature negotiation finished
+#define VIRTIO_STATUS_DEVICE_NEEDS_RESET 64  // set by the device: it is in an error state
+#define VIRTIO_STATUS_FAILED             128 // set by the driver: it gave up on the device
+
+// ---- feature bits not tied to one device type (2.2 and chapter 6) ----
+// Bits 0-23 belong to the device type (see virtio_blk.h for the block ones).
+#define VIRTIO_RING_F_INDIRECT_DESC  28  // descriptors may point at descriptor tables
+#define VIRTIO_RING_F_EVENT_IDX      29  // used_event / avail_event suppression
+#define VIRTIO_F_INDIRECT_DESC       VIRTIO_RING_F_INDIRECT_DESC  // the 1.x spelling
+#define VIRTIO_F_EVENT_IDX           VIRTIO_RING_F_EVENT_IDX
+#define VIRTIO_F_VERSION_1           32  // a virtio 1.x (non-legacy) device
+#define VIRTIO_F_ACCESS_PLATFORM     33  // device addresses go through an IOMMU
+#define VIRTIO_F_RING_PACKED         34  // the packed ring layout (2.8) is available
+#define VIRTIO_F_IN_ORDER            35  // buffers are used in the order they were made available
+#define VIRTIO_F_ORDER_PLATFORM      36
+#define VIRTIO_F_SR_IOV              37
+#define VIRTIO_F_NOTIFICATION_DATA   38  // QueueNotify carries more than the queue index
+#define VIRTIO_F_NOTIF_CONFIG_DATA   39
+#define VIRTIO_F_RING_RESET          40  // single queues can be reset
+
+// ---- device types (chapter 5, the DeviceID register) ----
+#define VIRTIO_ID_NET        1
+#define VIRTIO_ID_BLOCK      2
+#define VIRTIO_ID_CONSOLE    3
+#define VIRTIO_ID_ENTROPY    4
+#define VIRTIO_ID_BALLOON    5   // traditional memory balloon
+#define VIRTIO_ID_SCSI       8
+#define VIRTIO_ID_9P         9
+#define VIRTIO_ID_GPU        16
+#define VIRTIO_ID_INPUT      18
+#define VIRTIO_ID_SOCKET     19  // vsock
+#define VIRTIO_ID_CRYPTO     20
+#define VIRTIO_ID_IOMMU      23
+#define VIRTIO_ID_MEM        24
+#define VIRTIO_ID_SOUND      25
+#define VIRTIO_ID_FS         26
+#define VIRTIO_ID_PMEM       27
+#define VIRTIO_ID_I2C        34
+#define VIRTIO_ID_GPIO       41
+
+// ---- the split virtqueue (2.7) ----
+//
+// One queue is three areas of memory shared by driver and device. Each
+// area has exactly one writer, which is what makes the protocol work
+// without locks between the two sides:
+//
+//   Descriptor Table (Descriptor Area)        written by the DRIVER
+//   16 bytes per entry, "size" entries, 16-byte aligned
+//   +-------------------------------------------------------------+
+//   | [0] addr (u64) | len (u32) | flags (u16) | next (u16)       |
+//   | [1] ...          each entry describes one buffer; NEXT in   |
+//   | ...              flags chains entries into a request, WRITE |
+//   | [size-1]         marks a buffer the device writes into      |
+//   +-------------------------------------------------------------+
+//
+//   Available Ring (Driver Area)              written by the DRIVER
+//   +-------+-----+---------+---------+-----+------------+------------+
+//   | flags | idx | ring[0] | ring[1] | ... | ring[n-1]  | used_event |
+//   +-------+-----+---------+---------+-----+------------+------------+
+//   ring[i] = index of the first descriptor (the "head") of a chain the
+//   driver hands over. idx counts every head ever added (it wraps at
+//   65536); the device reads ring[j % size] for every j it has not seen.
+//
+//   Used Ring (Device Area)                   written by the DEVICE
+//   +-------+-----+----------------+-----+------------------+-------------+
+//   | flags | idx | ring[0]        | ... | ring[n-1]        | avail_event |
+//   |       |     | {id, len}      |     | {id, len}        |             |
+//   +-------+-----+----------------+-----+------------------+-------------+
+//   ring[i].id = head of a chain the device has finished with, len = how
+//   many bytes it wrote into that chain's WRITE buffers; idx counts every
+//   entry ever added, like the available ring's.
+//
+//   A request's life: driver fills descriptors -> puts the head in the
+//   available ring -> advances avail.idx -> writes QueueNotify -> device
+//   does the work -> puts {head, len} in the used ring -> advances used.idx
+//   -> raises its interrupt -> driver reads the used entry and frees the
+//   descriptors.
+//
+// Legacy (version 1) devices need all three areas in one contiguous block,
+// the used ring starting on a VIRTIO_LEGACY_QUEUE_ALIGN boundary (2.7.2).
+// virtq.c uses that layout for modern devices too, so there is only one.
+
+struct virtq_desc {
+  uint64_t addr;   // guest-physical address of the buffer, 64 bits on every CPU
+  uint32_t len;    // its length in bytes
+  uint16_t flags;  // VIRTQ_DESC_F_*
+  uint16_t next;   // next descriptor of the chain when flags has VIRTQ_DESC_F_NEXT
+};
+
+#define VIRTQ_DESC_F_NEXT      1  // the chain continues at `next`
+#define VIRTQ_DESC_F_WRITE     2  // the device writes this buffer (else it only reads it)
+#define VIRTQ_DESC_F_INDIRECT  4  // the buffer is a table of descriptors (VIRTIO_RING_F_INDIRECT_DESC)
+
+struct virtq_avail {
+  uint16_t flags;   // VIRTQ_AVAIL_F_NO_INTERRUPT
+  uint16_t idx;     // where the driver will put the next head (mod size)
+  uint16_t ring[];  // size entries, then a u16 used_event (VIRTIO_RING_F_EVENT_IDX)
+};
+
+#define VIRTQ_AVAIL_F_NO_INTERRUPT 1  // driver: "no used buffer notifications, please"
+
+struct virtq_used_elem {
+  uint32_t id;   // head of the finished chain (32 bits only for padding)
+  uint32_t len;  // bytes the device wrote into the chain
+};
+
+struct virtq_used {
+  uint16_t flags;                 // VIRTQ_USED_F_NO_NOTIFY
+  uint16_t idx;                   // where the device will put the next entry (mod size)
+  struct virtq_used_elem ring[];  // size entries, then a u16 avail_event
+};
+
+#define VIRTQ_USED_F_NO_NOTIFY 1  // device: "no available buffer notifications, please"
+
+// The device reads these structures with the layout the spec fixes, so the
+// compiler must not pad them differently on any CPU we build for.
+_Static_assert(sizeof(struct virtq_desc) == 16, "virtq_desc must be 16 bytes");
+_Static_assert(offsetof(struct virtq_desc, len) == 8, "virtq_desc.len at 8");
+_Static_assert(offsetof(struct virtq_desc, flags) == 12, "virtq_desc.flags at 12");
+_Static_assert(offsetof(struct virtq_desc, next) == 14, "virtq_desc.next at 14");
+_Static_assert(sizeof(struct virtq_avail) == 4, "virtq_avail header must be 4 bytes");
+_Static_assert(offsetof(struct virtq_avail, ring) == 4, "avail.ring at 4");
+_Static_assert(sizeof(struct virtq_used_elem) == 8, "virtq_used_elem must be 8 bytes");
+_Static_assert(sizeof(struct virtq_used) == 4, "virtq_used header must be 4 bytes");
+_Static_assert(offsetof(struct virtq_used, ring) == 4, "used.ring at 4");
+
+// The largest queue size the spec allows (2.7): sizes are powers of two.
+#define VIRTQ_SIZE_LIMIT 32768
+
+#endif

@@ -1,0 +1,47 @@
+// virtio_os.h: the one boundary between the portable virtio core and the
+// operating system it runs in.
+//
+// Everything under kernel/virtio/ (and later the network stack and the
+// software device model) includes this header and nothing OS-specific. Each
+// port supplies `vos_port.h` (which defines vos_lock_t) on its include path and
+// implements the functions below:
+//   kernel/vos_port.h + kernel/vos_riscv.c    the RISC-V kernel
+//   tests/host/vos_port.h + tests/host/...     host unit tests
+//
+// Memory handed to a device must be "DMA-able": reachable by the device at
+// the address vos_virt_to_phys() returns. Get it from vos_dma_alloc().
+#ifndef VIRTIO_OS_H
+#define VIRTIO_OS_H
+#include <stdint.h>
+#include <stddef.h>
+#include "vos_port.h"
+
+// Zeroed, 4096-byte aligned, physically contiguous memory for rings and
+// request headers. Returns NULL when there is none left.
+void    *vos_dma_alloc(size_t size);
+void     vos_dma_free(void *p, size_t size);
+uint64_t vos_virt_to_phys(void *p);
+void    *vos_phys_to_virt(uint64_t pa);
+
+// 32-bit register access (virtio-mmio registers are all 32 bits wide,
+// virtio 1.2 section 4.2.2). On a port whose registers live in RAM, a write
+// also runs the device model's side effects.
+uint32_t vos_mmio_read32(uintptr_t addr);
+void     vos_mmio_write32(uintptr_t addr, uint32_t val);
+
+// Full memory barrier: every load and store before it is visible to the
+// device before any load or store after it.
+void     vos_mb(void);
+
+// Mutual exclusion between harts and interrupt handlers, and blocking.
+void     vos_lock_init(vos_lock_t *lk, const char *name);
+void     vos_lock(vos_lock_t *lk);
+void     vos_unlock(vos_lock_t *lk);
+// Atomically release lk and wait until vos_wakeup(chan); lk is held again on
+// return. Callers loop re-checking their condition.
+void     vos_sleep(void *chan, vos_lock_t *lk);
+void     vos_wakeup(void *chan);
+
+// Diagnostics. Formats: %d %u %x %p %s %c, with l or ll for 64-bit values.
+void     vos_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#endif

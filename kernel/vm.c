@@ -1,0 +1,391 @@
+// vm.c: page tables. One kernel page table shared by all harts, and one
+// page table per user process.
+//
+// Follows the RISC-V privileged spec v1.12, section 4.3 (Sv39: three
+// levels of 512-entry tables, 4 KB pages, 39-bit virtual addresses) and
+// 4.1.11 (satp).
+//
+// The kernel table maps RAM and devices at their physical addresses
+// (virtual == physical), so kernel code can use a physical address from
+// kalloc() as a pointer. Above that it maps the trampoline page and the
+// per-process kernel stacks (see memlayout.h).
+//
+// A user table maps the process's memory from address 0 up to p->sz (every
+// page below p->sz is mapped; nothing above is, except the trapframe and
+// trampoline pages at the very top). The kernel never dereferences user
+// addresses directly: copyin()/copyout() translate them with walk() and
+// check the PTE_U bit and the permissions, so a bad pointer from a user
+// program becomes -1 instead of a kernel fault.
+//
+// See it run: `make qemu-gdb`, then `info mem` in the QEMU monitor
+// (Ctrl-a c) prints the current page table.
+#include "param.h"
+#include "types.h"
+#include "memlayout.h"
+#include "riscv.h"
+#include "defs.h"
+
+pagetable_t kernel_pagetable;
+
+extern char etext[];        // end of kernel text (kernel.ld; page aligned)
+extern char trampoline[];   // trampoline.S, one page inside the text
+
+// Build the kernel page table. Runs once on the boot hart, paging off.
+static pagetable_t
+kvmmake(void)
+{
+  pagetable_t kpgtbl = kalloc();
+  if(kpgtbl == 0)
+    panic("kvmmake: out of memory");
+  memset(kpgtbl, 0, PGSIZE);
+
+  // Device registers: the UART, the 8 virtio-mmio slots and the PLIC.
+  kvmmap(kpgtbl, UART0, UART0, PGSIZE, PTE_R | PTE_W);
+  kvmmap(kpgtbl, VIRTIO0, VIRTIO0, VIRTIO_NSLOT * VIRTIO_STRIDE, PTE_R | PTE_W);
+  kvmmap(kpgtbl, PLIC, PLIC, PLIC_SIZE, PTE_R | PTE_W);
+
+  // Kernel code may be executed but not written; everything after it
+  // (data, bss, and the free pages kalloc hands out) the other way round.
+  // OpenSBI's memory below KERNLOAD stays unmapped.
+  kvmmap(kpgtbl, KERNLOAD, KERNLOAD, (uint64)etext - KERNLOAD, PTE_R | PTE_X);
+  kvmmap(kpgtbl, (uint64)etext, (uint64)etext, phys_top - (uint64)etext, PTE_R | PTE_W);
+
+  // The trampoline at the top of the address space, at the same virtual
+  // address as in every user table, so the hart can keep executing it
+  // while satp switches between the two.
+  kvmmap(kpgtbl, TRAMPOLINE, (uint64)trampoline, PGSIZE, PTE_R | PTE_X);
+
+  proc_mapstacks(kpgtbl);
+  return kpgtbl;
+}
+
+void
+kvminit(void)
+{
+  kernel_pagetable = kvmmake();
+}
+
+// Turn paging on with the kernel table. Every hart calls this once.
+void
+kvminithart(void)
+{
+  // The page-table walker reads the tables with loads that are not
+  // ordered against our earlier stores to them; this fence makes the
+  // stores of kvmmake() visible to the walker before satp points at them.
+  sfence_vma();
+  w_satp(MAKE_SATP(kernel_pagetable));
+  // Drop any translation cached from before.
+  sfence_vma();
+}
+
+// Find the leaf PTE for virtual address va, creating the missing
+// intermediate tables if `alloc` is set. Returns 0 if va is too big for
+// Sv39, or if a table is missing (and alloc is 0 or memory is exhausted).
+// The returned PTE may be invalid (V clear): the slot where a mapping
+// would go.
+pte_t *
+walk(pagetable_t pagetable, uint64 va, int alloc)
+{
+  if(va >= MAXVA)
+    return 0;
+
+  for(int level = 2; level > 0; level--){
+    pte_t *pte = &pagetable[PX(level, va)];
+    if(*pte & PTE_V){
+      if(*pte & (PTE_R | PTE_W | PTE_X))
+        return 0;   // a superpage leaf; we never make these
+      pagetable = (pagetable_t)PTE2PA(*pte);
+    } else {
+      if(!alloc)
+        return 0;
+      pagetable = kalloc();
+      if(pagetable == 0)
+        return 0;
+      // A fresh table must be all invalid entries, not junk.
+      memset(pagetable, 0, PGSIZE);
+      *pte = PA2PTE(pagetable) | PTE_V;
+    }
+  }
+  return &pagetable[PX(0, va)];
+}
+
+// Translate a USER virtual address to the physical address of its page,
+// or 0 if it is not mapped for user access. Only for user addresses:
+// kernel-only pages (the guard page, the trapframe) count as unmapped.
+uint64
+walkaddr(pagetable_t pagetable, uint64 va)
+{
+  pte_t *pte = walk(pagetable, va, 0);
+
+  if(pte == 0 || (*pte & PTE_V) == 0 || (*pte & PTE_U) == 0)
+    return 0;
+  return PTE2PA(*pte);
+}
+
+// Add a mapping to the kernel table at boot. Failing here means we cannot
+// boot at all.
+void
+kvmmap(pagetable_t kpgtbl, uint64 va, uint64 pa, uint64 sz, int perm)
+{
+  if(mappages(kpgtbl, va, sz, pa, perm) != 0)
+    panic("kvmmap: out of memory");
+}
+
+// Map the pages covering [va, va+size) to consecutive physical pages
+// starting at pa, with permissions perm (PTE_V is added). va and pa must
+// be page aligned. Returns 0, or -1 if a page-table page could not be
+// allocated; the pages mapped before the failure stay mapped, and the
+// caller undoes them (it knows which range it asked for).
+int
+mappages(pagetable_t pagetable, uint64 va, uint64 size, uint64 pa, int perm)
+{
+  if(va % PGSIZE != 0 || pa % PGSIZE != 0)
+    panic("mappages: not page aligned");
+  if(size == 0)
+    panic("mappages: size 0");
+
+  uint64 last = PGROUNDDOWN(va + size - 1);
+  for(uint64 a = va; ; a += PGSIZE, pa += PGSIZE){
+    pte_t *pte = walk(pagetable, a, 1);
+    if(pte == 0)
+      return -1;
+    if(*pte & PTE_V)
+      panic("mappages: page already mapped");
+    *pte = PA2PTE(pa) | perm | PTE_V;
+    if(a == last)
+      break;
+  }
+  return 0;
+}
+
+// Remove npages mappings starting at va (page aligned), and give the
+// physical pages back to kalloc if do_free. Every page must be mapped: the
+// callers only unmap what they mapped.
+void
+uvmunmap(pagetable_t pagetable, uint64 va, uint64 npages, int do_free)
+{
+  if(va % PGSIZE != 0)
+    panic("uvmunmap: not page aligned");
+
+  for(uint64 a = va; a < va + npages * PGSIZE; a += PGSIZE){
+    pte_t *pte = walk(pagetable, a, 0);
+    if(pte == 0 || (*pte & PTE_V) == 0)
+      panic("uvmunmap: not mapped");
+    if(PTE_FLAGS(*pte) == PTE_V)
+      panic("uvmunmap: not a leaf");
+    if(do_free)
+      kfree((void *)PTE2PA(*pte));
+    *pte = 0;
+  }
+}
+
+// An empty user page table, or 0 if out of memory.
+pagetable_t
+uvmcreate(void)
+{
+  pagetable_t pagetable = kalloc();
+
+  if(pagetable == 0)
+    return 0;
+  memset(pagetable, 0, PGSIZE);
+  return pagetable;
+}
+
+// Grow a process's memory from oldsz to newsz bytes with zeroed pages,
+// readable and user-accessible, plus xperm (PTE_W and/or PTE_X).
+// Returns newsz, or 0 with nothing changed if memory ran out.
+uint64
+uvmalloc(pagetable_t pagetable, uint64 oldsz, uint64 newsz, int xperm)
+{
+  if(newsz < oldsz)
+    return oldsz;
+
+  // The page holding byte oldsz-1 is already mapped; start after it.
+  for(uint64 a = PGROUNDUP(oldsz); a < newsz; a += PGSIZE){
+    char *mem = kalloc();
+    if(mem == 0){
+      uvmdealloc(pagetable, a, oldsz);
+      return 0;
+    }
+    // Zero it: the user must not see what the page held before
+    // (another process's data).
+    memset(mem, 0, PGSIZE);
+    if(mappages(pagetable, a, PGSIZE, (uint64)mem, PTE_R | PTE_U | xperm) != 0){
+      kfree(mem);
+      uvmdealloc(pagetable, a, oldsz);
+      return 0;
+    }
+  }
+  return newsz;
+}
+
+// Shrink a process's memory from oldsz to newsz bytes, freeing the pages
+// that no longer hold any byte below newsz. Returns the new size.
+uint64
+uvmdealloc(pagetable_t pagetable, uint64 oldsz, uint64 newsz)
+{
+  if(newsz >= oldsz)
+    return oldsz;
+
+  uint64 from = PGROUNDUP(newsz);
+  uint64 to = PGROUNDUP(oldsz);
+  if(from < to)
+    uvmunmap(pagetable, from, (to - from) / PGSIZE, 1);
+  return newsz;
+}
+
+// Free the page-table pages themselves, bottom up. All leaf mappings must
+// already be gone; a leaf left behind would be a leaked user page.
+static void
+freewalk(pagetable_t pagetable)
+{
+  for(int i = 0; i < 512; i++){
+    pte_t pte = pagetable[i];
+    if((pte & PTE_V) == 0)
+      continue;
+    if(pte & (PTE_R | PTE_W | PTE_X))
+      panic("freewalk: leaf still mapped");
+    freewalk((pagetable_t)PTE2PA(pte));
+    pagetable[i] = 0;
+  }
+  kfree(pagetable);
+}
+
+// Free a user page table and the sz bytes of memory it maps from 0.
+// The trapframe and trampoline mappings must be removed first
+// (proc_freepagetable does that).
+void
+uvmfree(pagetable_t pagetable, uint64 sz)
+{
+  if(sz > 0)
+    uvmunmap(pagetable, 0, PGROUNDUP(sz) / PGSIZE, 1);
+  freewalk(pagetable);
+}
+
+// Give the child (fork) its own copy of the parent's memory: every page
+// below sz is duplicated with the same permissions. Returns 0, or -1 with
+// everything this call mapped undone.
+int
+uvmcopy(pagetable_t old, pagetable_t new, uint64 sz)
+{
+  uint64 a;
+
+  for(a = 0; a < sz; a += PGSIZE){
+    pte_t *pte = walk(old, a, 0);
+    if(pte == 0 || (*pte & PTE_V) == 0)
+      panic("uvmcopy: parent page not mapped");
+    char *mem = kalloc();
+    if(mem == 0)
+      goto fail;
+    memmove(mem, (char *)PTE2PA(*pte), PGSIZE);
+    if(mappages(new, a, PGSIZE, (uint64)mem, PTE_FLAGS(*pte)) != 0){
+      kfree(mem);
+      goto fail;
+    }
+  }
+  return 0;
+
+fail:
+  // Pages 0 .. a-1 were mapped in `new`.
+  if(a > 0)
+    uvmunmap(new, 0, a / PGSIZE, 1);
+  return -1;
+}
+
+// Make one page unusable from user mode (the stack guard page). It stays
+// mapped so that "every page below sz is mapped" keeps holding.
+void
+uvmclear(pagetable_t pagetable, uint64 va)
+{
+  pte_t *pte = walk(pagetable, va, 0);
+
+  if(pte == 0 || (*pte & PTE_V) == 0)
+    panic("uvmclear: not mapped");
+  *pte &= ~PTE_U;
+}
+
+// The PTE of the user page holding va, if the user may access it with
+// all the permissions in `need`; else 0.
+static pte_t *
+userpte(pagetable_t pagetable, uint64 va, int need)
+{
+  pte_t *pte = walk(pagetable, va, 0);
+
+  if(pte == 0)
+    return 0;
+  if((*pte & (PTE_V | PTE_U | need)) != (PTE_V | PTE_U | need))
+    return 0;
+  return pte;
+}
+
+// Copy len bytes from kernel address src to user address dstva.
+// Returns 0, or -1 if some byte of the destination is not a writable user
+// page (the bytes before it may already have been copied).
+int
+copyout(pagetable_t pagetable, uint64 dstva, char *src, uint64 len)
+{
+  while(len > 0){
+    uint64 va0 = PGROUNDDOWN(dstva);
+    pte_t *pte = userpte(pagetable, va0, PTE_W);
+    if(pte == 0)
+      return -1;
+    uint64 off = dstva - va0;
+    uint64 n = PGSIZE - off;
+    if(n > len)
+      n = len;
+    memmove((char *)PTE2PA(*pte) + off, src, n);
+    len -= n;
+    src += n;
+    dstva = va0 + PGSIZE;
+  }
+  return 0;
+}
+
+// Copy len bytes from user address srcva to kernel address dst.
+// Returns 0, or -1 if some byte is not in a readable user page.
+int
+copyin(pagetable_t pagetable, char *dst, uint64 srcva, uint64 len)
+{
+  while(len > 0){
+    uint64 va0 = PGROUNDDOWN(srcva);
+    pte_t *pte = userpte(pagetable, va0, PTE_R);
+    if(pte == 0)
+      return -1;
+    uint64 off = srcva - va0;
+    uint64 n = PGSIZE - off;
+    if(n > len)
+      n = len;
+    memmove(dst, (char *)PTE2PA(*pte) + off, n);
+    len -= n;
+    dst += n;
+    srcva = va0 + PGSIZE;
+  }
+  return 0;
+}
+
+// Copy a zero-terminated string from user address srcva into dst, at most
+// max bytes including the terminator. Returns 0, or -1 if the string runs
+// into an unmapped page or is longer than max-1 characters.
+int
+copyinstr(pagetable_t pagetable, char *dst, uint64 srcva, uint64 max)
+{
+  while(max > 0){
+    uint64 va0 = PGROUNDDOWN(srcva);
+    pte_t *pte = userpte(pagetable, va0, PTE_R);
+    if(pte == 0)
+      return -1;
+    char *p = (char *)PTE2PA(*pte) + (srcva - va0);
+    uint64 n = PGSIZE - (srcva - va0);
+    if(n > max)
+      n = max;
+    for(uint64 i = 0; i < n; i++){
+      dst[i] = p[i];
+      if(p[i] == 0)
+        return 0;
+    }
+    dst += n;
+    max -= n;
+    srcva = va0 + PGSIZE;
+  }
+  return -1;   // no terminator within max bytes
+}

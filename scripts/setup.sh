@@ -1,0 +1,65 @@
+#!/bin/sh
+# setup.sh: install the Debian/Ubuntu packages this project needs, if any
+# are missing. Every `make` target that needs a tool runs this first; when
+# everything is installed it only checks and prints nothing.
+#
+#   sh scripts/setup.sh          install what is missing (sudo when not root)
+#
+# Packages:
+#   gcc-riscv64-unknown-elf  cross compiler, assembler, linker for the kernel
+#   qemu-system-misc         qemu-system-riscv64
+#   opensbi                  the firmware QEMU's `-bios default` loads
+#   gcc-arm-none-eabi,
+#   qemu-system-arm          the Cortex-M3 port
+#   gdb-multiarch            `make qemu-gdb`
+#   python3                  test harness and build scripts
+#   gcc, make, libc6-dev     host tools (mkfs, host unit tests)
+#   libasan8, libubsan1      sanitizer runtimes for the host tests
+set -e
+
+# command or file that shows the package is there  ->  package
+need="
+riscv64-unknown-elf-gcc gcc-riscv64-unknown-elf
+qemu-system-riscv64 qemu-system-misc
+/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin opensbi
+arm-none-eabi-gcc gcc-arm-none-eabi
+qemu-system-arm qemu-system-arm
+gdb-multiarch gdb-multiarch
+python3 python3
+gcc gcc
+make make
+"
+
+missing=""
+echo "$need" | {
+  while read -r what pkg; do
+    [ -z "$what" ] && continue
+    case "$what" in
+      /*) [ -e "$what" ] || missing="$missing $pkg" ;;
+      *)  command -v "$what" >/dev/null 2>&1 || missing="$missing $pkg" ;;
+    esac
+  done
+  # The sanitizer runtimes have no command to look for: ask dpkg.
+  if command -v dpkg-query >/dev/null 2>&1; then
+    for pkg in libasan8 libubsan1 libc6-dev; do
+      dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
+        || missing="$missing $pkg"
+    done
+  fi
+
+  [ -z "$missing" ] && exit 0
+
+  echo "setup: installing$missing"
+  if [ "$(id -u)" -eq 0 ]; then
+    SUDO=""
+  elif command -v sudo >/dev/null 2>&1; then
+    SUDO="sudo"
+  else
+    echo "setup: need root or sudo to install:$missing" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  # shellcheck disable=SC2086
+  $SUDO apt-get install -y -q --no-install-recommends $missing
+}

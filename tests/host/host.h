@@ -1,0 +1,65 @@
+// host.h: the host test harness around the portable virtio core.
+//
+// vos_host.c implements kernel/virtio/virtio_os.h for a single-threaded
+// Linux process:
+//   - DMA memory comes from aligned_alloc (so AddressSanitizer watches it)
+//     and gets a made-up "physical" address from 0x80000000 up. Only memory
+//     from vos_dma_alloc has one: handing the device any other pointer (a
+//     stack variable, say) is reported as a test failure, and the fake
+//     device can only reach memory that is really allocated.
+//   - vos_mmio_read32/write32 go to whichever fake device is attached at
+//     that address (host_bus_attach).
+//   - vos_sleep is the "scheduler": it may start another simulated caller
+//     (host_set_spawn), otherwise it lets every fake device process its
+//     queues and calls the interrupt handler of each device whose interrupt
+//     is pending. So a blocking vblk_rw completes in one thread.
+//   - A vos_sleep that makes no progress for a while calls the test's
+//     watchdog (host_set_watchdog); after many more it aborts the test
+//     (longjmp back to the runner) instead of hanging.
+//
+// Run: make -C tests/host check
+#ifndef HOST_H
+#define HOST_H
+#include <stdint.h>
+#include <stddef.h>
+#include <setjmp.h>
+
+struct host_dev_ops {
+  uint32_t (*read)(void *dev, uint32_t off);
+  void     (*write)(void *dev, uint32_t off, uint32_t val);
+  void     (*run)(void *dev);          // process whatever the driver queued
+  int      (*irq_pending)(void *dev);  // is the interrupt line up?
+};
+
+void  host_bus_attach(uintptr_t base, const struct host_dev_ops *ops, void *dev);
+void  host_bus_detach(uintptr_t base);
+void  host_set_irq_handler(uintptr_t base, void (*fn)(void *arg), void *arg);
+
+// The device side's view of DMA memory: a pointer to [pa, pa+len) if that
+// range lies inside one live vos_dma_alloc block, else NULL.
+void *host_dma_ptr(uint64_t pa, uint64_t len);
+int   host_dma_live(void);  // blocks allocated and not freed
+void  host_dma_free_all(void);  // after an aborted test
+
+// Scheduling hooks (see above). spawn returns 1 if it ran a caller.
+void  host_set_spawn(int (*fn)(void *arg), void *arg);
+void  host_set_watchdog(void (*fn)(void *arg), void *arg, int after_stalls);
+// Run one scheduler step outside of any vos_sleep (devices, interrupts).
+void  host_step(void);
+extern int host_irq_calls;     // interrupt handler invocations
+extern int host_sleep_calls;   // vos_sleep calls
+
+// Harness errors: misuse of the OS interface by the code under test
+// (bus errors, non-DMA pointers, lock misuse). Checked after every test.
+void        host_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+const char *host_first_error(void);
+// Abort the running test: longjmp to the runner's jmp_buf.
+void        host_abort(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void        host_set_abort_jmp(jmp_buf *jb);
+const char *host_abort_reason(void);
+// Forget all hooks, handlers, devices and errors between tests.
+void        host_reset(void);
+// 1: print vos_log lines (default), 0: keep them quiet.
+extern int  host_verbose;
+
+#endif

@@ -1,0 +1,878 @@
+// test_virtio.c: host unit tests for the portable virtio core
+// (kernel/virtio/: virtio_mmio.c, virtq.c, virtio_blk.c), run against the
+// fake virtio-blk device in fakeblk.c through the host OS interface in
+// vos_host.c.
+//
+// What is covered: probing (virtio 1.2 4.2.3.1), the status handshake and
+// feature negotiation (3.1.1, 2.2), configuration space reads with
+// ConfigGeneration (2.5), modern and legacy queue setup (4.2.3.2, 4.2.4),
+// block requests (5.2.6) one at a time and many at once completed out of
+// order, and a device that misbehaves in each way the driver checks for.
+// Built with AddressSanitizer and UBSan, so a stray memory access fails
+// the run too.
+//
+// Run: make -C tests/host check
+// Output: one line per test, "PASS: name" or "FAIL: name: why"; other lines
+// (log output, progress) are indented.
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "virtio_os.h"
+#include "virtio.h"
+#include "virtio_mmio.h"
+#include "virtq.h"
+#include "virtio_blk.h"
+#include "host.h"
+#include "fakeblk.h"
+
+#define BASE 0x10001000u
+#define CAP  2048u  // sectors: a 1 MiB disk
+
+// ---- tiny test framework ----
+
+static char failure[512];
+
+// Record the first failed expectation of a test; returns `ok` so a test
+// can stop with `if (!expect(...)) return;`.
+static int expect(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int expect(int ok, const char *fmt, ...)
+{
+  va_list ap;
+
+  if (!ok && failure[0] == 0) {
+    va_start(ap, fmt);
+    vsnprintf(failure, sizeof(failure), fmt, ap);
+    va_end(ap);
+  }
+  return ok;
+}
+
+// ---- fixtures shared by the tests (reset before each) ----
+
+static struct fakeblk *fb;
+static struct vio_dev dev;
+static struct vblk vb;
+
+static void blk_intr(void *arg)
+{
+  vblk_intr((struct vblk *)arg);
+}
+
+static void new_device(int version, uint64_t capacity)
+{
+  fb = fakeblk_create(BASE, version, capacity);
+}
+
+// Probe and initialise the driver on the current fake device.
+static int start_driver(void)
+{
+  int r = vio_probe(&dev, BASE);
+  if (!expect(r == 1, "vio_probe returned %d", r))
+    return 0;
+  r = vblk_init(&vb, &dev);
+  if (!expect(r == 0, "vblk_init returned %d", r))
+    return 0;
+  host_set_irq_handler(BASE, blk_intr, &vb);
+  return 1;
+}
+
+static int start_blk(int version, uint64_t capacity)
+{
+  new_device(version, capacity);
+  return start_driver();
+}
+
+// Check a buffer against the fake disk's initial contents.
+static int is_pattern(const uint8_t *buf, uint64_t sector, uint32_t len)
+{
+  uint32_t i;
+
+  for (i = 0; i < len; i++) {
+    if (buf[i] != fb_pattern(sector + i / 512, i % 512))
+      return 0;
+  }
+  return 1;
+}
+
+// ---- simulated concurrent callers ----
+//
+// vos_sleep calls spawn_caller, which runs the next caller's vblk_rw
+// inside the sleeping one: one thread, but each caller really is blocked
+// in vblk_rw while the next one submits.
+
+struct caller {
+  int write;
+  uint64_t sector;
+  uint32_t len;
+  uint8_t *buf;
+  int result;
+  int done;
+};
+
+#define MAX_CALLERS 40
+static struct caller callers[MAX_CALLERS];
+static int ncallers, next_caller;
+
+static int spawn_caller(void *arg)
+{
+  struct caller *c;
+
+  (void)arg;
+  if (next_caller >= ncallers)
+    return 0;
+  c = &callers[next_caller++];
+  c->result = vblk_rw(&vb, c->write, c->sector, c->buf, c->len);
+  c->done = 1;
+  return 1;
+}
+
+static void add_reader(uint64_t sector, uint32_t len)
+{
+  struct caller *c = &callers[ncallers++];
+  c->write = 0;
+  c->sector = sector;
+  c->len = len;
+  c->buf = vos_dma_alloc(len);
+  c->result = 99;
+  c->done = 0;
+}
+
+static void run_callers(void)
+{
+  host_set_spawn(spawn_caller, 0);
+  while (spawn_caller(0))
+    ;
+  host_set_spawn(0, 0);
+}
+
+static void free_callers(void)
+{
+  int i;
+
+  for (i = 0; i < ncallers; i++)
+    vos_dma_free(callers[i].buf, callers[i].len);
+  ncallers = next_caller = 0;
+}
+
+// ---- probe ----
+
+static void test_probe_modern(void)
+{
+  new_device(2, CAP);
+  expect(vio_probe(&dev, BASE) == 1, "probe did not find the device");
+  expect(dev.version == 2 && dev.device_id == VIRTIO_ID_BLOCK, "version %u id %u",
+         (unsigned)dev.version, (unsigned)dev.device_id);
+  expect(dev.vendor_id == 0x554d4551, "vendor 0x%x", (unsigned)dev.vendor_id);
+  expect(dev.base == BASE, "base not recorded");
+}
+
+static void test_probe_legacy(void)
+{
+  new_device(1, CAP);
+  expect(vio_probe(&dev, BASE) == 1, "probe did not find the device");
+  expect(dev.version == 1, "version %u", (unsigned)dev.version);
+}
+
+static void test_probe_empty_slot(void)
+{
+  new_device(2, CAP);
+  fb->device_id = 0;
+  expect(vio_probe(&dev, BASE) == 0, "empty slot not reported as 0");
+  // 4.2.3.1: after DeviceID 0, no other register may be touched.
+  expect(fb->id_reads_after_devid == 0, "%d register reads after DeviceID 0",
+         fb->id_reads_after_devid);
+}
+
+static void test_probe_bad_magic(void)
+{
+  new_device(2, CAP);
+  fb->magic = 0x12345678;
+  expect(vio_probe(&dev, BASE) == -1, "bad magic accepted");
+}
+
+static void test_probe_bad_version(void)
+{
+  new_device(2, CAP);
+  fb->version = 3;
+  expect(vio_probe(&dev, BASE) == -1, "version 3 accepted");
+}
+
+static void test_type_names(void)
+{
+  expect(strcmp(vio_type_name(1), "network") == 0, "1: %s", vio_type_name(1));
+  expect(strcmp(vio_type_name(2), "block") == 0, "2: %s", vio_type_name(2));
+  expect(strcmp(vio_type_name(3), "console") == 0, "3: %s", vio_type_name(3));
+  expect(strcmp(vio_type_name(4), "entropy") == 0, "4: %s", vio_type_name(4));
+  expect(strcmp(vio_type_name(999), "unknown") == 0, "999: %s", vio_type_name(999));
+}
+
+// ---- handshake ----
+
+static int status_log_is(const uint32_t *want, int n)
+{
+  int i;
+
+  if (fb->nstatus_log != n)
+    return 0;
+  for (i = 0; i < n; i++) {
+    if (fb->status_log[i] != want[i])
+      return 0;
+  }
+  return 1;
+}
+
+static void test_handshake_modern(void)
+{
+  // reset, ACKNOWLEDGE, +DRIVER, +FEATURES_OK, +DRIVER_OK (3.1.1)
+  static const uint32_t want[] = { 0, 1, 3, 11, 15 };
+
+  if (!start_blk(2, CAP))
+    return;
+  expect(status_log_is(want, 5), "status writes: %d of them, last 0x%x",
+         fb->nstatus_log, fb->nstatus_log ? (unsigned)fb->status_log[fb->nstatus_log - 1] : 0);
+  // Offered SEG_MAX, BLK_SIZE, FLUSH, VERSION_1: only BLK_SIZE + VERSION_1 wanted.
+  expect(fb->driver_features == ((1ull << 32) | (1ull << 6)), "accepted 0x%llx",
+         (unsigned long long)fb->driver_features);
+  expect(vblk_capacity(&vb) == CAP, "capacity %llu", (unsigned long long)vblk_capacity(&vb));
+  expect(vb.blk_size == 4096, "blk_size %u", (unsigned)vb.blk_size);
+  expect(!vblk_readonly(&vb), "read-only without VIRTIO_BLK_F_RO");
+  expect(fb->num == 64 && fb->ready == 1, "queue num %u ready %u", fb->num, fb->ready);
+}
+
+static void test_handshake_legacy(void)
+{
+  static const uint32_t want[] = { 0, 1, 3, 7 };  // no FEATURES_OK on legacy
+
+  if (!start_blk(1, CAP))
+    return;
+  expect(status_log_is(want, 4), "status writes: %d of them", fb->nstatus_log);
+  expect(fb->driver_features == (1ull << 6), "accepted 0x%llx",
+         (unsigned long long)fb->driver_features);
+  expect(fb->guest_page_size == 4096 && fb->queue_align == 4096,
+         "GuestPageSize %u QueueAlign %u", fb->guest_page_size, fb->queue_align);
+  expect(fb->num == 64 && fb->pfn != 0, "QueueNum %u QueuePFN 0x%x", fb->num, fb->pfn);
+}
+
+static void test_handshake_features_ok_refused(void)
+{
+  new_device(2, CAP);
+  fb->refuse_features_ok = 1;
+  expect(vio_probe(&dev, BASE) == 1, "probe");
+  expect(vblk_init(&vb, &dev) == -1, "init succeeded without FEATURES_OK");
+  expect(fb->status & VIRTIO_STATUS_FAILED, "FAILED not set (status 0x%x)", fb->status);
+  expect(!(fb->status & VIRTIO_STATUS_DRIVER_OK), "DRIVER_OK set anyway");
+}
+
+static void test_handshake_no_version_1(void)
+{
+  new_device(2, CAP);
+  fb->offered &= ~(1ull << 32);
+  expect(vio_probe(&dev, BASE) == 1, "probe");
+  expect(vblk_init(&vb, &dev) == -1, "modern device without VERSION_1 accepted");
+  expect(fb->status & VIRTIO_STATUS_FAILED, "FAILED not set");
+}
+
+static void test_init_wrong_device_type(void)
+{
+  new_device(2, CAP);
+  fb->device_id = VIRTIO_ID_CONSOLE;
+  expect(vio_probe(&dev, BASE) == 1, "probe");
+  expect(vblk_init(&vb, &dev) == -1, "console accepted as a disk");
+  expect(fb->nstatus_log == 0, "someone else's device was touched");
+}
+
+// QueueNumMax that is not a power of two, tiny, or zero.
+static void test_queue_sizes(void)
+{
+  uint8_t *buf;
+
+  new_device(2, CAP);
+  fb->num_max = 100;
+  if (!start_driver())
+    return;
+  expect(fb->num == 64, "QueueNumMax 100 -> QueueNum %u", fb->num);
+  vblk_shutdown(&vb);
+  fakeblk_destroy(fb);
+
+  new_device(2, CAP);
+  fb->num_max = 5;  // -> 4 descriptors: one request at a time
+  if (!start_driver())
+    return;
+  expect(fb->num == 4 && vb.nslot == 1, "QueueNumMax 5 -> QueueNum %u, %d slots",
+         fb->num, vb.nslot);
+  add_reader(7, 512);
+  add_reader(8, 1024);
+  run_callers();
+  expect(callers[0].result == 0 && callers[1].result == 0, "results %d %d",
+         callers[0].result, callers[1].result);
+  expect(is_pattern(callers[1].buf, 8, 1024), "wrong data");
+  free_callers();
+  vblk_shutdown(&vb);
+  fakeblk_destroy(fb);
+
+  new_device(2, CAP);
+  fb->num_max = 2;  // no room for a 3-descriptor request
+  expect(vio_probe(&dev, BASE) == 1, "probe");
+  expect(vblk_init(&vb, &dev) == -1, "queue of 2 accepted");
+  expect(fb->status & VIRTIO_STATUS_FAILED, "FAILED not set");
+  fakeblk_destroy(fb);
+
+  new_device(2, CAP);
+  fb->num_max = 0;  // no queue 0 at all
+  expect(vio_probe(&dev, BASE) == 1, "probe");
+  expect(vblk_init(&vb, &dev) == -1, "missing queue accepted");
+  buf = vos_dma_alloc(512);
+  expect(vblk_rw(&vb, 0, 0, buf, 512) == -1, "I/O on a device that failed init");
+  vos_dma_free(buf, 512);
+}
+
+// ---- configuration space ----
+
+static void test_config_reads(void)
+{
+  new_device(2, CAP);
+  expect(vio_probe(&dev, BASE) == 1, "probe");
+  expect(vio_config_read64(&dev, 0) == CAP, "capacity");
+  expect(vio_config_read32(&dev, 20) == 4096, "blk_size");
+  expect(vio_config_read16(&dev, 16) == 0x1234, "geometry.cylinders 0x%x",
+         vio_config_read16(&dev, 16));
+  expect(vio_config_read8(&dev, 18) == 0x56, "geometry.heads");
+  expect(vio_config_read8(&dev, 19) == 0x78, "geometry.sectors");
+  // Fields that straddle two 32-bit words still come out right.
+  expect(vio_config_read16(&dev, 17) == 0x5612, "read16 at 17: 0x%x",
+         vio_config_read16(&dev, 17));
+  expect(vio_config_read32(&dev, 18) == 0x10007856, "read32 at 18: 0x%x",
+         (unsigned)vio_config_read32(&dev, 18));
+}
+
+static void test_config_generation_retry(void)
+{
+  new_device(2, CAP);
+  // The capacity changes from 2048 to 2^32 + 5 sectors between the two
+  // 32-bit reads of the driver's first attempt: that attempt sees
+  // 2^32 + 2048, a size the disk never had.
+  fb->gen_bumps = 1;
+  fb->bump_capacity = (1ull << 32) + 5;
+  if (!start_driver())
+    return;
+  expect(vblk_capacity(&vb) == (1ull << 32) + 5, "capacity 0x%llx (torn read?)",
+         (unsigned long long)vblk_capacity(&vb));
+  // capacity: 2 attempts x 2 reads, blk_size: 1 x 2
+  expect(fb->gen_reads == 6, "ConfigGeneration read %d times", fb->gen_reads);
+}
+
+// ---- block I/O ----
+
+static void roundtrip(int version)
+{
+  const uint32_t len = 8 * 512, guard = 64;
+  uint8_t *src, *dst;
+  uint32_t i;
+  int ok = 1;
+
+  if (!start_blk(version, CAP))
+    return;
+  src = vos_dma_alloc(len);
+  dst = vos_dma_alloc(len + guard);
+  for (i = 0; i < len; i++)
+    src[i] = (uint8_t)(i * 31 + 5);
+  memset(dst + len, 0xab, guard);
+
+  expect(vblk_rw(&vb, 1, 10, src, len) == 0, "write failed");
+  expect(memcmp(fb->disk + 10 * 512, src, len) == 0, "disk does not hold what we wrote");
+  expect(vblk_rw(&vb, 0, 10, dst, len) == 0, "read failed");
+  expect(memcmp(dst, src, len) == 0, "read back different data");
+  for (i = 0; i < guard; i++)
+    ok &= dst[len + i] == 0xab;
+  expect(ok, "bytes after the buffer were overwritten");
+  expect(vblk_rw(&vb, 0, CAP - 1, dst, 512) == 0, "read of the last sector failed");
+  expect(is_pattern(dst, CAP - 1, 512), "last sector has the wrong data");
+  expect(fb->num == 64, "queue size %u", fb->num);
+
+  expect(vb.vq.stats.added == 3 && vb.vq.stats.completions == 3,
+         "counters: added %u completions %u", (unsigned)vb.vq.stats.added,
+         (unsigned)vb.vq.stats.completions);
+  expect(vb.vq.stats.notifies == 3 && fb->notifies == 3, "notifies %u (device saw %d)",
+         (unsigned)vb.vq.stats.notifies, fb->notifies);
+  expect(vb.vq.stats.interrupts >= 3 && vb.vq.stats.errors == 0, "interrupts %u errors %u",
+         (unsigned)vb.vq.stats.interrupts, (unsigned)vb.vq.stats.errors);
+  expect(vb.reads == 2 && vb.writes == 1 && vb.errors == 0, "reads %u writes %u errors %u",
+         (unsigned)vb.reads, (unsigned)vb.writes, (unsigned)vb.errors);
+  vblk_log_stats(&vb);
+  vos_dma_free(src, len);
+  vos_dma_free(dst, len + guard);
+}
+
+static void test_blk_roundtrip_modern(void)
+{
+  roundtrip(2);
+}
+
+static void test_blk_roundtrip_legacy(void)
+{
+  roundtrip(1);
+}
+
+static void test_blk_large_request(void)
+{
+  const uint32_t len = 128 * 512;  // 64 KiB in one request
+  uint8_t *buf;
+
+  if (!start_blk(2, CAP))
+    return;
+  buf = vos_dma_alloc(len);
+  expect(vblk_rw(&vb, 0, 100, buf, len) == 0, "read failed");
+  expect(is_pattern(buf, 100, len), "wrong data");
+  memset(buf, 0x5a, len);
+  expect(vblk_rw(&vb, 1, 900, buf, len) == 0, "write failed");
+  expect(fb->disk[900 * 512] == 0x5a && fb->disk[900 * 512 + len - 1] == 0x5a &&
+         fb->disk[900 * 512 + len] == fb_pattern(900 + 128, 0), "disk contents");
+  vos_dma_free(buf, len);
+}
+
+static void test_blk_bad_args(void)
+{
+  uint8_t *buf;
+
+  if (!start_blk(2, CAP))
+    return;
+  buf = vos_dma_alloc(1024);
+  expect(vblk_rw(&vb, 0, 0, buf, 0) == -1, "len 0");
+  expect(vblk_rw(&vb, 0, 0, buf, 100) == -1, "len 100");
+  expect(vblk_rw(&vb, 0, 0, 0, 512) == -1, "NULL buffer");
+  expect(vblk_rw(&vb, 0, CAP, buf, 512) == -1, "sector == capacity");
+  expect(vblk_rw(&vb, 0, CAP - 1, buf, 1024) == -1, "runs past the end");
+  expect(vblk_rw(&vb, 0, ~0ull, buf, 512) == -1, "sector 2^64-1");
+  expect(vblk_rw(&vb, 0, ~0ull - 1, buf, 1024) == -1, "sector + count overflows");
+  expect(fb->requests == 0, "device saw %d requests", fb->requests);
+  expect(!virtq_is_broken(&vb.vq), "bad arguments broke the queue");
+  expect(vblk_rw(&vb, 0, 3, buf, 1024) == 0 && is_pattern(buf, 3, 1024),
+         "a good request after the bad ones failed");
+  vos_dma_free(buf, 1024);
+}
+
+static void test_blk_readonly(void)
+{
+  uint8_t *buf;
+
+  new_device(2, CAP);
+  fb->offered |= 1u << 5;  // VIRTIO_BLK_F_RO
+  if (!start_driver())
+    return;
+  expect(vblk_readonly(&vb) == 1, "not read-only");
+  expect(fb->driver_features & (1u << 5), "VIRTIO_BLK_F_RO not accepted");
+  buf = vos_dma_alloc(512);
+  expect(vblk_rw(&vb, 1, 5, buf, 512) == -1, "write to a read-only disk succeeded");
+  expect(fb->writes == 0, "the write reached the device");
+  expect(vblk_rw(&vb, 0, 5, buf, 512) == 0 && is_pattern(buf, 5, 512), "read failed");
+  vos_dma_free(buf, 512);
+}
+
+// One request against a device in `mode`: it must fail with -1. If the
+// device broke the queue protocol, the driver must have given up on it
+// (reset + FAILED) and fail later requests too; if it only returned an
+// error status, the next request must work.
+static void misbehave(enum fb_mode mode, int breaks_queue)
+{
+  const uint32_t len = 1024, guard = 64;
+  uint8_t *buf;
+  uint32_t i;
+  int ok = 1, r;
+
+  if (!start_blk(2, CAP))
+    return;
+  fb->mode = mode;
+  buf = vos_dma_alloc(len + guard);
+  memset(buf + len, 0xcd, guard);
+  r = vblk_rw(&vb, 0, 4, buf, len);
+  expect(r == -1, "request returned %d", r);
+  for (i = 0; i < guard; i++)
+    ok &= buf[len + i] == 0xcd;
+  expect(ok, "memory after the buffer was overwritten");
+  fb->mode = FB_NORMAL;
+  r = vblk_rw(&vb, 0, 4, buf, len);
+  if (breaks_queue) {
+    expect(virtq_is_broken(&vb.vq), "queue not marked broken");
+    expect(fb->status & VIRTIO_STATUS_FAILED, "device not marked FAILED");
+    expect(!fb->live, "device not reset: it could still use the rings");
+    expect(r == -1, "request on a dead device returned %d", r);
+  } else {
+    expect(!virtq_is_broken(&vb.vq), "an error status broke the queue");
+    expect(r == 0 && is_pattern(buf, 4, len), "next request failed (%d)", r);
+  }
+  vos_dma_free(buf, len + guard);
+}
+
+static void test_blk_ioerr(void)          { misbehave(FB_IOERR, 0); }
+static void test_blk_unsupp(void)         { misbehave(FB_UNSUPP, 0); }
+static void test_blk_unknown_status(void) { misbehave(FB_BAD_STATUS, 0); }
+static void test_blk_status_unwritten(void) { misbehave(FB_NO_STATUS, 0); }
+static void test_blk_used_id_out_of_range(void) { misbehave(FB_BAD_ID, 1); }
+static void test_blk_used_len_too_big(void)     { misbehave(FB_BIG_LEN, 1); }
+static void test_blk_used_idx_runs_ahead(void)  { misbehave(FB_IDX_JUMP, 1); }
+static void test_blk_needs_reset(void)          { misbehave(FB_NEEDS_RESET, 1); }
+
+static void watchdog_fail(void *arg)
+{
+  vblk_fail((struct vblk *)arg, "request timed out (test watchdog)");
+}
+
+static void test_blk_never_completes(void)
+{
+  host_set_watchdog(watchdog_fail, &vb, 5);
+  misbehave(FB_NEVER, 1);
+}
+
+static void test_blk_used_id_repeated(void)
+{
+  if (!start_blk(2, CAP))
+    return;
+  fb->mode = FB_DUP_ID;
+  add_reader(1, 512);
+  add_reader(2, 512);
+  run_callers();
+  expect(callers[0].done && callers[1].done, "a caller never returned");
+  expect(callers[0].result == 0 && is_pattern(callers[0].buf, 1, 512),
+         "the genuinely completed request failed (%d)", callers[0].result);
+  expect(callers[1].result == -1, "the request whose id was never returned got %d",
+         callers[1].result);
+  expect(virtq_is_broken(&vb.vq), "queue not marked broken");
+  expect(fb->status & VIRTIO_STATUS_FAILED, "device not marked FAILED");
+  free_callers();
+}
+
+static void test_blk_out_of_order(void)
+{
+  int i, n = 8;
+
+  if (!start_blk(2, CAP))
+    return;
+  fb->reverse = 1;
+  for (i = 0; i < n; i++)
+    add_reader(100 + 10 * (uint64_t)i, 512 * (uint32_t)(i + 1));
+  run_callers();
+  for (i = 0; i < n; i++) {
+    expect(callers[i].result == 0, "caller %d got %d", i, callers[i].result);
+    expect(is_pattern(callers[i].buf, callers[i].sector, callers[i].len),
+           "caller %d got someone else's data", i);
+  }
+  expect(fb->max_outstanding == n, "only %d requests were in flight together",
+         fb->max_outstanding);
+  expect(fb->ndone == n && fb->narrive == n, "%d done, %d arrived", fb->ndone, fb->narrive);
+  for (i = 0; i < fb->ndone && i < n; i++)
+    expect(fb->done_order[i] == fb->arrive_order[n - 1 - i], "not completed in reverse");
+  free_callers();
+}
+
+// More callers than requests fit in the queue: the rest sleep for a slot.
+static void test_blk_queue_full(void)
+{
+  int i, n = 30;
+
+  if (!start_blk(2, CAP))
+    return;
+  fb->reverse = 1;
+  for (i = 0; i < n; i++)
+    add_reader((uint64_t)i * 3, 512);
+  run_callers();
+  for (i = 0; i < n; i++) {
+    expect(callers[i].result == 0 && is_pattern(callers[i].buf, callers[i].sector, 512),
+           "caller %d: result %d or wrong data", i, callers[i].result);
+  }
+  expect(fb->max_outstanding == VBLK_NSLOT, "%d in flight at most, expected %d",
+         fb->max_outstanding, VBLK_NSLOT);
+  expect(virtq_free_count(&vb.vq) == 64, "%d descriptors free afterwards",
+         virtq_free_count(&vb.vq));
+  free_callers();
+}
+
+// A completion that lands just before the driver's InterruptACK write.
+// The driver must still find it: acknowledge first, then reap until empty.
+static void test_blk_ack_race(void)
+{
+  if (!start_blk(2, CAP))
+    return;
+  fb->complete_on_ack = 1;
+  add_reader(11, 512);
+  add_reader(12, 512);
+  run_callers();
+  expect(callers[0].result == 0 && callers[1].result == 0, "results %d %d",
+         callers[0].result, callers[1].result);
+  expect(host_irq_calls == 1, "%d interrupts to finish two requests", host_irq_calls);
+  free_callers();
+}
+
+static void test_blk_no_notify(void)
+{
+  uint8_t *buf;
+  int i;
+
+  if (!start_blk(2, CAP))
+    return;
+  fb->no_notify = 1;  // the device polls: VIRTQ_USED_F_NO_NOTIFY (2.7.10)
+  buf = vos_dma_alloc(512);
+  for (i = 0; i < 3; i++)
+    expect(vblk_rw(&vb, 0, (uint64_t)i, buf, 512) == 0, "read %d failed", i);
+  // Only the first kick, before the device had set the flag, notifies.
+  expect(fb->notifies == 1 && vb.vq.stats.notifies == 1, "%d notifies", fb->notifies);
+  vos_dma_free(buf, 512);
+}
+
+static void test_blk_config_change(void)
+{
+  uint8_t *buf;
+
+  if (!start_blk(2, CAP))
+    return;
+  buf = vos_dma_alloc(512);
+  expect(vblk_rw(&vb, 0, CAP + 5, buf, 512) == -1, "read beyond capacity");
+  fakeblk_resize(fb, 2 * CAP);  // raises a configuration change interrupt
+  expect(vblk_rw(&vb, 0, 0, buf, 512) == 0, "read failed");
+  expect(vblk_capacity(&vb) == 2 * CAP, "capacity %llu after resize",
+         (unsigned long long)vblk_capacity(&vb));
+  expect(vblk_rw(&vb, 0, CAP + 5, buf, 512) == 0, "read in the new space failed");
+  vos_dma_free(buf, 512);
+}
+
+// ---- the virtqueue layer directly ----
+
+// A block read request built by hand: header, data (split into `nseg`
+// writable pieces), status.
+struct hand_req {
+  struct virtio_blk_req_hdr hdr;
+  uint8_t status;
+};
+
+static void test_virtq_tokens_reverse(void)
+{
+  static struct virtq vq;
+  struct hand_req *req;
+  uint8_t *data;
+  int tokens[5], i, r;
+  void *token;
+  uint32_t len;
+
+  new_device(2, CAP);
+  expect(vio_probe(&dev, BASE) == 1, "probe");
+  expect(vio_negotiate(&dev, 0) == 0, "negotiate");
+  if (!expect(virtq_init(&vq, &dev, 0, 64) == 0, "virtq_init"))
+    return;
+  vio_driver_ok(&dev);
+  req = vos_dma_alloc(5 * sizeof(*req));
+  data = vos_dma_alloc(5 * 512);
+  for (i = 0; i < 5; i++) {
+    struct virtq_buf b[3] = {
+      { &req[i].hdr, 16, 0 }, { data + 512 * i, 512, 1 }, { &req[i].status, 1, 1 },
+    };
+    req[i].hdr.type = VIRTIO_BLK_T_IN;
+    req[i].hdr.sector = (uint64_t)i;
+    expect(virtq_add(&vq, b, 3, &tokens[i]) == VIRTQ_OK, "add %d", i);
+  }
+  expect(virtq_free_count(&vq) == 64 - 15, "free %d", virtq_free_count(&vq));
+  expect(virtq_get(&vq, &token, &len) == 0, "completion before the kick");
+  virtq_kick(&vq);  // one notification for all five
+  expect(vq.stats.notifies == 1 && fb->notifies == 1, "notifies %d", fb->notifies);
+
+  fb->reverse = 1;
+  fakeblk_run(fb);
+  expect(vio_intr_ack(&dev) == VIRTIO_MMIO_INT_VRING, "interrupt status");
+  for (i = 4; i >= 0; i--) {
+    r = virtq_get(&vq, &token, &len);
+    expect(r == 1 && token == &tokens[i], "completion %d: r %d, wrong token", i, r);
+    expect(len == 513, "len %u", (unsigned)len);
+    expect(req[i].status == 0 && is_pattern(data + 512 * i, (uint64_t)i, 512), "request %d", i);
+  }
+  expect(virtq_get(&vq, &token, &len) == 0, "extra completion");
+  expect(virtq_free_count(&vq) == 64 && vq.outstanding == 0, "descriptors not all back");
+  vio_reset(&dev);
+  virtq_destroy(&vq);
+  vos_dma_free(req, 5 * sizeof(*req));
+  vos_dma_free(data, 5 * 512);
+}
+
+static void test_virtq_multi_segment(void)
+{
+  static struct virtq vq;
+  struct hand_req *req;
+  uint8_t *a, *b;
+  int tok;
+  void *token;
+  uint32_t len;
+
+  new_device(1, CAP);  // legacy, for variety
+  expect(vio_probe(&dev, BASE) == 1, "probe");
+  expect(vio_negotiate(&dev, 0) == 0, "negotiate");
+  if (!expect(virtq_init(&vq, &dev, 0, 16) == 0, "virtq_init"))
+    return;
+  vio_driver_ok(&dev);
+  req = vos_dma_alloc(sizeof(*req));
+  a = vos_dma_alloc(512);
+  b = vos_dma_alloc(1024);
+  req->hdr.type = VIRTIO_BLK_T_IN;
+  req->hdr.sector = 40;
+  {
+    struct virtq_buf chain[4] = {
+      { &req->hdr, 16, 0 }, { a, 512, 1 }, { b, 1024, 1 }, { &req->status, 1, 1 },
+    };
+    expect(virtq_add(&vq, chain, 4, &tok) == VIRTQ_OK, "add");
+  }
+  virtq_kick(&vq);
+  fakeblk_run(fb);
+  expect(virtq_get(&vq, &token, &len) == 1 && token == &tok, "no completion");
+  expect(len == 512 + 1024 + 1, "len %u", (unsigned)len);
+  expect(is_pattern(a, 40, 512) && is_pattern(b, 41, 1024), "data split wrongly");
+  expect(vq.size == 16, "size %u", (unsigned)vq.size);
+  vio_reset(&dev);
+  virtq_destroy(&vq);
+  vos_dma_free(req, sizeof(*req));
+  vos_dma_free(a, 512);
+  vos_dma_free(b, 1024);
+}
+
+static void test_virtq_add_errors(void)
+{
+  static struct virtq vq;
+  uint8_t *mem;
+  int tok, n = 0, r;
+  void *token;
+
+  new_device(2, CAP);
+  expect(vio_probe(&dev, BASE) == 1, "probe");
+  expect(vio_negotiate(&dev, 0) == 0, "negotiate");
+  if (!expect(virtq_init(&vq, &dev, 0, 64) == 0, "virtq_init"))
+    return;
+  mem = vos_dma_alloc(4096);
+  {
+    struct virtq_buf ok[3] = { { mem, 16, 0 }, { mem + 512, 512, 1 }, { mem + 16, 1, 1 } };
+    struct virtq_buf backwards[2] = { { mem, 16, 1 }, { mem + 16, 16, 0 } };
+    struct virtq_buf empty[1] = { { mem, 0, 0 } };
+    struct virtq_buf huge[2] = { { mem, 0x80000000u, 0 }, { mem, 0x80000000u, 1 } };
+
+    expect(virtq_add(&vq, ok, 0, &tok) == VIRTQ_ERR_INVAL, "n = 0");
+    expect(virtq_add(&vq, ok, 65, &tok) == VIRTQ_ERR_INVAL, "n > size");
+    expect(virtq_add(&vq, ok, 3, 0) == VIRTQ_ERR_INVAL, "NULL token");
+    expect(virtq_add(&vq, backwards, 2, &tok) == VIRTQ_ERR_INVAL,
+           "readable buffer after a writable one");
+    expect(virtq_add(&vq, empty, 1, &tok) == VIRTQ_ERR_INVAL, "zero-length buffer");
+    expect(virtq_add(&vq, huge, 2, &tok) == VIRTQ_ERR_INVAL, "chain of 4 GiB");
+    expect(virtq_free_count(&vq) == 64, "rejected adds used descriptors");
+    while ((r = virtq_add(&vq, ok, 3, &tok)) == VIRTQ_OK)
+      n++;
+    expect(r == VIRTQ_ERR_FULL && n == 21, "%d adds, then %d", n, r);
+    expect(virtq_free_count(&vq) == 1, "%d free", virtq_free_count(&vq));
+  }
+  // Never kicked, never seen by the device: reset and take them all back.
+  vio_reset(&dev);
+  n = 0;
+  while (virtq_drain(&vq, &token) == 1)
+    n++;
+  expect(n == 21 && virtq_free_count(&vq) == 64, "drained %d", n);
+  virtq_mark_broken(&vq, "test");
+  expect(virtq_add(&vq, (struct virtq_buf[]){ { mem, 16, 0 } }, 1, &tok) == VIRTQ_ERR_BROKEN,
+         "add on a broken queue");
+  virtq_destroy(&vq);
+  vos_dma_free(mem, 4096);
+}
+
+// ---- runner ----
+
+static void teardown(void)
+{
+  if (fb && fb->violations)
+    expect(0, "device saw %d spec violations, first: %s", fb->violations,
+           fb->first_violation);
+  if (vb.ready)
+    vblk_shutdown(&vb);
+  if (fb)
+    fakeblk_destroy(fb);
+  fb = 0;
+  if (host_dma_live() != 0) {
+    expect(0, "%d DMA blocks never freed", host_dma_live());
+    host_dma_free_all();
+  }
+}
+
+static int nfail;
+
+static void run(const char *name, void (*fn)(void))
+{
+  static jmp_buf jb;
+
+  failure[0] = 0;
+  host_reset();
+  memset(&vb, 0, sizeof(vb));
+  memset(&dev, 0, sizeof(dev));
+  fb = 0;
+  ncallers = next_caller = 0;
+  host_set_abort_jmp(&jb);
+  printf("  -- %s\n", name);
+  if (setjmp(jb) == 0) {
+    fn();
+    teardown();
+  } else {
+    expect(0, "aborted: %s", host_abort_reason());
+    host_dma_free_all();
+    if (fb)
+      fakeblk_destroy(fb);
+    fb = 0;
+  }
+  host_set_abort_jmp(0);
+  if (host_first_error())
+    expect(0, "OS interface misuse: %s", host_first_error());
+  if (failure[0]) {
+    printf("FAIL: %s: %s\n", name, failure);
+    nfail++;
+  } else {
+    printf("PASS: %s\n", name);
+  }
+  fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+  if (argc > 1 && strcmp(argv[1], "-q") == 0)
+    host_verbose = 0;
+
+  run("probe_modern", test_probe_modern);
+  run("probe_legacy", test_probe_legacy);
+  run("probe_empty_slot", test_probe_empty_slot);
+  run("probe_bad_magic", test_probe_bad_magic);
+  run("probe_bad_version", test_probe_bad_version);
+  run("type_names", test_type_names);
+  run("handshake_modern", test_handshake_modern);
+  run("handshake_legacy", test_handshake_legacy);
+  run("handshake_features_ok_refused", test_handshake_features_ok_refused);
+  run("handshake_no_version_1", test_handshake_no_version_1);
+  run("init_wrong_device_type", test_init_wrong_device_type);
+  run("queue_sizes", test_queue_sizes);
+  run("config_reads", test_config_reads);
+  run("config_generation_retry", test_config_generation_retry);
+  run("blk_roundtrip_modern", test_blk_roundtrip_modern);
+  run("blk_roundtrip_legacy", test_blk_roundtrip_legacy);
+  run("blk_large_request", test_blk_large_request);
+  run("blk_bad_args", test_blk_bad_args);
+  run("blk_readonly", test_blk_readonly);
+  run("blk_ioerr", test_blk_ioerr);
+  run("blk_unsupp", test_blk_unsupp);
+  run("blk_unknown_status", test_blk_unknown_status);
+  run("blk_status_unwritten", test_blk_status_unwritten);
+  run("blk_used_id_out_of_range", test_blk_used_id_out_of_range);
+  run("blk_used_id_repeated", test_blk_used_id_repeated);
+  run("blk_used_len_too_big", test_blk_used_len_too_big);
+  run("blk_used_idx_runs_ahead", test_blk_used_idx_runs_ahead);
+  run("blk_never_completes", test_blk_never_completes);
+  run("blk_needs_reset", test_blk_needs_reset);
+  run("blk_out_of_order", test_blk_out_of_order);
+  run("blk_queue_full", test_blk_queue_full);
+  run("blk_ack_race", test_blk_ack_race);
+  run("blk_no_notify", test_blk_no_notify);
+  run("blk_config_change", test_blk_config_change);
+  run("virtq_tokens_reverse", test_virtq_tokens_reverse);
+  run("virtq_multi_segment", test_virtq_multi_segment);
+  run("virtq_add_errors", test_virtq_add_errors);
+
+  printf("  %d test(s) failed\n", nfail);
+  return nfail ? 1 : 0;
+}

@@ -1,0 +1,379 @@
+// vos_host.c: kernel/virtio/virtio_os.h implemented for host unit tests,
+// plus the small harness around it (see host.h for the whole picture).
+//
+// Run: make -C tests/host check
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "virtio_os.h"
+#include "host.h"
+
+int host_verbose = 1;
+int host_irq_calls;
+int host_sleep_calls;
+
+// ---- errors and aborts ----
+
+static char first_error[256];
+static char abort_reason[256];
+static jmp_buf *abort_jmp;
+
+void host_error(const char *fmt, ...)
+{
+  va_list ap;
+
+  if (first_error[0] != 0)
+    return;
+  va_start(ap, fmt);
+  vsnprintf(first_error, sizeof(first_error), fmt, ap);
+  va_end(ap);
+}
+
+const char *host_first_error(void)
+{
+  return first_error[0] ? first_error : 0;
+}
+
+void host_set_abort_jmp(jmp_buf *jb)
+{
+  abort_jmp = jb;
+}
+
+const char *host_abort_reason(void)
+{
+  return abort_reason;
+}
+
+void host_abort(const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start(ap, fmt);
+  vsnprintf(abort_reason, sizeof(abort_reason), fmt, ap);
+  va_end(ap);
+  if (abort_jmp == 0) {
+    printf("FAIL: harness: %s\n", abort_reason);
+    exit(1);
+  }
+  longjmp(*abort_jmp, 1);
+}
+
+// ---- DMA memory ----
+//
+// Each block gets a fake physical address; a gap of one page between
+// blocks means an access that runs off the end of one block does not land
+// in the next.
+
+#define MAX_REGIONS 256
+#define PAGE 4096
+
+struct region {
+  uint8_t *virt;
+  size_t size;
+  uint64_t pa;
+};
+
+static struct region regions[MAX_REGIONS];
+static int nregions;
+static uint64_t next_pa = 0x80000000ull;
+
+void *vos_dma_alloc(size_t size)
+{
+  size_t rounded = (size + PAGE - 1) / PAGE * PAGE;
+  uint8_t *p;
+
+  if (size == 0 || nregions == MAX_REGIONS)
+    return 0;
+  p = aligned_alloc(PAGE, rounded);
+  if (p == 0)
+    return 0;
+  memset(p, 0, rounded);
+  regions[nregions].virt = p;
+  regions[nregions].size = size;  // only `size` bytes may be used, ASan-style
+  regions[nregions].pa = next_pa;
+  nregions++;
+  next_pa += rounded + PAGE;
+  return p;
+}
+
+void vos_dma_free(void *p, size_t size)
+{
+  int i;
+
+  for (i = 0; i < nregions; i++) {
+    if (regions[i].virt == p) {
+      if (regions[i].size != size)
+        host_error("vos_dma_free(%p, %zu): allocated with size %zu", p, size,
+                   regions[i].size);
+      free(p);
+      regions[i] = regions[nregions - 1];
+      nregions--;
+      return;
+    }
+  }
+  host_error("vos_dma_free(%p): not a DMA block", p);
+}
+
+int host_dma_live(void)
+{
+  return nregions;
+}
+
+void host_dma_free_all(void)
+{
+  while (nregions > 0) {
+    nregions--;
+    free(regions[nregions].virt);
+  }
+}
+
+uint64_t vos_virt_to_phys(void *p)
+{
+  uint8_t *b = p;
+  int i;
+
+  for (i = 0; i < nregions; i++) {
+    if (b >= regions[i].virt && b < regions[i].virt + regions[i].size)
+      return regions[i].pa + (uint64_t)(b - regions[i].virt);
+  }
+  host_error("vos_virt_to_phys(%p): not DMA memory (a stack or heap pointer?)", p);
+  return 0;
+}
+
+void *host_dma_ptr(uint64_t pa, uint64_t len)
+{
+  int i;
+
+  for (i = 0; i < nregions; i++) {
+    uint64_t start = regions[i].pa, end = start + regions[i].size;
+    if (pa >= start && pa < end && len <= end - pa)
+      return regions[i].virt + (pa - start);
+  }
+  return 0;
+}
+
+void *vos_phys_to_virt(uint64_t pa)
+{
+  void *p = host_dma_ptr(pa, 1);
+  if (p == 0)
+    host_error("vos_phys_to_virt(0x%llx): no DMA block there", (unsigned long long)pa);
+  return p;
+}
+
+// ---- the bus: fake devices at fake addresses ----
+
+#define MAX_DEVS 8
+
+struct bus_slot {
+  uintptr_t base;
+  const struct host_dev_ops *ops;
+  void *dev;
+  void (*irq_fn)(void *arg);
+  void *irq_arg;
+};
+
+static struct bus_slot bus[MAX_DEVS];
+
+void host_bus_attach(uintptr_t base, const struct host_dev_ops *ops, void *dev)
+{
+  int i;
+
+  for (i = 0; i < MAX_DEVS; i++) {
+    if (bus[i].ops == 0) {
+      bus[i].base = base;
+      bus[i].ops = ops;
+      bus[i].dev = dev;
+      bus[i].irq_fn = 0;
+      return;
+    }
+  }
+  host_abort("too many fake devices");
+}
+
+void host_bus_detach(uintptr_t base)
+{
+  int i;
+
+  for (i = 0; i < MAX_DEVS; i++) {
+    if (bus[i].ops && bus[i].base == base)
+      bus[i].ops = 0;
+  }
+}
+
+void host_set_irq_handler(uintptr_t base, void (*fn)(void *arg), void *arg)
+{
+  int i;
+
+  for (i = 0; i < MAX_DEVS; i++) {
+    if (bus[i].ops && bus[i].base == base) {
+      bus[i].irq_fn = fn;
+      bus[i].irq_arg = arg;
+    }
+  }
+}
+
+static struct bus_slot *find_slot(uintptr_t addr)
+{
+  int i;
+
+  for (i = 0; i < MAX_DEVS; i++) {
+    if (bus[i].ops && addr >= bus[i].base && addr - bus[i].base < 0x1000)
+      return &bus[i];
+  }
+  return 0;
+}
+
+uint32_t vos_mmio_read32(uintptr_t addr)
+{
+  struct bus_slot *s = find_slot(addr);
+
+  if (s == 0 || addr % 4 != 0) {
+    host_error("bus error: 32-bit read at %p", (void *)addr);
+    return 0xffffffffu;
+  }
+  return s->ops->read(s->dev, (uint32_t)(addr - s->base));
+}
+
+void vos_mmio_write32(uintptr_t addr, uint32_t val)
+{
+  struct bus_slot *s = find_slot(addr);
+
+  if (s == 0 || addr % 4 != 0) {
+    host_error("bus error: 32-bit write of 0x%x at %p", val, (void *)addr);
+    return;
+  }
+  s->ops->write(s->dev, (uint32_t)(addr - s->base), val);
+}
+
+void vos_mb(void)
+{
+  __sync_synchronize();
+}
+
+// ---- locks, sleep and wakeup: a one-thread scheduler ----
+
+static int (*spawn_fn)(void *arg);
+static void *spawn_arg;
+static void (*watchdog_fn)(void *arg);
+static void *watchdog_arg;
+static int watchdog_after;
+static int stalls;
+static unsigned long wakeups;
+
+#define STALL_ABORT 200
+
+void host_set_spawn(int (*fn)(void *arg), void *arg)
+{
+  spawn_fn = fn;
+  spawn_arg = arg;
+}
+
+void host_set_watchdog(void (*fn)(void *arg), void *arg, int after_stalls)
+{
+  watchdog_fn = fn;
+  watchdog_arg = arg;
+  watchdog_after = after_stalls;
+}
+
+void vos_lock_init(vos_lock_t *lk, const char *name)
+{
+  lk->held = 0;
+  lk->name = name;
+}
+
+void vos_lock(vos_lock_t *lk)
+{
+  if (lk->held)
+    host_abort("deadlock: lock %s taken while already held", lk->name);
+  lk->held = 1;
+}
+
+void vos_unlock(vos_lock_t *lk)
+{
+  if (!lk->held)
+    host_abort("vos_unlock(%s): not held", lk->name);
+  lk->held = 0;
+}
+
+void vos_wakeup(void *chan)
+{
+  (void)chan;
+  wakeups++;
+}
+
+// Let the rest of the simulated system run once: another caller if the
+// test has one waiting, else the devices and their interrupts.
+void host_step(void)
+{
+  unsigned long before = wakeups;
+  int i;
+
+  if (spawn_fn && spawn_fn(spawn_arg)) {
+    stalls = 0;
+    return;
+  }
+  for (i = 0; i < MAX_DEVS; i++) {
+    if (bus[i].ops && bus[i].ops->run)
+      bus[i].ops->run(bus[i].dev);
+  }
+  for (i = 0; i < MAX_DEVS; i++) {
+    if (bus[i].ops && bus[i].irq_fn && bus[i].ops->irq_pending(bus[i].dev)) {
+      host_irq_calls++;
+      bus[i].irq_fn(bus[i].irq_arg);
+    }
+  }
+  if (wakeups != before) {
+    stalls = 0;
+    return;
+  }
+  stalls++;
+  if (watchdog_fn && stalls >= watchdog_after) {
+    void (*fn)(void *) = watchdog_fn;
+    watchdog_fn = 0;  // fire once
+    fn(watchdog_arg);
+  }
+  if (stalls >= STALL_ABORT)
+    host_abort("stuck: %d sleeps in a row with no wakeup", stalls);
+}
+
+void vos_sleep(void *chan, vos_lock_t *lk)
+{
+  (void)chan;
+  if (!lk->held)
+    host_abort("vos_sleep: lock %s not held", lk->name);
+  host_sleep_calls++;
+  lk->held = 0;
+  host_step();
+  if (lk->held)
+    host_abort("vos_sleep: lock %s still held by someone else", lk->name);
+  lk->held = 1;
+}
+
+void vos_log(const char *fmt, ...)
+{
+  va_list ap;
+
+  if (!host_verbose)
+    return;
+  // Indented, so no log line can be mistaken for a PASS/FAIL line.
+  fputs("    log: ", stdout);
+  va_start(ap, fmt);
+  vprintf(fmt, ap);
+  va_end(ap);
+}
+
+void host_reset(void)
+{
+  int i;
+
+  for (i = 0; i < MAX_DEVS; i++)
+    bus[i].ops = 0;
+  spawn_fn = 0;
+  watchdog_fn = 0;
+  stalls = 0;
+  host_irq_calls = 0;
+  host_sleep_calls = 0;
+  first_error[0] = 0;
+  abort_reason[0] = 0;
+}

@@ -1,0 +1,142 @@
+"""qemu.py: start the kernel under QEMU, talk to its console, stop it.
+
+Used by the QEMU tests (tests/qemu/test_*.py) through tests/run_tests.py.
+Standard library only. Every QEMU is started by this module, has a
+deadline, and is killed by its own process id (never by name).
+
+    with Qemu(disk=img, slot=3) as q:
+        q.expect("$ ")             # wait for the shell prompt
+        out = q.run("ls")          # send a line, collect output to the next prompt
+"""
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+KERNEL = os.path.join(ROOT, "kernel", "kernel")
+FSIMG = os.path.join(ROOT, "fs.img")
+OUT = os.path.join(ROOT, "tests", "out")
+PROMPT = "$ "
+
+
+class QemuError(Exception):
+    pass
+
+
+def fresh_disk(name):
+    """A private copy of fs.img for one test, so tests cannot disturb each other."""
+    os.makedirs(OUT, exist_ok=True)
+    path = os.path.join(OUT, name + ".img")
+    shutil.copyfile(FSIMG, path)
+    return path
+
+
+class Qemu:
+    def __init__(self, disk, slot=0, legacy=False, cpus=3, readonly=False,
+                 extra=(), log_name=None):
+        args = ["qemu-system-riscv64", "-machine", "virt", "-bios", "default",
+                "-kernel", KERNEL, "-m", "128M", "-smp", str(cpus),
+                "-nographic", "-monitor", "none", "-serial", "stdio"]
+        if not legacy:
+            args += ["-global", "virtio-mmio.force-legacy=false"]
+        drive = "file=%s,if=none,format=raw,id=x0" % disk
+        if readonly:
+            drive += ",readonly=on"
+        args += ["-drive", drive,
+                 "-device", "virtio-blk-device,drive=x0,bus=virtio-mmio-bus.%d" % slot]
+        args += list(extra)
+        self.args = args
+        self.buf = ""          # everything the console printed and we have not consumed
+        self.transcript = ""   # everything, for the log file
+        os.makedirs(OUT, exist_ok=True)
+        self.log_path = os.path.join(OUT, (log_name or "qemu") + ".log")
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.kill()
+        return False
+
+    def _read_some(self, timeout):
+        fd = self.proc.stdout.fileno()
+        r, _, _ = select.select([fd], [], [], timeout)
+        if not r:
+            return False
+        data = os.read(fd, 65536)
+        if not data:
+            raise QemuError("QEMU exited (status %s)" % self.proc.poll())
+        text = data.decode("utf-8", "replace").replace("\r", "")
+        self.buf += text
+        self.transcript += text
+        if "panic:" in self.transcript:
+            # give the panic message a moment to finish, then fail loudly
+            time.sleep(0.2)
+            raise QemuError("kernel panic: " + self.transcript[self.transcript.index("panic:"):][:200])
+        return True
+
+    def expect(self, pattern, timeout=60):
+        """Wait for a regular expression (or literal string) in the output.
+        Returns everything up to and including the match and consumes it."""
+        rx = re.compile(pattern if isinstance(pattern, re.Pattern) else re.escape(pattern))
+        deadline = time.time() + timeout
+        while True:
+            m = rx.search(self.buf)
+            if m:
+                before = self.buf[:m.end()]
+                self.buf = self.buf[m.end():]
+                return before
+            left = deadline - time.time()
+            if left <= 0:
+                raise QemuError("timed out after %ds waiting for %r; last output: %r"
+                                % (timeout, rx.pattern, self.buf[-300:]))
+            self._read_some(min(left, 1.0))
+
+    def send(self, text):
+        self.proc.stdin.write(text.encode())
+        self.proc.stdin.flush()
+
+    def run(self, line, timeout=60):
+        """Type a command line and return its output (without the echo and the next prompt)."""
+        self.send(line + "\n")
+        out = self.expect(PROMPT, timeout)
+        # the console echoes what we typed; drop that first line
+        out = out[:-len(PROMPT)]
+        first_nl = out.find("\n")
+        return out[first_nl + 1:] if first_nl >= 0 else ""
+
+    def wait_exit(self, timeout=60):
+        """Wait for QEMU to power off by itself (the guest ran `halt`)."""
+        deadline = time.time() + timeout
+        while self.proc.poll() is None:
+            if time.time() > deadline:
+                raise QemuError("QEMU did not power off within %ds" % timeout)
+            try:
+                self._read_some(0.5)
+            except QemuError:
+                pass
+        return self.proc.returncode
+
+    def kill(self):
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)   # our own session: QEMU alone
+            except ProcessLookupError:
+                pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        for f in (self.proc.stdin, self.proc.stdout):
+            try:
+                f.close()
+            except Exception:
+                pass
+        with open(self.log_path, "w") as f:
+            f.write(" ".join(self.args) + "\n\n" + self.transcript)

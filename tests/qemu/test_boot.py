@@ -1,0 +1,113 @@
+"""QEMU tests of the RISC-V kernel: boot, device table, persistence,
+read-only disk, usertests. Each function is one test; it raises on failure.
+Run one alone with:  python3 tests/run_tests.py boot_modern
+"""
+import random
+import re
+
+from qemu import Qemu, fresh_disk, PROMPT
+
+BOOT_TIMEOUT = 120
+
+
+def check_table(banner, slot, version):
+    """The boot device table must list the disk in `slot` with its driver."""
+    rx = r"\n\s*%d\s+0x0*%x\s+%d\s+%s\s+block \(2\)\s+virtio-blk" % (
+        slot, 0x10001000 + 0x1000 * slot, 1 + slot, version)
+    if not re.search(rx, banner):
+        raise AssertionError("device table does not list the disk in slot %d as %s:\n%s"
+                             % (slot, version, banner))
+
+
+def lsdev_lists_disk(q, slot):
+    out = q.run("lsdev")
+    if not re.search(r"\b%d\b.*block.*virtio-blk" % slot, out):
+        raise AssertionError("lsdev does not list the disk in slot %d:\n%s" % (slot, out))
+
+
+def test_boot_modern():
+    """Modern (version 2) transport, disk in slot 3: prompt, table, lsdev, a command."""
+    with Qemu(fresh_disk("boot_modern"), slot=3, log_name="boot_modern") as q:
+        banner = q.expect(PROMPT, BOOT_TIMEOUT)
+        check_table(banner, 3, "modern")
+        lsdev_lists_disk(q, 3)
+        out = q.run("echo hello from the shell")
+        assert out.strip() == "hello from the shell", repr(out)
+
+
+def test_boot_legacy():
+    """Legacy (version 1) transport, disk in slot 5: same checks."""
+    with Qemu(fresh_disk("boot_legacy"), slot=5, legacy=True, log_name="boot_legacy") as q:
+        banner = q.expect(PROMPT, BOOT_TIMEOUT)
+        check_table(banner, 5, "legacy")
+        lsdev_lists_disk(q, 5)
+        out = q.run("ls")
+        assert re.search(r"\busertests\b", out), "ls does not list usertests:\n" + out
+
+
+def test_boot_one_hart():
+    """CPUS=1 boots too (the kernel must not wait for harts that do not exist)."""
+    with Qemu(fresh_disk("boot_one_hart"), slot=0, cpus=1, log_name="boot_one_hart") as q:
+        q.expect(PROMPT, BOOT_TIMEOUT)
+        out = q.run("echo one")
+        assert out.strip() == "one", repr(out)
+
+
+def test_persist():
+    """A file written, the machine powered off, booted again: the file is intact."""
+    disk = fresh_disk("persist")
+    word = "persist-%08x" % random.getrandbits(32)
+    with Qemu(disk, slot=1, log_name="persist_1") as q:
+        q.expect(PROMPT, BOOT_TIMEOUT)
+        q.run("echo %s > keep.txt" % word)
+        q.run("mkdir keepdir")
+        q.run("echo second %s > keepdir/inner" % word)
+        q.send("halt\n")
+        rc = q.wait_exit(60)
+        assert rc == 0, "QEMU exit status %r after halt" % rc
+    with Qemu(disk, slot=1, log_name="persist_2") as q:
+        q.expect(PROMPT, BOOT_TIMEOUT)
+        out = q.run("cat keep.txt")
+        assert out.strip() == word, "read back %r, wrote %r" % (out, word)
+        out = q.run("cat keepdir/inner")
+        assert out.strip() == "second " + word, repr(out)
+
+
+def test_readonly_disk():
+    """A read-only disk: writes fail with an error, reads and the shell work."""
+    disk = fresh_disk("readonly")
+    with Qemu(disk, slot=2, readonly=True, log_name="readonly") as q:
+        banner = q.expect(PROMPT, BOOT_TIMEOUT)
+        assert "read-only" in banner, "boot did not report the read-only disk"
+        out = q.run("echo data > newfile")
+        assert "failed" in out or "cannot" in out, "creating a file did not fail:\n" + out
+        out = q.run("mkdir newdir")
+        assert "failed" in out, "mkdir did not fail:\n" + out
+        out = q.run("rm README.md")
+        assert "failed" in out, "rm did not fail:\n" + out
+        out = q.run("ls newfile")
+        assert "cannot" in out or "failed" in out or out.strip() == "", \
+            "newfile exists on a read-only disk:\n" + out
+        out = q.run("grep virtio README.md")
+        assert "virtio" in out, "reading a file failed on the read-only disk:\n" + out
+        out = q.run("echo still alive")
+        assert out.strip() == "still alive", repr(out)
+
+
+def test_usertests_quick(progress):
+    """usertests -q: the kernel's own test suite, run inside the guest."""
+    with Qemu(fresh_disk("usertests"), slot=0, log_name="usertests") as q:
+        q.expect(PROMPT, BOOT_TIMEOUT)
+        q.send("usertests -q\n")
+        done = 0
+        while True:
+            line = q.expect(re.compile(r"(test \S+: (OK|FAILED))|ALL TESTS PASSED|SOME TESTS FAILED"), 600)
+            if "ALL TESTS PASSED" in line:
+                break
+            if "SOME TESTS FAILED" in line:
+                raise AssertionError("usertests -q failed:\n" + "\n".join(
+                    l for l in q.transcript.splitlines() if "FAILED" in l or "fail" in l.lower())[-2000:])
+            done += 1
+            if done % 10 == 0:
+                progress("usertests: %d tests passed so far" % done)
+        q.expect(PROMPT, 30)
