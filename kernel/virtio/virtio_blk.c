@@ -328,9 +328,10 @@ void vblk_intr(struct vblk *vb)
   if (why & VIRTIO_MMIO_INT_CONFIG)
     config_changed(vb);
 
-  // Keep reaping until the used ring is really empty: it may grow while
-  // we work, and those entries are covered by no interrupt we have not
-  // acknowledged yet.
+  // Reap until the used ring is really empty, not just the entries that
+  // were there when the interrupt fired: everything the device finished
+  // before our acknowledgement was announced only by the interrupt we just
+  // acknowledged, so nobody else is going to come for it.
   while ((r = virtq_get(&vb->vq, &token, &len)) == 1) {
     struct vblk_waiter *w = (struct vblk_waiter *)token;
     finish(vb, w, request_result(vb, w));

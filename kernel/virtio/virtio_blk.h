@@ -78,7 +78,7 @@ _Static_assert(sizeof(struct virtio_blk_req_hdr) == 16, "virtio_blk_req header i
 struct vblk_dma {
   struct virtio_blk_req_hdr hdr;
   uint8_t status;
-  uint8_t pad[15];  // 32 bytes, so no two slots share a cache line half
+  uint8_t pad[15];  // to 32 bytes: every slot's header stays 16-byte aligned
 };
 _Static_assert(sizeof(struct vblk_dma) == 32, "vblk_dma is 32 bytes");
 

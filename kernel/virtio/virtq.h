@@ -31,6 +31,12 @@
 // them. All bookkeeping lives in this struct, not in memory the device can
 // write, so a misbehaving device cannot corrupt it.
 //
+// Room to grow: VIRTIO_RING_F_EVENT_IDX (2.7.7, 2.7.10) needs only the
+// two marked spots in virtq.c (the rings already have the used_event and
+// avail_event words). VIRTIO_RING_F_INDIRECT_DESC (2.7.5.3) would put a
+// long chain in a per-head descriptor table and hand the ring a single
+// descriptor pointing at it; chain_len/writable/token below stay as they are.
+//
 // Locking: none inside. The driver serialises all calls on one queue with
 // its own lock (the interrupt handler takes the same lock).
 #ifndef VIRTQ_H
