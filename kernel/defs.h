@@ -40,6 +40,30 @@ void   virtio_irq(int irq);       // PLIC interrupt irq belongs to a virtio slot
 int    devinfo_get(int idx, struct devinfo *out);  // idx-th table row; -1 past the end
 int    disk_rw(struct buf *b, int write);  // 0 on success, -1 on device error
 int    disk_readonly(void);       // 1 if the disk offered VIRTIO_BLK_F_RO
+struct vblk_req;
+struct vblk_stats;
+int    disk_submit(struct vblk_req *r);        // queue + notify; 0, or -1 (rejected)
+int    disk_submit_nokick(struct vblk_req *r); // queue only; disk_kick publishes a batch
+void   disk_kick(void);
+int    disk_wait(struct vblk_req *r);          // sleep until done; r->status (0 or -1)
+int    disk_flush(void);          // VIRTIO_BLK_T_FLUSH if negotiated, else 0
+uint64 disk_capacity(void);       // in 512-byte sectors
+void   disk_stats(struct vblk_stats *st);      // counters and features in use
+int    disk_setmode(int baseline);  // re-init the driver: 1 baseline, 0 full
+int    disk_baseline(void);       // 1 while the driver is in baseline mode (fs follows)
+
+// ---- network and virtio device files: sysnet.c, devfiles.c ----
+struct sock;
+struct vcons;
+struct vrng;
+struct vnet;
+void   sysnet_attach(struct vnet *vn);   // vdev.c: start the network stack on vn
+void   nettick(void);                    // clockintr: the stack's timers
+int    sockread(struct file *f, uint64 addr, int n);   // FD_SOCK files (file.c)
+int    sockwrite(struct file *f, uint64 addr, int n);
+void   sockclose(struct sock *s);
+void   vconsole_attach(struct vcons *vc);  // vdev.c: /dev/vcons works from now on
+void   random_attach(struct vrng *rng);    // vdev.c: /dev/random works from now on
 
 // ---- console.c ----
 void   consoleinit(void);
@@ -155,18 +179,27 @@ int    piperead(struct pipe *pi, uint64 addr, int n);
 int    pipewrite(struct pipe *pi, uint64 addr, int n);
 
 // ---- bio.c ----
+struct bvec;
 void   binit(void);
 struct buf *bread(uint dev, uint blockno);   // NULL if the device failed the read
+struct buf *bnew(uint dev, uint blockno);    // locked, zeroed, not read from disk
 int    bwrite(struct buf *b);                // 0, or -1 if the device failed the write
 void   brelse(struct buf *b);
+struct buf *bpeek(uint dev, uint blockno);   // cached+valid, referenced, NOT locked; or NULL
+void   bunpeek(struct buf *b);
 void   bpin(struct buf *b);
 void   bunpin(struct buf *b);
+int    breadahead(uint dev, const uint *blocks, int n);  // start reads; no wait
+int    bio_rw(struct bvec *v, int n, int write);  // batched I/O, waits; 0 or -1
+int    bcache_drop(void);         // forget clean unused blocks; how many
+int    bio_read_direct(uint dev, int (*next)(void *, struct bvec *, int), void *arg);
 
 // ---- log.c ----
 void   initlog(int dev, struct superblock *sb);
 void   log_write(struct buf *b);
 void   begin_op(void);
 void   end_op(void);
+int    log_sync(void);            // commit and flush everything so far; 0 or -1
 
 // ---- fs.c ----
 void   fsinit(int dev);

@@ -83,6 +83,8 @@ fileclose(struct file *f)
 
   if(copy.type == FD_PIPE){
     pipeclose(copy.pipe, copy.writable);
+  } else if(copy.type == FD_SOCK){
+    sockclose(copy.sock);
   } else if(copy.type == FD_INODE || copy.type == FD_DEVICE){
     // The last iput of an unlinked file frees it: that writes the disk.
     begin_op();
@@ -126,6 +128,8 @@ fileread(struct file *f, uint64 addr, int n)
     if(!device_ok(f) || devsw[f->major].read == 0)
       return -1;
     return devsw[f->major].read(1, addr, n);
+  case FD_SOCK:
+    return sockread(f, addr, n);
   case FD_INODE:
     ilock(f->ip);
     r = readi(f->ip, 1, addr, f->off, n);
@@ -141,10 +145,13 @@ fileread(struct file *f, uint64 addr, int n)
 // How many bytes of a file write fit in one transaction. A chunk of k
 // blocks' worth of bytes touches at most k+1 data blocks (if it does not
 // start on a block boundary, its first block already exists, so at most k
-// are new). Worst case it writes: k+1 data blocks, a bitmap block for each
-// of the k new ones, the indirect block and its bitmap block, and the
-// inode's block: 2k + 4 <= MAXOPBLOCKS.
-#define WRITE_CHUNK (((MAXOPBLOCKS - 4) / 2) * BSIZE)
+// are new). On the way to them it may change the indirect block, the
+// double-indirect block and two of the indirect blocks below it (k+1 <= 256
+// consecutive file blocks span at most two), and allocate each of those 4.
+// Worst case it writes: k+1 data blocks, a bitmap block for each of the
+// k+4 new blocks, the 4 indirect blocks and the inode's block:
+// 2k + 10 <= MAXOPBLOCKS, so k = 27 blocks for MAXOPBLOCKS = 64.
+#define WRITE_CHUNK (((MAXOPBLOCKS - 10) / 2) * BSIZE)
 
 // Write n bytes from user address addr. Returns n, or fewer if the write
 // stopped early (disk full, bad address), or -1 if nothing was written.
@@ -160,6 +167,8 @@ filewrite(struct file *f, uint64 addr, int n)
     if(!device_ok(f) || devsw[f->major].write == 0)
       return -1;
     return devsw[f->major].write(1, addr, n);
+  case FD_SOCK:
+    return sockwrite(f, addr, n);
   case FD_INODE:
     break;
   default:

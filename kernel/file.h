@@ -16,7 +16,7 @@
 #include "fs.h"
 
 struct file {
-  enum { FD_NONE, FD_PIPE, FD_INODE, FD_DEVICE } type;
+  enum { FD_NONE, FD_PIPE, FD_INODE, FD_DEVICE, FD_SOCK } type;
   int ref;             // fds (in any process) that point here; ftable.lock
   char readable;
   char writable;
@@ -24,6 +24,7 @@ struct file {
   struct inode *ip;    // FD_INODE and FD_DEVICE
   uint off;            // FD_INODE: where the next read or write starts; ip->lock
   short major;         // FD_DEVICE: index into devsw[]
+  struct sock *sock;   // FD_SOCK: a UDP socket (sysnet.c)
 };
 
 // The in-memory copy of an inode (fs.c explains the locking in detail).
@@ -42,7 +43,12 @@ struct inode {
   short minor;
   short nlink;
   uint size;
-  uint addrs[NDIRECT + 1];
+  uint addrs[NDIRECT + 2];
+
+  // Read-ahead state (fs.c readahead), also under lock: the file block a
+  // sequential reader will want next, and the end of what was started.
+  uint ra_next;
+  uint ra_end;
 };
 
 // A device driver's read and write. user_dst/user_src is 1 when dst/src is
@@ -56,4 +62,6 @@ struct devsw {
 extern struct devsw devsw[];
 
 #define CONSOLE 1            // major number of the console
+#define VCONSOLE 2           // the virtio console, /dev/vcons (devfiles.c)
+#define RANDOM 3             // the virtio entropy device, /dev/random (devfiles.c)
 #endif

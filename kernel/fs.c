@@ -5,9 +5,14 @@
 //   allocator    balloc/bfree: a bitmap with one bit per block
 //   inodes       ialloc, iget/iput (references), ilock/iunlock (contents),
 //                itrunc, iupdate; bmap maps a file's block n to a disk block
-//   contents     readi/writei: bytes at an offset, across blocks
+//                (direct, indirect and double-indirect blocks: fs.h)
+//   contents     readi/writei: bytes at an offset, across blocks; readi
+//                reads ahead for sequential readers and reads big aligned
+//                requests straight into user memory (see "direct reads")
 //   directories  dirlookup/dirlink: files holding struct dirent arrays
 //   path names   namei/nameiparent: "/a/b/c", one element at a time
+//   boot         fsinit: check the superblock, replay the log (log.c),
+//                free inodes orphaned by a crash
 //
 // The on-disk format is in fs.h. Every function that changes the disk runs
 // inside a transaction (begin_op .. end_op, log.c) and uses log_write instead
@@ -103,6 +108,8 @@ sb_sane(void)
          sb.bmapstart + bitmapblocks <= datastart();
 }
 
+static void free_orphans(uint dev);
+
 void
 fsinit(int dev)
 {
@@ -122,8 +129,8 @@ fsinit(int dev)
            "inodes %d, log %d)\n", sb.size, sb.nblocks, sb.ninodes, sb.nlog);
     panic("fsinit: corrupt superblock");
   }
-  // itrunc may clear bits in every bitmap block in one transaction.
-  if((sb.size + BPB - 1) / BPB > MAXOPBLOCKS - 2)
+  // Freeing a file may clear bits in every bitmap block in one transaction.
+  if((sb.size + BPB - 1) / BPB > MAXBITMAP)
     panic("fsinit: disk too big for one transaction to free a file");
 
   if(disk_readonly()){
@@ -131,6 +138,8 @@ fsinit(int dev)
     printf("fs: the disk is read-only: writes to files will fail\n");
   }
   initlog(dev, &sb);   // replays a committed transaction, if any
+  if(!fs_readonly())
+    free_orphans(dev);
   printf("fs: %d blocks (%d for data), %d inodes, %d log blocks%s\n",
          sb.size, sb.nblocks, sb.ninodes, sb.nlog,
          fs_readonly() ? ", read-only" : "");
@@ -138,17 +147,14 @@ fsinit(int dev)
 
 // ---- blocks ----
 
-// Fill block bno with zeros (inside the caller's transaction).
-static int
+// Fill block bno with zeros (inside the caller's transaction). Its old
+// contents do not matter, so they are not read from the disk.
+static void
 bzero(uint dev, uint bno)
 {
-  struct buf *bp = bread(dev, bno);
-  if(bp == 0)
-    return -1;
-  memset(bp->data, 0, BSIZE);
+  struct buf *bp = bnew(dev, bno);
   log_write(bp);
   brelse(bp);
-  return 0;
 }
 
 // Mark a data block free. On a read error the block is lost (stays marked
@@ -172,34 +178,54 @@ bfree(uint dev, uint b)
   brelse(bp);
 }
 
-// Allocate a zeroed data block. Returns its number, or 0 if the disk is
-// full or unreadable. Two processes cannot get the same block: the bitmap
-// buffer's sleeplock makes the test-and-set of a bit one step.
+// Where the next balloc starts looking: just after the block it handed out
+// last. Consecutive allocations (a file being written) get consecutive
+// blocks, which lets the log, read-ahead and the device move them in big
+// requests; and the search does not rescan the full front of the disk each
+// time. Only a hint (any value works), so relaxed atomics and no lock.
+static uint alloc_hint;
+
+// Allocate a data block. Returns its number, or 0 if the disk is full or
+// unreadable. Two processes cannot get the same block: the bitmap buffer's
+// sleeplock makes the test-and-set of a bit one step. With zero, the block
+// is zeroed (in the caller's transaction); without, the caller must fill
+// it through bnew() before the transaction ends, since the disk still
+// holds a deleted file's old bytes there.
 static uint
-balloc(uint dev)
+balloc(uint dev, int zero)
 {
-  for(uint base = 0; base < sb.size; base += BPB){
+  uint nbmap = (sb.size + BPB - 1) / BPB;
+  uint b = __atomic_load_n(&alloc_hint, __ATOMIC_RELAXED);
+  if(b < datastart() || b >= sb.size)
+    b = datastart();
+
+  // Visit each bitmap block once, starting at the hint, and the first one
+  // again at the end for the bits before the hint.
+  for(uint visit = 0; visit <= nbmap; visit++){
+    uint base = b - b % BPB;
     struct buf *bp = bread(dev, BBLOCK(base, sb));
     if(bp == 0)
       return 0;
-    for(uint bi = 0; bi < BPB && base + bi < sb.size; bi++){
-      uint b = base + bi;
+    for(uint bi = b - base; bi < BPB && base + bi < sb.size; bi++){
+      if(bi % 8 == 0 && bp->data[bi / 8] == 0xff){
+        bi += 7;            // eight blocks in use: skip the byte
+        continue;
+      }
       uchar mask = 1 << (bi % 8);
       // mkfs marks the metadata blocks in use; skipping them here as well
       // means a damaged bitmap cannot make us overwrite the superblock.
-      if(b < datastart() || (bp->data[bi / 8] & mask) != 0)
+      if(base + bi < datastart() || (bp->data[bi / 8] & mask) != 0)
         continue;
       bp->data[bi / 8] |= mask;
       log_write(bp);
       brelse(bp);
-      // A new block must not show a deleted file's old bytes.
-      if(bzero(dev, b) < 0){
-        bfree(dev, b);
-        return 0;
-      }
-      return b;
+      __atomic_store_n(&alloc_hint, base + bi + 1, __ATOMIC_RELAXED);
+      if(zero)
+        bzero(dev, base + bi);
+      return base + bi;
     }
     brelse(bp);
+    b = base + BPB < sb.size ? base + BPB : 0;
   }
   printf("balloc: out of blocks\n");
   return 0;
@@ -349,6 +375,8 @@ ilock(struct inode *ip)
   ip->size = dip->size;
   memmove(ip->addrs, dip->addrs, sizeof(ip->addrs));
   brelse(bp);
+  ip->ra_next = 0;
+  ip->ra_end = 0;
 
   // A free inode (a stale or corrupt directory entry) or nonsense values:
   // refuse it rather than act on it.
@@ -402,100 +430,247 @@ iunlockput(struct inode *ip)
   iput(ip);
 }
 
+// A file that is unlinked while still open keeps its inode and blocks until
+// the last close (iput). If the machine stops before that, the disk is left
+// with an inode that is in use but has nlink 0 and no directory entry: an
+// "orphan" nobody can reach. Right after boot no file is open, so every
+// such inode can be freed. (No transaction ever commits a new inode with
+// nlink 0: create() sets nlink in the same transaction as ialloc.)
+static void
+free_orphans(uint dev)
+{
+  int n = 0;
+
+  for(uint inum = ROOTINO + 1; inum < sb.ninodes; inum++){
+    struct buf *bp = bread(dev, IBLOCK(inum, sb));
+    if(bp == 0)
+      return;
+    struct dinode *dip = (struct dinode *)bp->data + inum % IPB;
+    int orphan = dip->type != 0 && dip->nlink == 0;
+    brelse(bp);
+    if(!orphan)
+      continue;
+    begin_op();
+    struct inode *ip = iget(dev, inum);
+    if(ip){
+      ilock(ip);
+      iunlock(ip);
+      iput(ip);     // the last reference with nlink 0: frees it
+      n++;
+    }
+    end_op();
+  }
+  if(n > 0)
+    printf("fs: freed %d orphaned inodes (unlinked files open at the crash)\n", n);
+}
+
 // ---- file contents: block map ----
 //
 // File block bn (0, 1, 2...) is at:
-//   bn < NDIRECT:    ip->addrs[bn]
-//   otherwise:       entry bn - NDIRECT of the indirect block ip->addrs[NDIRECT]
+//   bn < NDIRECT:              ip->addrs[bn]
+//   next NINDIRECT blocks:     entry bn - NDIRECT of the indirect block
+//                              ip->addrs[NDIRECT]
+//   next NDINDIRECT blocks:    with k = bn - NDIRECT - NINDIRECT, entry
+//                              k % NINDIRECT of the indirect block named by
+//                              entry k / NINDIRECT of the double-indirect
+//                              block ip->addrs[NDIRECT+1]
 // 0 means "no block yet".
 
-// The disk block holding file block bn. With alloc, missing blocks (and the
-// indirect block) are allocated; the caller must iupdate afterwards since
-// ip->addrs may change. Returns 0 if there is none (past the end, disk full,
-// I/O error or a corrupt pointer). Caller holds ip->lock.
+// A new block for a block map. An indirect block (fresh == 0) is zeroed
+// here; a data block is not, and *fresh tells the caller to bnew() it.
 static uint
-bmap(struct inode *ip, uint bn, int alloc)
+map_alloc(struct inode *ip, int *fresh)
 {
-  uint addr;
+  uint b = balloc(ip->dev, fresh == 0);
+  if(b && fresh)
+    *fresh = 1;
+  return b;
+}
 
-  if(bn < NDIRECT){
-    if(ip->addrs[bn] == 0 && alloc)
-      ip->addrs[bn] = balloc(ip->dev);
-    addr = ip->addrs[bn];
-    return is_data_block(addr) ? addr : 0;
-  }
-  bn -= NDIRECT;
-  if(bn >= NINDIRECT)
-    return 0;
+// ip->addrs[k]; with alloc, a new block if there is none. 0 if none (disk
+// full, or a corrupt pointer).
+static uint
+root_entry(struct inode *ip, int k, int alloc, int *fresh)
+{
+  if(ip->addrs[k] == 0 && alloc)
+    ip->addrs[k] = map_alloc(ip, fresh);
+  return is_data_block(ip->addrs[k]) ? ip->addrs[k] : 0;
+}
 
-  uint ind = ip->addrs[NDIRECT];
-  if(ind == 0){
-    if(!alloc || (ind = balloc(ip->dev)) == 0)
-      return 0;
-    ip->addrs[NDIRECT] = ind;
-  }
-  if(!is_data_block(ind))
-    return 0;
-
+// Entry idx of indirect block ind; with alloc, a new block if it is 0.
+// 0 if none (disk full, I/O error or a corrupt pointer).
+static uint
+ind_entry(struct inode *ip, uint ind, uint idx, int alloc, int *fresh)
+{
   struct buf *bp = bread(ip->dev, ind);
   if(bp == 0)
     return 0;
-  addr = ((uint *)bp->data)[bn];
+  uint addr = ((uint *)bp->data)[idx];
   brelse(bp);
   if(addr == 0 && alloc){
     // We released the indirect block before balloc so as never to hold two
     // buffers. Nobody changed it meanwhile: only holders of ip->lock do.
-    if((addr = balloc(ip->dev)) == 0)
+    if((addr = map_alloc(ip, fresh)) == 0)
       return 0;
     if((bp = bread(ip->dev, ind)) == 0){
       bfree(ip->dev, addr);
+      if(fresh)
+        *fresh = 0;
       return 0;
     }
-    ((uint *)bp->data)[bn] = addr;
+    ((uint *)bp->data)[idx] = addr;
     log_write(bp);
     brelse(bp);
   }
   return is_data_block(addr) ? addr : 0;
 }
 
-// Free the blocks listed in indirect block ind. We copy the list out a
-// slice at a time because bfree needs the bitmap buffer and we may hold
-// only one buffer at once; a slice keeps the kernel stack small.
-static void
-free_indirect(uint dev, uint ind)
+// The disk block holding file block bn. With alloc, missing blocks (and the
+// indirect blocks on the way) are allocated; the caller must iupdate
+// afterwards since ip->addrs may change, and if *fresh was set the data
+// block is new and unwritten: get it with bnew(), not bread(). Returns 0 if
+// there is none (past the end, disk full, I/O error or a corrupt pointer).
+// Caller holds ip->lock.
+static uint
+bmap(struct inode *ip, uint bn, int alloc, int *fresh)
 {
-  uint slice[32];
+  *fresh = 0;
+  if(bn < NDIRECT)
+    return root_entry(ip, bn, alloc, fresh);
+  bn -= NDIRECT;
+  if(bn < NINDIRECT){
+    uint ind = root_entry(ip, NDIRECT, alloc, 0);
+    return ind ? ind_entry(ip, ind, bn, alloc, fresh) : 0;
+  }
+  bn -= NINDIRECT;
+  if(bn >= NDINDIRECT)
+    return 0;
+  uint dind = root_entry(ip, NDIRECT + 1, alloc, 0);
+  uint mid = dind ? ind_entry(ip, dind, bn / NINDIRECT, alloc, 0) : 0;
+  return mid ? ind_entry(ip, mid, bn % NINDIRECT, alloc, fresh) : 0;
+}
 
-  for(uint first = 0; first < NINDIRECT; first += NELEM(slice)){
-    struct buf *bp = bread(dev, ind);
-    if(bp == 0)
-      return;               // the rest stay allocated: lost, not corrupt
-    memmove(slice, (uint *)bp->data + first, sizeof(slice));
-    brelse(bp);
-    for(uint j = 0; j < NELEM(slice); j++)
-      if(slice[j] != 0)
-        bfree(dev, slice[j]);
+// Map file blocks bn .. bn+n-1 (no allocation) into out[] (0 where there
+// is none), reading each indirect block once rather than once per block:
+// what readi and read-ahead use. Caller holds ip->lock.
+static void
+bmap_range(struct inode *ip, uint bn, int n, uint *out)
+{
+  for(int i = 0; i < n; ){
+    uint b = bn + i;
+    if(b < NDIRECT){
+      out[i++] = is_data_block(ip->addrs[b]) ? ip->addrs[b] : 0;
+      continue;
+    }
+    // The indirect block holding b's entry, and the entry's index.
+    uint ind = 0, idx;
+    if(b - NDIRECT < NINDIRECT){
+      ind = root_entry(ip, NDIRECT, 0, 0);
+      idx = b - NDIRECT;
+    } else {
+      uint k = b - NDIRECT - NINDIRECT;
+      idx = k % NINDIRECT;
+      if(k < NDINDIRECT){
+        uint dind = root_entry(ip, NDIRECT + 1, 0, 0);
+        ind = dind ? ind_entry(ip, dind, k / NINDIRECT, 0, 0) : 0;
+      }
+    }
+    int cnt = n - i;
+    if(cnt > NINDIRECT - idx)
+      cnt = NINDIRECT - idx;
+    struct buf *bp = ind ? bread(ip->dev, ind) : 0;
+    for(int j = 0; j < cnt; j++){
+      uint a = bp ? ((uint *)bp->data)[idx + j] : 0;
+      out[i + j] = is_data_block(a) ? a : 0;
+    }
+    if(bp)
+      brelse(bp);
+    i += cnt;
   }
 }
 
-// Free all of ip's blocks and make it empty. Caller holds ip->lock and is in
-// a transaction. It writes the inode block and the bitmap blocks only
-// (fsinit made sure those fit in one transaction).
-void
-itrunc(struct inode *ip)
+// Free the file blocks numbered keep and up that indirect block blk maps.
+// blk heads a tree of `depth` levels (1: its entries are data blocks; 2:
+// they are indirect blocks of depth 1) whose first entry maps file block
+// `first`. If nothing below blk stays, blk itself is freed and we return 1
+// (the caller clears its pointer to it); otherwise the cleared entries are
+// written into blk and we return 0.
+//
+// Entries are copied out a slice at a time because bfree needs the bitmap
+// buffer and we may hold only one buffer at once; a slice keeps the kernel
+// stack small (this recurses once).
+static int
+free_tree(struct inode *ip, uint blk, uint first, uint keep, int depth)
 {
-  for(int i = 0; i < NDIRECT; i++){
+  uint span = depth == 1 ? 1 : NINDIRECT;   // file blocks per entry
+  uint slice[32];
+  int all = keep <= first;
+
+  if(!is_data_block(blk))
+    return 1;               // corrupt pointer: drop it, free nothing
+  for(uint e0 = 0; e0 < NINDIRECT; e0 += NELEM(slice)){
+    if(first + (e0 + NELEM(slice)) * span <= keep)
+      continue;             // this slice maps only blocks that stay
+    struct buf *bp = bread(ip->dev, blk);
+    if(bp == 0)
+      return 0;             // the rest stay allocated: lost, not corrupt
+    memmove(slice, (uint *)bp->data + e0, sizeof(slice));
+    brelse(bp);
+    if(depth > 1 && !disk_baseline())
+      breadahead(ip->dev, slice, NELEM(slice));  // the next level, in parallel
+    int changed = 0;
+    for(uint j = 0; j < NELEM(slice); j++){
+      uint ebase = first + (e0 + j) * span;
+      if(slice[j] == 0 || ebase + span <= keep)
+        continue;
+      if(depth == 1)
+        bfree(ip->dev, slice[j]);
+      else if(!free_tree(ip, slice[j], ebase, keep, depth - 1))
+        continue;           // part of that subtree stays
+      slice[j] = 0;
+      changed = 1;
+    }
+    if(changed && !all){
+      if((bp = bread(ip->dev, blk)) == 0)
+        return 0;
+      memmove((uint *)bp->data + e0, slice, sizeof(slice));
+      log_write(bp);
+      brelse(bp);
+    }
+  }
+  if(!all)
+    return 0;
+  bfree(ip->dev, blk);
+  return 1;
+}
+
+// Free file blocks keep, keep+1, ... and every indirect block that then
+// maps nothing. Caller holds ip->lock, is in a transaction and iupdates.
+// It writes the bitmap blocks (fsinit made sure all of them fit in one
+// transaction), the inode and at most two indirect blocks that stay.
+static void
+free_from(struct inode *ip, uint keep)
+{
+  for(uint i = keep; i < NDIRECT; i++){
     if(ip->addrs[i] != 0){
       bfree(ip->dev, ip->addrs[i]);
       ip->addrs[i] = 0;
     }
   }
-  if(ip->addrs[NDIRECT] != 0){
-    if(is_data_block(ip->addrs[NDIRECT]))
-      free_indirect(ip->dev, ip->addrs[NDIRECT]);
-    bfree(ip->dev, ip->addrs[NDIRECT]);
+  if(ip->addrs[NDIRECT] != 0 &&
+     free_tree(ip, ip->addrs[NDIRECT], NDIRECT, keep, 1))
     ip->addrs[NDIRECT] = 0;
-  }
+  if(ip->addrs[NDIRECT + 1] != 0 &&
+     free_tree(ip, ip->addrs[NDIRECT + 1], NDIRECT + NINDIRECT, keep, 2))
+    ip->addrs[NDIRECT + 1] = 0;
+}
+
+// Free all of ip's blocks and make it empty. Caller holds ip->lock and is
+// in a transaction.
+void
+itrunc(struct inode *ip)
+{
+  free_from(ip, 0);
   ip->size = 0;
   iupdate(ip);
 }
@@ -512,6 +687,156 @@ stati(struct inode *ip, struct stat *st)
 
 // ---- file contents: bytes ----
 
+// Read-ahead. A reader whose read starts in the block where its last read
+// ended is sequential: we start reading the blocks of this read and up to
+// RA_WINDOW blocks after it, many per request (bio.c breadahead), and go on
+// doing so whenever it gets within half a window of the end of what was
+// started. So a sequential reader mostly finds its blocks cached or on
+// their way, and the device sees big requests, several in flight. Any
+// other read only starts its own blocks together. Caller holds ip->lock;
+// the state lives in the inode (ra_next, ra_end).
+#define RA_WINDOW 256
+#define RA_BATCH  64         // blocks handed to breadahead at once
+
+static void
+readahead(struct inode *ip, uint off, uint n)
+{
+  uint first = off / BSIZE, last = (off + n - 1) / BSIZE;
+  uint nblk = ip->size / BSIZE + (ip->size % BSIZE != 0);
+  int sequential = first == ip->ra_next;
+
+  if(!sequential || ip->ra_end < first)
+    ip->ra_end = first;      // what was started before does not help
+  ip->ra_next = (off + n) / BSIZE;
+  uint want = last + 1 + (sequential ? RA_WINDOW : 0);
+  if(want > nblk)
+    want = nblk;
+  if(ip->ra_end >= want)
+    return;
+  if(ip->ra_end > last && ip->ra_end - last > RA_WINDOW / 2)
+    return;                  // enough started: wait for a bigger batch
+
+  uint blocks[RA_BATCH];
+  while(ip->ra_end < want){
+    int k = want - ip->ra_end;
+    if(k > RA_BATCH)
+      k = RA_BATCH;
+    bmap_range(ip, ip->ra_end, k, blocks);
+    breadahead(ip->dev, blocks, k);
+    ip->ra_end += k;
+  }
+}
+
+#define RMAP 32              // blocks readi maps at once
+
+// ---- direct reads ----
+//
+// A read of at least DIRECT_MIN bytes at a block-aligned file offset into
+// a 1 KB-aligned user buffer skips the cache: the device writes the whole
+// blocks straight into the user's pages (bio.c bio_read_direct), in
+// requests as big as the read, several in flight. Blocks that happen to be
+// cached are copied from the cache. The reader's pages cannot go away
+// meanwhile: a process has one thread, and it is in this read.
+
+#define DIRECT_MIN (64 * 1024)
+
+struct direct {
+  struct inode *ip;
+  pagetable_t pt;
+  uint64 dst;                // where the next block goes (user address)
+  uint bn;                   // the next file block
+  uint left;                 // blocks still to go
+  uint64 page;               // the user page last translated, ...
+  uint64 pa;                 // ... and its physical address (0: none yet)
+};
+
+// bio_read_direct's source of blocks: the next file blocks and the kernel
+// addresses of the user memory they go to. The block map is read a window
+// at a time, the page table walked once per page.
+static int
+direct_next(void *arg, struct bvec *v, int max)
+{
+  struct direct *d = arg;
+  uint map[RA_BATCH];
+  int k = d->left < (uint)max ? d->left : max;
+  if(k > RA_BATCH)
+    k = RA_BATCH;
+  if(k == 0)
+    return 0;
+  bmap_range(d->ip, d->bn, k, map);
+  for(int i = 0; i < k; i++){
+    uint64 page = PGROUNDDOWN(d->dst);
+    if(d->pa == 0 || page != d->page){
+      pte_t *pte = walk(d->pt, page, 0);
+      int need = PTE_V | PTE_U | PTE_W;
+      if(pte == 0 || (*pte & need) != need)
+        return -1;           // a bad address: readi's slow path reports it
+      d->page = page;
+      d->pa = PTE2PA(*pte);
+    }
+    if(map[i] == 0)
+      return -1;             // a corrupt block map: the same
+    v[i].blockno = map[i];
+    v[i].data = (uchar *)(d->pa + d->dst % PGSIZE);
+    d->dst += BSIZE;
+  }
+  d->bn += k;
+  d->left -= k;
+  return k;
+}
+
+// Start reading the indirect blocks that map file blocks [bn, bn+n), so
+// that the block map does not stall a direct read once per 256 KB.
+static void
+prefetch_map(struct inode *ip, uint bn, uint n)
+{
+  uint dfirst = NDIRECT + NINDIRECT, want[RA_BATCH];
+  int k = 0;
+  if(bn < dfirst && bn + n > NDIRECT && ip->addrs[NDIRECT])
+    want[k++] = ip->addrs[NDIRECT];
+  if(bn + n > dfirst && is_data_block(ip->addrs[NDIRECT + 1])){
+    uint j = bn > dfirst ? (bn - dfirst) / NINDIRECT : 0;
+    uint hi = (bn + n - 1 - dfirst) / NINDIRECT;
+    while(j <= hi && j < NINDIRECT){
+      struct buf *bp = bread(ip->dev, ip->addrs[NDIRECT + 1]);
+      if(bp == 0)
+        return;
+      while(k < RA_BATCH && j <= hi && j < NINDIRECT)
+        want[k++] = ((uint *)bp->data)[j++];
+      brelse(bp);
+      breadahead(ip->dev, want, k);
+      k = 0;
+    }
+  }
+  if(k > 0)
+    breadahead(ip->dev, want, k);
+}
+
+// Read the whole blocks of [off, off+n) straight to user address dst.
+// Returns the bytes read, or 0 if this read does not qualify or failed
+// (then readi does it the ordinary way, which also reports errors).
+static uint
+read_direct(struct inode *ip, uint64 dst, uint off, uint n)
+{
+  struct proc *p = myproc();
+  uint whole = n / BSIZE * BSIZE;
+  if(n < DIRECT_MIN || off % BSIZE != 0 || dst % BSIZE != 0 || disk_baseline() ||
+     p == 0 || dst + whole < dst || dst + whole > p->sz)
+    return 0;
+  struct direct d;
+  d.ip = ip;
+  d.pt = p->pagetable;
+  d.dst = dst;
+  d.bn = off / BSIZE;
+  d.left = whole / BSIZE;
+  d.pa = d.page = 0;
+  prefetch_map(ip, d.bn, d.left);
+  if(bio_read_direct(ip->dev, direct_next, &d) < 0)
+    return 0;
+  ip->ra_next = (off + whole) / BSIZE;   // a following read is sequential
+  return whole;
+}
+
 // Copy up to n bytes from offset off of ip to dst (a user address if
 // user_dst, else kernel). Returns the bytes copied (0 at or past the end),
 // or -1 if dst is a bad address or nothing could be read. Caller holds
@@ -519,7 +844,7 @@ stati(struct inode *ip, struct stat *st)
 int
 readi(struct inode *ip, int user_dst, uint64 dst, uint off, uint n)
 {
-  uint tot, m;
+  uint tot = 0, m;
 
   if(!ip->valid)
     return -1;
@@ -527,20 +852,42 @@ readi(struct inode *ip, int user_dst, uint64 dst, uint off, uint n)
     return 0;
   if(n > ip->size - off)     // also catches off + n wrapping around
     n = ip->size - off;
+  if(user_dst && (tot = read_direct(ip, dst, off, n)) > 0){
+    off += tot;
+    dst += tot;
+  }
+  if(n > tot && !disk_baseline())
+    readahead(ip, off, n - tot);
 
-  for(tot = 0; tot < n; tot += m, off += m, dst += m){
-    uint addr = bmap(ip, off / BSIZE, 0);
-    struct buf *bp = addr ? bread(ip->dev, addr) : 0;
+  uint map[RMAP], mapfirst = 0, mapn = 0;   // a window of the block map
+  for(; tot < n; tot += m, off += m, dst += m){
+    uint bn = off / BSIZE;
+    if(bn < mapfirst || bn >= mapfirst + mapn){
+      mapfirst = bn;
+      mapn = (off + (n - tot) - 1) / BSIZE - bn + 1;
+      if(mapn > RMAP)
+        mapn = RMAP;
+      bmap_range(ip, mapfirst, mapn, map);
+    }
+    uint addr = map[bn - mapfirst];
+    // A cached, valid block is copied without its buffer lock (bpeek):
+    // only holders of ip->lock change a file's blocks, and we hold it.
+    struct buf *bp = addr ? bpeek(ip->dev, addr) : 0;
+    int peeked = bp != 0;
+    if(!peeked && addr)
+      bp = bread(ip->dev, addr);
     if(bp == 0)
       return tot > 0 ? tot : -1;     // I/O error or corrupt block map
     m = BSIZE - off % BSIZE;
     if(m > n - tot)
       m = n - tot;
-    if(either_copyout(user_dst, dst, bp->data + off % BSIZE, m) == -1){
+    int bad = either_copyout(user_dst, dst, bp->data + off % BSIZE, m) == -1;
+    if(peeked)
+      bunpeek(bp);
+    else
       brelse(bp);
+    if(bad)
       return -1;
-    }
-    brelse(bp);
   }
   return tot;
 }
@@ -564,8 +911,10 @@ writei(struct inode *ip, int user_src, uint64 src, uint off, uint n)
   }
 
   for(tot = 0; tot < n; tot += m, off += m, src += m){
-    uint addr = bmap(ip, off / BSIZE, 1);
-    struct buf *bp = addr ? bread(ip->dev, addr) : 0;
+    int fresh;
+    uint addr = bmap(ip, off / BSIZE, 1, &fresh);
+    // A fresh block's old bytes do not matter: bnew zeroes it, no read.
+    struct buf *bp = addr == 0 ? 0 : fresh ? bnew(ip->dev, addr) : bread(ip->dev, addr);
     if(bp == 0)
       break;
     m = BSIZE - off % BSIZE;
@@ -581,6 +930,11 @@ writei(struct inode *ip, int user_src, uint64 src, uint off, uint n)
   }
   if(off > ip->size)
     ip->size = off;
+  // A write that stopped early may have allocated blocks (or an indirect
+  // block) past the new end: free them, so that a file never has blocks
+  // its size does not cover (fsck checks that).
+  if(tot < n)
+    free_from(ip, ip->size / BSIZE + (ip->size % BSIZE != 0));
   // Even if size did not change, bmap may have added blocks to ip->addrs.
   iupdate(ip);
   if(tot == 0 && n > 0)

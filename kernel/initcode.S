@@ -9,8 +9,9 @@
 # (kernel/initcode.bin), which initblob.S embeds in the kernel. It uses
 # the ordinary system call convention: number in a7, arguments in a0.., ecall.
 #
-# See it run: `make qemu-gdb`, then in gdb `break *0` after
-# `add-symbol-file kernel/initcode.o 0` (or just watch /init start).
+# See it run: `make qemu`; the first line /init prints ("init: starting
+# sh") means this program's exec worked. kernel/initcode.out disassembles
+# with `riscv64-unknown-elf-objdump -d kernel/initcode.out`.
 
 #include "syscall.h"
 

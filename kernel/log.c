@@ -1,51 +1,72 @@
-// log.c: a write-ahead redo log, which makes every file-system operation
-// all-or-nothing with respect to crashes.
+// log.c: a write-ahead redo log with group commit and write-back. It makes
+// every file-system operation all-or-nothing with respect to crashes, and
+// lets many operations share one trip to the disk.
 //
 // The problem: creating a file changes several blocks (the bitmap, an inode
-// block, a directory block). The disk writes one block at a time, so a crash
-// between two of those writes would leave, say, a directory entry naming an
-// inode that is still marked free. The log solves it like this:
+// block, a directory block). The disk writes them independently, so a
+// crash between two of those writes would leave, say, a directory entry
+// naming an inode that is still marked free. The log solves it like this:
 //
 //   1. While an operation runs, log_write() only records which cached blocks
 //      it changed, and pins them in the buffer cache. Nothing goes home yet.
-//   2. At commit, copies of those blocks are written to the log region.
-//   3. Then the log header is written with n = the number of blocks. This
-//      single-block write is the commit point: before it, the disk says
-//      "no transaction" and the old state is intact; after it, the disk
-//      holds every new block (in the log) and the header says where each
-//      one belongs.
-//   4. The blocks are copied to their home locations ("install").
-//   5. The header is written with n = 0: the transaction is done.
+//      Operations pile up in one transaction (absorbing repeated changes to
+//      the same block) until a commit is due (see "When" below).
+//   2. Commit: the blocks' contents are written to the log's slots and the
+//      log header (the list of home block numbers and a checksum over the
+//      header and every logged block) after them, all in a few big requests
+//      in flight together; then the disk's write cache is flushed
+//      (VIRTIO_BLK_T_FLUSH, virtio 1.2 5.2.6.2). After the flush the
+//      transaction is durable: the commit point.
+//   3. Install: the blocks are written to their home locations, sorted so
+//      that neighbours share a request, all in flight together; flush again.
+//   4. The header is rewritten with n = 0: nothing to replay any more.
 //
-// After a crash, recovery at boot (initlog) reads the header: if n > 0 it
-// performs step 4 and 5 again. Doing step 4 twice writes the same bytes
-// twice, so it does not matter how far the crashed install got. Hence each
-// transaction either happened completely or not at all.
+// Why a checksum rather than "header last": the device may complete the
+// requests of step 2 in any order, and a crash may leave any subset of them
+// on disk. Recovery (at boot) believes a header only if its checksum matches
+// the header and all n logged blocks as they are on disk; so a header that
+// reached the disk before some of its blocks is simply not a commit, and the
+// old state stands. If it matches, recovery performs step 3 again: writing
+// the same bytes twice does not matter, so it does not matter how far a
+// crashed install got. Step 3's flush comes before step 4 and before the
+// next commit overwrites the slots, so a transaction is never both
+// half-installed and unrecoverable.
+//
+// When does a commit happen? (Durability, as promised in the README.)
+//   - sync() and fsync(fd) (log_sync): commit what is pending and wait for
+//     it, flush included. This is the only promise: after they return, every
+//     operation that finished before the call is on disk.
+//   - the log is nearly full (begin_op finds no room for one more
+//     operation), or the transaction is older than COMMIT_TICKS (1 s) when
+//     an operation ends, or the machine is halted (sys_halt syncs).
+//   - in baseline mode (diskmode(1)): after every operation, like xv6.
+// Transactions commit in order, so after a crash the disk shows every
+// operation up to some point and none after it.
 //
 // Group commit: many processes may be inside an operation at once
-// (begin_op .. end_op); their blocks pile up in one transaction, committed
-// when the last of them calls end_op. A block changed by several of them is
-// logged once ("absorption"). begin_op admits an operation only if the log
-// has room for MAXOPBLOCKS more blocks for every operation already running,
-// so the log cannot overflow; hence no operation may write more than
-// MAXOPBLOCKS distinct blocks (file.c splits big writes for that reason).
+// (begin_op .. end_op); a commit waits until none is (want_commit stops new
+// ones from starting meanwhile). begin_op admits an operation only if the
+// log has room for MAXOPBLOCKS more blocks for every operation already
+// running, so the log cannot overflow; hence no operation may write more
+// than MAXOPBLOCKS distinct blocks (file.c splits big writes for that).
 //
 // Errors: if a commit cannot write the disk, we print
 // "fs: write error, file system is now read-only" and stop writing anything.
-// The disk is left either before step 3 (old state) or after it (recovery
-// will finish the job at the next boot), so it stays consistent; memory may
-// hold changes that never reach the disk.
+// The disk is left either before the commit point (old state) or after it
+// (recovery will finish the job at the next boot), so it stays consistent;
+// memory may hold changes that never reach the disk.
 //
-// Locking: log.lock (spinlock) guards the struct below. Lock order is
-// log.lock before bcache.lock (log_write calls bpin). begin_op is called
-// before taking any inode or buffer lock, since it may wait for a commit
-// that needs the buffers.
+// Locking: log.lock (spinlock) guards the struct below, and every buf's
+// logslot. Lock order is log.lock before bcache.lock (log_write calls
+// bpin). begin_op is called before taking any inode or buffer lock, since
+// it may wait for a commit that needs the buffers.
 //
-// On disk (fs.h): block sb.logstart holds struct logheader; the blocks after
-// it hold the logged copies, slot i at sb.logstart + 1 + i.
+// On disk (fs.h): blocks sb.logstart .. + LOGHDRBLOCKS-1 hold struct
+// logheader; slot i is block sb.logstart + LOGHDRBLOCKS + i.
 //
-// See it run: `make qemu`, create a file, kill QEMU (Ctrl-a x) in the middle
-// of `usertests`; the next boot prints "fs: recovering N blocks from the log".
+// See it run: `make crashtest` kills QEMU at random moments and checks that
+// every synced operation survived; a boot after such a kill may print
+// "fs: recovering N blocks from the log".
 #include "types.h"
 #include "param.h"
 #include "spinlock.h"
@@ -54,77 +75,59 @@
 #include "buf.h"
 #include "defs.h"
 
-// We use at most LOGSIZE-1 slots so that the log never pins all NBUF
-// (== LOGSIZE) buffers of the cache; bio.c relies on that.
-#define LOGSLOTS (LOGSIZE - 1)
+#define COMMIT_TICKS 10   // commit a transaction older than this (1 s)
 
-// The log header, on disk in block sb.logstart and in memory in log.lh.
-struct logheader {
-  uint n;                   // blocks in the transaction; 0 = none
-  uint block[LOGSLOTS];     // home block number of the copy in slot i
-};
-_Static_assert(sizeof(struct logheader) <= BSIZE, "log header must fit in a block");
+_Static_assert(LOGSIZE > LOGHDRBLOCKS + MAXOPBLOCKS, "LOGSIZE too small");
+_Static_assert(LOGSIZE - LOGHDRBLOCKS < NBUF / 2, "the log may pin at most half the cache");
 
 static struct {
   struct spinlock lock;
   uint dev;
-  uint start;               // block number of the header
-  uint nslots;              // usable slots: min(sb.nlog - 1, LOGSLOTS)
+  uint start;               // first header block
+  uint nslots;              // usable slots: min(sb.nlog - LOGHDRBLOCKS, LOG_MAXSLOTS)
+  uint size;                // blocks on the disk (for checking headers)
+  uint first_home;          // lowest block a header may name (sb.inodestart)
   int outstanding;          // operations between begin_op and end_op
   int committing;           // a commit is writing; begin_op must wait
-  struct logheader lh;      // the transaction being built
-  struct buf *pinned[LOGSLOTS];  // the cached buffer of lh.block[i]
+  int want_commit;          // commit as soon as outstanding reaches 0
+  int failed;               // a commit failed: the fs is read-only
+  uint commits;             // commits finished since boot (log_sync waits on it)
+  uint seq;                 // commit number written in the header
+  uint started;             // ticks when the transaction got its first block
+  int sleepers;             // processes sleeping on &log (begin_op, log_sync)
+  int n;                    // blocks in the transaction being built
+  uint block[LOG_MAXSLOTS];         // home block number of slot i
+  struct buf *pinned[LOG_MAXSLOTS]; // the cached buffer of block[i]
 } log;
 
-// A private buffer for the log's own disk traffic: copies into log slots,
-// the header, and recovery. It is not part of the cache, so a commit needs no
-// free cache buffer. Only the committing process (or recovery, before any
-// process uses the file system) touches it, so it needs no lock.
-static struct buf iobuf;
+// Scratch space for commits and recovery. Only the committing process (or
+// recovery, before any process uses the file system) touches it: no lock.
+static uchar hdr[LOGHDRBLOCKS * BSIZE] __attribute__((aligned(8)));
+static struct bvec vec[LOG_MAXSLOTS + LOGHDRBLOCKS];
+static ushort order[LOG_MAXSLOTS];
 
-static void recover(struct superblock *sb);
-
-void
-initlog(int dev, struct superblock *sb)
+static struct logheader *
+header(void)
 {
-  initlock(&log.lock, "log");
-  log.dev = dev;
-  log.start = sb->logstart;
-  log.nslots = sb->nlog - 1;
-  if(log.nslots > LOGSLOTS)
-    log.nslots = LOGSLOTS;   // the rest of a larger on-disk log stays unused
-  if(sb->nlog < 1 || log.nslots < MAXOPBLOCKS){
-    printf("fs: the log has %d blocks; one operation needs %d plus a header\n",
-           sb->nlog, MAXOPBLOCKS);
-    panic("fs: log too small");
-  }
-  recover(sb);
+  return (struct logheader *)hdr;
 }
 
-// Read or write the iobuf to/from block blockno. 0 or -1.
-static int
-log_io(uint blockno, int write)
+// wakeup() visits every process; an end_op with nobody waiting (the usual
+// case) skips it.
+static void
+wake_waiters(void)
 {
-  iobuf.dev = log.dev;
-  iobuf.blockno = blockno;
-  if(disk_rw(&iobuf, write) < 0){
-    printf("log: %s error on block %d\n", write ? "write" : "read", blockno);
-    return -1;
-  }
-  return 0;
+  if(log.sleepers > 0)
+    wakeup(&log);
 }
 
-// Write the header with n blocks (from log.lh.block). Step 3 when n > 0,
-// step 5 when n == 0.
-static int
-write_head(uint n)
+// Sleep on &log (log.lock held), counted so that wake_waiters knows.
+static void
+wait_log(void)
 {
-  struct logheader *h = (struct logheader *)iobuf.data;
-  memset(iobuf.data, 0, BSIZE);
-  h->n = n;
-  for(uint i = 0; i < n; i++)
-    h->block[i] = log.lh.block[i];
-  return log_io(log.start, 1);
+  log.sleepers++;
+  sleep(&log, &log.lock);
+  log.sleepers--;
 }
 
 static void
@@ -134,76 +137,305 @@ went_readonly(void)
   fs_set_readonly();
 }
 
+// Write header blocks 0..nb-1 from hdr. 0 or -1.
+static int
+write_header(int nb)
+{
+  for(int i = 0; i < nb; i++){
+    vec[i].blockno = log.start + i;
+    vec[i].data = hdr + i * BSIZE;
+  }
+  return bio_rw(vec, nb, 1);
+}
+
+// Mark the log empty on disk (step 4). The commit number stays.
+static int
+clear_header(void)
+{
+  memset(hdr, 0, BSIZE);
+  header()->seq = log.seq;
+  return write_header(1);
+}
+
+// Sort order[0..n-1] so that block[order[k]] ascends (heapsort: no
+// recursion, no extra memory, n log n even for the worst order).
+static void
+sift(uint *block, int root, int n)
+{
+  for(;;){
+    int c = 2 * root + 1;
+    if(c >= n)
+      return;
+    if(c + 1 < n && block[order[c + 1]] > block[order[c]])
+      c++;
+    if(block[order[root]] >= block[order[c]])
+      return;
+    ushort t = order[root];
+    order[root] = order[c];
+    order[c] = t;
+    root = c;
+  }
+}
+
+static void
+sort_by_block(uint *block, int n)
+{
+  for(int i = 0; i < n; i++)
+    order[i] = i;
+  for(int i = n / 2 - 1; i >= 0; i--)
+    sift(block, i, n);
+  for(int end = n - 1; end > 0; end--){
+    ushort t = order[0];
+    order[0] = order[end];
+    order[end] = t;
+    sift(block, 0, end);
+  }
+}
+
+// Step 3: write slot contents (data[i]) home to block[i], in block order,
+// then flush. 0 or -1.
+static int
+install(uint *block, struct buf **bufs, int n)
+{
+  sort_by_block(block, n);
+  for(int k = 0; k < n; k++){
+    vec[k].blockno = block[order[k]];
+    vec[k].data = bufs[order[k]]->data;
+  }
+  if(bio_rw(vec, n, 1) < 0)
+    return -1;
+  return disk_flush();
+}
+
 // ---- recovery at boot ----
 
+// Does the header in hdr (n > 0) name only blocks a transaction can log,
+// each at most once? Recovery holds all their buffers at once, so a
+// duplicate would make it wait for itself.
 static int
-header_ok(struct logheader *h, struct superblock *sb)
+header_sane(struct logheader *h)
 {
-  if(h->n > log.nslots)
-    return 0;
-  for(uint i = 0; i < h->n; i++){
-    // Only blocks after the log are ever logged.
-    if(h->block[i] < sb->inodestart || h->block[i] >= sb->size)
+  for(uint i = 0; i < h->n; i++)
+    if(h->block[i] < log.first_home || h->block[i] >= log.size)
       return 0;
-  }
+  sort_by_block(h->block, h->n);
+  for(uint k = 1; k < h->n; k++)
+    if(h->block[order[k]] == h->block[order[k - 1]])
+      return 0;
   return 1;
 }
 
 static void
-recover(struct superblock *sb)
+recover(void)
 {
-  if(log_io(log.start, 0) < 0){
+  struct logheader *h = header();
+
+  vec[0].blockno = log.start;
+  vec[0].data = hdr;
+  if(bio_rw(vec, 1, 0) < 0){
     printf("fs: cannot read the log header\n");
     went_readonly();
     return;
   }
-  memmove(&log.lh, iobuf.data, sizeof(log.lh));
-  if(log.lh.n == 0)
+  log.seq = h->seq;
+  if(h->n == 0)
     return;
+  if(h->magic != LOGMAGIC || h->n > log.nslots){
+    printf("fs: the log header is not a commit (n = %d); ignoring it\n", h->n);
+    goto clear;
+  }
+  int n = h->n, nb = LOGHDR_NBLOCKS(n);
+  for(int i = 1; i < nb; i++){
+    vec[i - 1].blockno = log.start + i;
+    vec[i - 1].data = hdr + i * BSIZE;
+  }
+  if(nb > 1 && bio_rw(vec, nb - 1, 0) < 0)
+    goto readerr;
+  if(!header_sane(h)){
+    printf("fs: the log header names impossible blocks; ignoring it\n");
+    goto clear;
+  }
 
-  if(!header_ok(&log.lh, sb)){
-    printf("fs: log header is corrupt (n = %d); ignoring it\n", log.lh.n);
-    log.lh.n = 0;
-    if(!fs_readonly() && write_head(0) < 0)
-      went_readonly();
-    return;
+  // Read each slot into the cache buffer of its home block (no process
+  // uses the file system yet, so we may hold them all), then check the sum.
+  uint64 want = h->sum;
+  h->sum = 0;
+  uint64 sum = logsum(LOGSUM_INIT, hdr, nb * BSIZE);
+  for(int i = 0; i < n; i++){
+    log.pinned[i] = bnew(log.dev, h->block[i]);
+    vec[i].blockno = log.start + LOGHDRBLOCKS + i;
+    vec[i].data = log.pinned[i]->data;
   }
-  if(fs_readonly()){
-    // We may not write, so we cannot finish the committed transaction.
-    // If the crash came mid-install, some files may look half-updated.
-    printf("fs: read-only disk: %d committed blocks in the log not replayed\n",
-           log.lh.n);
-    log.lh.n = 0;
-    return;
-  }
+  int readok = bio_rw(vec, n, 0) == 0;
+  for(int i = 0; readok && i < n; i++)
+    sum = logsum(sum, log.pinned[i]->data, BSIZE);
 
-  printf("fs: recovering %d blocks from the log\n", log.lh.n);
-  // Step 4 again: copy slot i to its home. The cache holds none of these
-  // blocks yet (only the superblock has been read), so nothing stale remains.
-  for(uint i = 0; i < log.lh.n; i++){
-    if(log_io(log.start + 1 + i, 0) < 0 || log_io(log.lh.block[i], 1) < 0){
-      went_readonly();
-      log.lh.n = 0;
-      return;
-    }
-  }
-  log.lh.n = 0;
-  if(write_head(0) < 0)    // step 5
+  int installed = 0;
+  if(!readok){
+    printf("fs: cannot read the log\n");
     went_readonly();
+  } else if(sum != want){
+    printf("fs: the log holds an unfinished commit (checksum mismatch); ignoring it\n");
+  } else if(fs_readonly()){
+    printf("fs: read-only disk: %d committed blocks in the log not replayed\n", n);
+  } else {
+    printf("fs: recovering %d blocks from the log (commit %d)\n", n, h->seq);
+    if(install(h->block, log.pinned, n) == 0)
+      installed = 1;
+    else
+      went_readonly();
+  }
+  // Installed buffers hold their blocks' contents now; the others do not.
+  for(int i = 0; i < n; i++){
+    if(!installed)
+      log.pinned[i]->valid = 0;
+    brelse(log.pinned[i]);
+  }
+
+clear:
+  if(!fs_readonly() && clear_header() < 0)
+    went_readonly();
+  return;
+
+readerr:
+  printf("fs: cannot read the log\n");
+  went_readonly();
+}
+
+void
+initlog(int dev, struct superblock *sb)
+{
+  initlock(&log.lock, "log");
+  log.dev = dev;
+  log.start = sb->logstart;
+  log.size = sb->size;
+  log.first_home = sb->inodestart;
+  log.nslots = sb->nlog > LOGHDRBLOCKS ? sb->nlog - LOGHDRBLOCKS : 0;
+  if(log.nslots > LOG_MAXSLOTS)
+    log.nslots = LOG_MAXSLOTS;   // the rest of a larger on-disk log stays unused
+  if(log.nslots > LOGSIZE - LOGHDRBLOCKS)
+    log.nslots = LOGSIZE - LOGHDRBLOCKS;  // keep the cache's half free (bio.c)
+  if(log.nslots < MAXOPBLOCKS){
+    printf("fs: the log has %d blocks; one operation needs %d plus %d header blocks\n",
+           sb->nlog, MAXOPBLOCKS, LOGHDRBLOCKS);
+    panic("fs: log too small");
+  }
+  for(uint i = 0; i < log.nslots; i++)
+    log.block[i] = 0;
+  recover();
+}
+
+// ---- commits ----
+
+// Steps 2 to 4 for the n blocks of the transaction. 0 or -1.
+static int
+write_commit(int n)
+{
+  struct logheader *h = header();
+  int nb = LOGHDR_NBLOCKS(n);
+
+  memset(hdr, 0, nb * BSIZE);
+  h->magic = LOGMAGIC;
+  h->n = n;
+  h->seq = ++log.seq;
+  for(int i = 0; i < n; i++)
+    h->block[i] = log.block[i];
+  // The pinned buffers cannot change under us: no operation runs during a
+  // commit, and readers do not write. So no buffer locks are needed here.
+  uint64 sum = logsum(LOGSUM_INIT, hdr, nb * BSIZE);
+  for(int i = 0; i < n; i++)
+    sum = logsum(sum, log.pinned[i]->data, BSIZE);
+  h->sum = sum;
+
+  // Step 2: the slots straight from the cache, then the header blocks;
+  // the order does not matter for safety (see the top), and the slots
+  // first is the classic order in baseline mode.
+  for(int i = 0; i < n; i++){
+    vec[i].blockno = log.start + LOGHDRBLOCKS + i;
+    vec[i].data = log.pinned[i]->data;
+  }
+  for(int i = 0; i < nb; i++){
+    vec[n + i].blockno = log.start + i;
+    vec[n + i].data = hdr + i * BSIZE;
+  }
+  if(bio_rw(vec, n + nb, 1) < 0 || disk_flush() < 0)
+    return -1;
+  // Step 3 (with its flush), then step 4.
+  if(install(log.block, log.pinned, n) < 0)
+    return -1;
+  return clear_header();
+}
+
+// Called with log.committing set and no operation outstanding, so nobody
+// else reads or changes the transaction, and we may sleep on the disk
+// without holding log.lock.
+static void
+commit(void)
+{
+  int n = log.n;
+  if(n == 0)
+    return;
+  if(!fs_readonly() && write_commit(n) < 0){
+    log.failed = 1;
+    went_readonly();
+  }
+  // Only now, with the blocks home (or given up on), may the cache evict
+  // them: evicting earlier would lose the change or expose old data.
+  acquire(&log.lock);
+  for(int i = 0; i < n; i++)
+    log.pinned[i]->logslot = -1;
+  log.n = 0;
+  release(&log.lock);
+  for(int i = 0; i < n; i++)
+    bunpin(log.pinned[i]);
+}
+
+// Commit now. Called with log.lock held, no operation outstanding and no
+// commit running; returns with log.lock held.
+static void
+commit_locked(void)
+{
+  log.committing = 1;
+  release(&log.lock);
+  commit();
+  acquire(&log.lock);
+  log.committing = 0;
+  log.want_commit = 0;
+  log.commits++;
+  wake_waiters();
+}
+
+static int
+too_old(void)
+{
+  uint now = __atomic_load_n(&ticks, __ATOMIC_RELAXED);
+  return log.n > 0 && now - log.started >= COMMIT_TICKS;
 }
 
 // ---- transactions ----
 
-// Start an operation. Waits while a commit is writing, and while the log
-// might not have room for this operation's MAXOPBLOCKS blocks on top of the
-// blocks already logged and the worst case of every operation running.
+// Start an operation. Waits while a commit is due or writing, and while
+// the log might not have room for this operation's MAXOPBLOCKS blocks on
+// top of the blocks already logged and the worst case of every operation
+// running. If the log is that full and nobody is running, commit first.
 void
 begin_op(void)
 {
   acquire(&log.lock);
-  while(log.committing ||
-        log.lh.n + (log.outstanding + 1) * MAXOPBLOCKS > log.nslots)
-    sleep(&log, &log.lock);
+  for(;;){
+    if(log.committing || log.want_commit){
+      wait_log();
+    } else if(log.n + (log.outstanding + 1) * MAXOPBLOCKS > log.nslots){
+      if(log.outstanding == 0)
+        commit_locked();
+      else {
+        log.want_commit = 1;    // the last end_op commits
+        wait_log();
+      }
+    } else {
+      break;
+    }
+  }
   log.outstanding++;
   release(&log.lock);
 }
@@ -217,98 +449,69 @@ log_write(struct buf *b)
   acquire(&log.lock);
   if(log.outstanding < 1)
     panic("log_write outside of a transaction");
-  for(uint i = 0; i < log.lh.n; i++){
-    if(log.lh.block[i] == b->blockno){
-      release(&log.lock);      // already in this transaction: absorbed
-      return;
-    }
+  if(b->logslot >= 0){
+    release(&log.lock);         // already in this transaction: absorbed
+    return;
   }
   // begin_op's reservation makes this impossible unless some operation
   // wrote more than MAXOPBLOCKS blocks: a kernel bug.
-  if(log.lh.n >= log.nslots)
+  if(log.n >= log.nslots)
     panic("log_write: transaction too big");
-  log.lh.block[log.lh.n] = b->blockno;
-  log.pinned[log.lh.n] = b;
-  log.lh.n++;
+  if(log.n == 0)
+    log.started = __atomic_load_n(&ticks, __ATOMIC_RELAXED);
+  b->logslot = log.n;
+  log.block[log.n] = b->blockno;
+  log.pinned[log.n] = b;
+  log.n++;
   bpin(b);
   release(&log.lock);
 }
 
-// Step 2: copy each changed block into its log slot.
-static int
-write_log(void)
-{
-  for(uint i = 0; i < log.lh.n; i++){
-    struct buf *b = log.pinned[i];
-    acquiresleep(&b->lock);     // a reader may be looking at it
-    memmove(iobuf.data, b->data, BSIZE);
-    releasesleep(&b->lock);
-    if(log_io(log.start + 1 + i, 1) < 0)
-      return -1;
-  }
-  return 0;
-}
-
-// Step 4: write each changed block home, from its cached copy.
-static int
-install(void)
-{
-  for(uint i = 0; i < log.lh.n; i++){
-    struct buf *b = log.pinned[i];
-    acquiresleep(&b->lock);
-    int r = bwrite(b);
-    releasesleep(&b->lock);
-    if(r < 0)
-      return -1;
-  }
-  return 0;
-}
-
-// Called with log.committing set and no operation outstanding, so nobody
-// else reads or changes log.lh, and we may sleep on the disk without
-// holding log.lock.
-static void
-commit(void)
-{
-  if(log.lh.n == 0)
-    return;
-  if(!fs_readonly()){
-    if(write_log() < 0 || write_head(log.lh.n) < 0 ||
-       install() < 0 || write_head(0) < 0)
-      went_readonly();
-  }
-  // Only now, with the blocks home (or given up on), may the cache evict
-  // them: evicting earlier would lose the change or expose old data.
-  for(uint i = 0; i < log.lh.n; i++)
-    bunpin(log.pinned[i]);
-  log.lh.n = 0;
-}
-
-// End an operation. The last one out commits everybody's blocks.
+// End an operation. The last one out commits if a commit is due.
 void
 end_op(void)
 {
-  int do_commit = 0;
-
   acquire(&log.lock);
   if(log.outstanding < 1 || log.committing)
     panic("end_op: no operation in progress");
   log.outstanding--;
-  if(log.outstanding == 0){
-    do_commit = 1;
-    log.committing = 1;
+  if(log.outstanding == 0 && log.n > 0 &&
+     (log.want_commit || disk_baseline() || too_old())){
+    commit_locked();
   } else {
-    // This operation's unused reservation is free again: a waiting
-    // begin_op may fit now.
-    wakeup(&log);
+    // This operation's unused reservation is free again, or a commit
+    // someone asked for found nothing to write: waiters may go on.
+    if(log.outstanding == 0)
+      log.want_commit = 0;
+    wake_waiters();
   }
   release(&log.lock);
+}
 
-  if(do_commit){
-    commit();
-    acquire(&log.lock);
-    log.committing = 0;
-    wakeup(&log);
+// sync() and fsync(): make every operation that finished before this call
+// durable. 0, or -1 if a commit failed (the file system is read-only then).
+int
+log_sync(void)
+{
+  acquire(&log.lock);
+  uint target;
+  if(log.committing){
+    // Everything finished so far is in the commit being written.
+    target = log.commits + 1;
+  } else if(log.n == 0){
+    // Nothing pending; every earlier commit was flushed before it ended.
     release(&log.lock);
+    return log.failed ? -1 : 0;
+  } else if(log.outstanding == 0){
+    commit_locked();
+    target = log.commits;
+  } else {
+    target = log.commits + 1;
+    log.want_commit = 1;       // the last running operation commits
   }
+  while((int)(log.commits - target) < 0)
+    wait_log();
+  int r = log.failed ? -1 : 0;
+  release(&log.lock);
+  return r;
 }

@@ -10,10 +10,12 @@
 #define NDEV         10   // device major numbers
 #define ROOTDEV       1   // device number of the root file system
 #define MAXARG       32   // most exec arguments
-#define MAXOPBLOCKS  10   // most blocks one file-system operation writes
-#define LOGSIZE      (MAXOPBLOCKS*3)  // blocks in the on-disk log
-#define NBUF         (MAXOPBLOCKS*3)  // blocks in the buffer cache
-#define FSSIZE       2000 // file system size in blocks (mkfs)
+#define MAXOPBLOCKS  64   // most blocks one file-system operation writes
+#define MAXBITMAP    (MAXOPBLOCKS - 16)  // most bitmap blocks (freeing a file
+                          // touches all of them in one operation): 384 MB disks
+#define LOGSIZE      2050 // blocks in the on-disk log: 8 header + 2042 slots
+#define NBUF         4096 // blocks in the buffer cache (4 MB)
+#define FSSIZE       102400 // default file system size in blocks (100 MB, mkfs)
 #define MAXPATH      128  // longest path name
 #define USERSTACK    1    // pages of user stack
 #endif

@@ -242,7 +242,7 @@ userinit(void)
   p->sz = PGSIZE;
 
   p->trapframe->epc = 0;        // start of initcode
-  p->trapframe->sp = PGSIZE;    // not used by initcode, but a sane value
+  p->trapframe->sp = PGSIZE;    // initcode pushes nothing; just not garbage
   safestrcpy(p->name, "initcode", sizeof(p->name));
   // p->cwd is set in forkret(), once the file system is up.
 

@@ -25,14 +25,18 @@ initsleeplock(struct sleeplock *lk, char *name)
   lk->name = name;
   lk->locked = 0;
   lk->pid = 0;
+  lk->waiters = 0;
 }
 
 void
 acquiresleep(struct sleeplock *lk)
 {
   acquire(&lk->lk);
-  while(lk->locked)
+  while(lk->locked){
+    lk->waiters++;
     sleep(lk, &lk->lk);
+    lk->waiters--;
+  }
   lk->locked = 1;
   lk->pid = myproc()->pid;
   release(&lk->lk);
@@ -44,7 +48,10 @@ releasesleep(struct sleeplock *lk)
   acquire(&lk->lk);
   lk->locked = 0;
   lk->pid = 0;
-  wakeup(lk);
+  // wakeup() visits every process slot; most releases have nobody to wake
+  // (the buffer cache releases thousands of locks a second), so skip it.
+  if(lk->waiters > 0)
+    wakeup(lk);
   release(&lk->lk);
 }
 

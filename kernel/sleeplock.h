@@ -10,5 +10,6 @@ struct sleeplock {
   struct spinlock lk;    // protects this struct and orders sleep/wakeup
   char *name;
   int pid;               // the holder, for holdingsleep()
+  int waiters;           // processes sleeping in acquiresleep (lk)
 };
 #endif

@@ -115,6 +115,18 @@ uint64 sys_mkdir(void);
 uint64 sys_close(void);
 uint64 sys_devinfo(void);
 uint64 sys_halt(void);
+uint64 sys_diskmode(void);
+uint64 sys_udpbind(void);
+uint64 sys_sendto(void);
+uint64 sys_recvfrom(void);
+uint64 sys_icmpecho(void);
+uint64 sys_netstat(void);
+uint64 sys_blkbench(void);
+uint64 sys_fsync(void);
+uint64 sys_sync(void);
+uint64 sys_rename(void);
+uint64 sys_dropcache(void);
+uint64 sys_rtime(void);
 
 // Indexed by call number (syscall.h); number 0 is no call.
 static uint64 (*syscalls[])(void) = {
@@ -141,6 +153,18 @@ static uint64 (*syscalls[])(void) = {
   [SYS_close]   sys_close,
   [SYS_devinfo] sys_devinfo,
   [SYS_halt]    sys_halt,
+  [SYS_udpbind] sys_udpbind,
+  [SYS_sendto]  sys_sendto,
+  [SYS_recvfrom] sys_recvfrom,
+  [SYS_icmpecho] sys_icmpecho,
+  [SYS_netstat] sys_netstat,
+  [SYS_diskmode] sys_diskmode,
+  [SYS_blkbench] sys_blkbench,
+  [SYS_fsync]   sys_fsync,
+  [SYS_sync]    sys_sync,
+  [SYS_rename]  sys_rename,
+  [SYS_dropcache] sys_dropcache,
+  [SYS_rtime]   sys_rtime,
 };
 
 // Called by usertrap() for an ecall from user mode.

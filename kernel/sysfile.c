@@ -164,7 +164,8 @@ sys_link(void)
   // hold only a parent and then its child, not the other way round.
   if((dp = nameiparent(new, name)) == 0)
     goto undo;
-  if(ilock(dp) < 0 || dp->dev != ip->dev || dirlink(dp, name, ip->inum) < 0){
+  if(ilock(dp) < 0 || dp->nlink == 0 || dp->dev != ip->dev ||
+     dirlink(dp, name, ip->inum) < 0){
     iunlockput(dp);
     goto undo;
   }
@@ -273,6 +274,13 @@ create(char *path, short type, short major, short minor)
   if((dp = nameiparent(path, name)) == 0)
     return 0;
   if(ilock(dp) < 0){
+    iunlockput(dp);
+    return 0;
+  }
+  // A directory that was removed while some process still had it as its
+  // current directory has nlink 0. Nothing can reach it by name, so a file
+  // created in it could never be found again: refuse.
+  if(dp->nlink == 0){
     iunlockput(dp);
     return 0;
   }
@@ -521,4 +529,170 @@ sys_pipe(void)
     return -1;
   }
   return 0;
+}
+
+// ---- durability and rename (syscalls 40..43) ----
+//
+// The promise (README, "Disk and durability"): an operation's changes reach
+// the disk all together or not at all, in the order the operations
+// finished; they are certain to be on the disk once fsync() or sync()
+// returns 0. Both commit the whole log (every file's changes, not only
+// fd's): the log holds one transaction for the whole file system.
+
+// fsync(fd): -1 for a bad fd or one that is not a file or device.
+uint64
+sys_fsync(void)
+{
+  struct file *f;
+
+  if(argfd(0, 0, &f) < 0)
+    return -1;
+  if(f->type != FD_INODE && f->type != FD_DEVICE)
+    return -1;
+  return log_sync() < 0 ? -1 : 0;
+}
+
+uint64
+sys_sync(void)
+{
+  return log_sync() < 0 ? -1 : 0;
+}
+
+// dropcache(): sync, then forget every cached block nobody is using, so
+// that the next reads come from the disk (benchmarks measure cold reads
+// this way). Returns the number of blocks dropped, or -1.
+uint64
+sys_dropcache(void)
+{
+  if(log_sync() < 0)
+    return -1;
+  return bcache_drop();
+}
+
+// Remove directory entry `name` of dp (locked) if it still names inode
+// inum. 1 if removed, 0 if not there any more, -1 on an I/O error.
+static int
+remove_entry(struct inode *dp, char *name, uint inum)
+{
+  struct dirent de;
+  uint off;
+  struct inode *ip = dirlookup(dp, name, &off);
+
+  if(ip == 0)
+    return 0;
+  int same = ip->inum == inum;
+  iput(ip);                 // not the last reference: the caller holds one
+  if(!same)
+    return 0;
+  memset(&de, 0, sizeof(de));
+  return writei(dp, 0, (uint64)&de, off, sizeof(de)) == sizeof(de) ? 1 : -1;
+}
+
+// rename(old, new): the file old gets the name new, in one transaction:
+// after a crash either old or new names it, never neither and never both.
+// If new names a file (or device) already, that name is taken over and
+// the file it named loses a link (and is freed if that was its last), as
+// in POSIX. Directories are not renamed (that would need a cycle check and
+// a ".." update), and new may not be a directory. Returns 0 or -1.
+//
+// Locks: one directory at a time (first new's, then old's), each before
+// the file in it, so it cannot deadlock with any other call. Like link,
+// we count the new link first, so that the file is never named by more
+// entries than nlink says, even while another process looks on.
+uint64
+sys_rename(void)
+{
+  char old[MAXPATH], new[MAXPATH], name[DIRSIZ + 1];
+  struct inode *ip, *dp, *victim = 0;
+  struct dirent de;
+  uint off;
+
+  if(argstr(0, old, MAXPATH) < 0 || argstr(1, new, MAXPATH) < 0)
+    return -1;
+  if(fs_readonly())
+    return -1;
+
+  begin_op();
+  if((ip = namei(old)) == 0){
+    end_op();
+    return -1;
+  }
+  if(ilock(ip) < 0 || ip->type == T_DIR || ip->nlink >= 32767){
+    iunlockput(ip);
+    end_op();
+    return -1;
+  }
+  ip->nlink++;
+  iupdate(ip);
+  iunlock(ip);
+
+  // 1. The new name: a new entry, or the existing one pointed at ip.
+  if((dp = nameiparent(new, name)) == 0)
+    goto undo;
+  if(ilock(dp) < 0 || dp->nlink == 0 || dp->dev != ip->dev ||
+     namecmp(name, ".") == 0 || namecmp(name, "..") == 0){
+    iunlockput(dp);
+    goto undo;
+  }
+  if((victim = dirlookup(dp, name, &off)) != 0){
+    if(victim == ip){
+      // old and new already name the same file: POSIX says do nothing.
+      iput(victim);
+      iunlockput(dp);
+      victim = 0;
+      ilock(ip);
+      ip->nlink--;
+      iupdate(ip);
+      iunlockput(ip);
+      end_op();
+      return 0;
+    }
+    if(victim == dp || ilock(victim) < 0 || victim->type == T_DIR){
+      if(victim != dp)
+        iunlock(victim);
+      iput(victim);
+      iunlockput(dp);
+      goto undo;
+    }
+    memset(&de, 0, sizeof(de));
+    de.inum = ip->inum;
+    strncpy(de.name, name, DIRSIZ);
+    if(writei(dp, 0, (uint64)&de, off, sizeof(de)) != sizeof(de)){
+      iunlockput(victim);
+      iunlockput(dp);
+      goto undo;
+    }
+    victim->nlink--;
+    iupdate(victim);
+    iunlock(victim);        // the iput below may free it, after dp is unlocked
+  } else if(dirlink(dp, name, ip->inum) < 0){
+    iunlockput(dp);
+    goto undo;
+  }
+  iunlockput(dp);
+
+  // 2. The old name goes, if it still names the file (a concurrent call
+  // may have removed or replaced it meanwhile; then there is nothing to do).
+  if((dp = nameiparent(old, name)) != 0){
+    if(ilock(dp) == 0 && remove_entry(dp, name, ip->inum) == 1){
+      ilock(ip);
+      ip->nlink--;
+      iupdate(ip);
+      iunlock(ip);
+    }
+    iunlockput(dp);
+  }
+  if(victim)
+    iput(victim);
+  iput(ip);
+  end_op();
+  return 0;
+
+undo:
+  ilock(ip);
+  ip->nlink--;
+  iupdate(ip);
+  iunlockput(ip);
+  end_op();
+  return -1;
 }

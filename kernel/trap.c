@@ -68,6 +68,7 @@ clockintr(void)
     ticks++;
     wakeup(&ticks);     // processes in sleep(n) re-check their deadline
     release(&tickslock);
+    nettick();          // the network stack's timers (ARP, ping and recv timeouts)
   }
   // A new deadline also clears the pending timer interrupt (SBI 6.1);
   // without it the interrupt would fire again as soon as we sret.

@@ -3,7 +3,10 @@
 //     virt) by MagicValue, Version, DeviceID and VendorID,
 //   - prints the device table at boot and serves it to user space
 //     (devinfo() system call, the `lsdev` program),
-//   - binds drivers: the first virtio-blk device becomes the root disk,
+//   - binds drivers: the first virtio-blk device becomes the root disk;
+//     the first console, entropy and network devices get their drivers too
+//     (virtio_console.c, virtio_rng.c, virtio_net.c), and are handed on to
+//     devfiles.c (/dev/vcons, /dev/random) and sysnet.c (the network stack),
 //   - routes each slot's PLIC interrupt to its driver,
 //   - and is the block device the buffer cache calls (disk_rw).
 //
@@ -28,6 +31,9 @@
 #include "virtio.h"
 #include "virtio_mmio.h"
 #include "virtio_blk.h"
+#include "virtio_console.h"
+#include "virtio_rng.h"
+#include "virtio_net.h"
 
 struct vdev_slot {
   struct vio_dev dev;
@@ -39,6 +45,43 @@ static int nslots;          // rows in slots[] (slots holding a device)
 
 static struct vblk disk;    // the root file system's disk
 static struct vdev_slot *disk_slot;
+
+// One of each of these, if present. The driver structs hold the queues'
+// bookkeeping (a few KB each), so they are static, never on a stack.
+static struct vcons vcons;
+static struct vdev_slot *vcons_slot;
+static struct vrng rng;
+static struct vdev_slot *rng_slot;
+static struct vnet vnet;
+static struct vdev_slot *vnet_slot;
+
+// Start the driver for a console, entropy or network device, if it is the
+// first of its kind. Returns the driver's name, "failed", or "-" (not ours).
+static const char *
+bind_other(struct vdev_slot *s)
+{
+  uint32 id = s->dev.device_id;
+
+  if(id == VIRTIO_ID_CONSOLE && vcons_slot == 0){
+    if(vcons_init(&vcons, &s->dev) < 0)
+      return "failed";
+    vcons_slot = s;
+    return "virtio-console";
+  }
+  if(id == VIRTIO_ID_ENTROPY && rng_slot == 0){
+    if(vrng_init(&rng, &s->dev) < 0)
+      return "failed";
+    rng_slot = s;
+    return "virtio-rng";
+  }
+  if(id == VIRTIO_ID_NET && vnet_slot == 0){
+    if(vnet_init(&vnet, &s->dev) < 0)
+      return "failed";
+    vnet_slot = s;
+    return "virtio-net";
+  }
+  return "-";
+}
 
 static void
 print_row(struct vdev_slot *s)
@@ -52,8 +95,6 @@ print_row(struct vdev_slot *s)
 void
 virtio_probe_all(void)
 {
-  printf("virtio-mmio device table:\n");
-  printf("  slot  base        irq  version type           driver\n");
   for(int i = 0; i < machine.nvirtio && nslots < VIRTIO_NSLOT; i++){
     uint64 base = machine.virtio[i].base;
     struct vdev_slot *s = &slots[nslots];
@@ -71,12 +112,28 @@ virtio_probe_all(void)
       } else {
         s->driver = "failed";
       }
+    } else {
+      s->driver = bind_other(s);
     }
-    print_row(s);
     nslots++;
   }
+
+  // Print after binding, so driver messages do not split the table.
+  printf("virtio-mmio device table:\n");
+  printf("  slot  base                irq  version type       driver\n");
+  for(int i = 0; i < nslots; i++)
+    print_row(&slots[i]);
   if(nslots == 0)
     printf("  (no virtio devices)\n");
+
+  // Only now that every driver is up do the device files and the network
+  // stack start using them.
+  if(vcons_slot)
+    vconsole_attach(&vcons);
+  if(rng_slot)
+    random_attach(&rng);
+  if(vnet_slot)
+    sysnet_attach(&vnet);
 
   if(disk_slot == 0){
     printf("no virtio-blk disk: start QEMU with -drive file=fs.img,if=none,format=raw,id=x0"
@@ -93,6 +150,18 @@ virtio_irq(int irq)
 {
   if(disk_slot && disk_slot->dev.irq == irq){
     vblk_intr(&disk);
+    return;
+  }
+  if(vcons_slot && vcons_slot->dev.irq == irq){
+    vcons_intr(&vcons);
+    return;
+  }
+  if(rng_slot && rng_slot->dev.irq == irq){
+    vrng_intr(&rng);
+    return;
+  }
+  if(vnet_slot && vnet_slot->dev.irq == irq){
+    vnet_intr(&vnet);
     return;
   }
   // A device without a driver never had its queues set up and so cannot
@@ -112,6 +181,71 @@ int
 disk_readonly(void)
 {
   return vblk_readonly(&disk);
+}
+
+// The asynchronous block API for the file system and benchmarks (see
+// kernel/virtio/virtio_blk.h for the rules: data buffers must be
+// identity-mapped kernel memory, e.g. the buffer cache or kalloc pages).
+int
+disk_submit(struct vblk_req *r)
+{
+  return vblk_submit(&disk, r);
+}
+
+int
+disk_submit_nokick(struct vblk_req *r)
+{
+  return vblk_submit_nokick(&disk, r);
+}
+
+void
+disk_kick(void)
+{
+  vblk_kick(&disk);
+}
+
+int
+disk_wait(struct vblk_req *r)
+{
+  return vblk_wait(&disk, r);
+}
+
+int
+disk_flush(void)
+{
+  return vblk_flush(&disk);
+}
+
+uint64
+disk_capacity(void)
+{
+  return vblk_capacity(&disk);
+}
+
+void
+disk_stats(struct vblk_stats *st)
+{
+  vblk_get_stats(&disk, st);
+}
+
+// Re-initialise the disk driver in full (0) or baseline (1) mode, waiting
+// for requests in flight first. -1 if there is no disk or it failed.
+int
+disk_setmode(int baseline)
+{
+  if(disk_slot == 0)
+    return -1;
+  return vblk_reinit(&disk, baseline ? VBLK_BASELINE : 0);
+}
+
+// Is the driver in baseline mode? The file system asks before each batch
+// and read-ahead, so that diskmode(1) makes it classic too (one 1 KB
+// block per request, no read-ahead, a commit per operation). A plain read
+// of an int that only diskmode() changes, so no lock.
+int
+disk_baseline(void)
+{
+  return (__atomic_load_n(&disk.flags, __ATOMIC_RELAXED) & VBLK_BASELINE) != 0;
 }
 
 int

@@ -133,6 +133,14 @@ vos_wakeup(void *chan)
   wakeup(chan);
 }
 
+// The `time` CSR counts at 10 MHz on QEMU virt (the device tree's
+// timebase-frequency), so 10000 counts are one millisecond.
+uint64_t
+vos_time_ms(void)
+{
+  return r_time() / 10000;
+}
+
 void
 vos_log(const char *fmt, ...)
 {

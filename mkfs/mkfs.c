@@ -1,11 +1,13 @@
 // mkfs.c: build a file-system image on the host, for the kernel to boot.
 //
-//   mkfs/mkfs fs.img user/_init user/_sh README.md ...
+//   mkfs/mkfs [-s blocks] fs.img user/_init user/_sh README.md ...
 //
-// makes fs.img, FSSIZE blocks of BSIZE bytes (kernel/param.h, kernel/fs.h):
+// makes fs.img, FSSIZE blocks of BSIZE bytes (kernel/param.h, kernel/fs.h)
+// or as many as -s says:
 //   block 0            boot block (unused, zero)
 //   block 1            superblock
-//   2 ..               the log (LOGSIZE blocks, header first, all zero: empty)
+//   2 ..               the log (LOGSIZE blocks: LOGHDRBLOCKS of header, all
+//                      zero, which means empty, then the slots)
 //   then               inode blocks (NINODES inodes)
 //   then               the free bitmap (the blocks mkfs used are marked)
 //   then               data blocks
@@ -13,15 +15,23 @@
 // "console" (major CONSOLE = 1, minor 0; it is here so that init can open the
 // console even on a read-only disk, where it could not mknod one), and each
 // file named on the command line under its base name with one leading '_'
-// removed (user/_cat becomes "cat").
+// removed (user/_cat becomes "cat"), and a directory "dev" with the device
+// nodes console (major 1), vcons (2, the virtio console) and random (3, the
+// virtio entropy device); the kernel's devsw[] serves only the majors whose
+// device is present (kernel/devfiles.c).
 //
 // Byte order: the kernel reads the image on RISC-V, which is little-endian.
 // Every number goes through le16()/le32(), which store it little-endian
 // whatever the host's order is. (On an x86_64 host they change nothing,
 // since it is little-endian too.)
 //
+// The image is sparse: only the blocks mkfs fills are written; the rest
+// (unused data blocks, the log, free inodes) are holes, which read as
+// zeros. A 100 MB image takes well under 1 MB of host disk until used.
+//
 // Build and run: `make fs.img` (or `gcc -Wall -Werror -I. -o mkfs/mkfs
-// mkfs/mkfs.c`); it prints one line with the layout.
+// mkfs/mkfs.c`); it prints one line with the layout. `mkfs/fsck fs.img`
+// checks the result.
 //
 // Only standard C I/O is used: <sys/stat.h> would clash with the kernel's
 // struct stat (kernel/stat.h), which we need for T_DIR and friends.
@@ -34,8 +44,10 @@
 #include "kernel/stat.h"
 #include "kernel/fs.h"
 
-#define NINODES 200
+#define NINODES 1024
 #define CONSOLE_MAJOR 1    // kernel/file.h's CONSOLE; file.h is kernel-only
+#define VCONSOLE_MAJOR 2   // kernel/file.h's VCONSOLE
+#define RANDOM_MAJOR 3     // kernel/file.h's RANDOM
 
 _Static_assert(sizeof(struct dinode) == 64, "struct dinode must be 64 bytes");
 _Static_assert(sizeof(struct dirent) == 16, "struct dirent must be 16 bytes");
@@ -44,6 +56,7 @@ _Static_assert(BSIZE % sizeof(struct dinode) == 0, "inodes must tile a block");
 static FILE *img;
 static const char *imgname;
 static struct superblock sb;     // in disk (little-endian) byte order
+static uint fssize = FSSIZE;     // blocks in the image (-s)
 static uint ninodeblocks, nbitmap, nmeta;
 static uint next_inum = 1;       // next free inode (0 is never used)
 static uint next_block;          // next free data block
@@ -138,31 +151,46 @@ new_inode(short type)
 static uint
 new_block(void)
 {
-  if(next_block >= FSSIZE)
-    die("disk image full: FSSIZE in kernel/param.h is too small", 0);
+  if(next_block >= fssize)
+    die("disk image full: use a bigger -s (or FSSIZE in kernel/param.h)", 0);
   return next_block++;
 }
 
-// The disk block for block fbn of the file, allocating as needed.
+// Entry idx of indirect block ind, allocating a block for it if it is 0.
+static uint
+ind_entry(uint ind, uint idx)
+{
+  uint entries[NINDIRECT];
+  read_block(ind, entries);
+  if(entries[idx] == 0){
+    entries[idx] = le32(new_block());
+    write_block(ind, entries);
+  }
+  return le32(entries[idx]);
+}
+
+// *slot (an inode's addrs[] entry, disk order), allocating it if 0.
+static uint
+root_entry(uint *slot)
+{
+  if(*slot == 0)
+    *slot = le32(new_block());
+  return le32(*slot);
+}
+
+// The disk block for block fbn of the file, allocating as needed (the
+// layout is in kernel/fs.h: direct, indirect, double-indirect).
 static uint
 file_block(struct dinode *din, uint fbn)
 {
-  if(fbn < NDIRECT){
-    if(din->addrs[fbn] == 0)
-      din->addrs[fbn] = le32(new_block());
-    return le32(din->addrs[fbn]);
-  }
-  if(din->addrs[NDIRECT] == 0)
-    din->addrs[NDIRECT] = le32(new_block());
-  uint ind = le32(din->addrs[NDIRECT]);
-  uint entries[NINDIRECT];
-  read_block(ind, entries);
-  uint *e = &entries[fbn - NDIRECT];
-  if(*e == 0){
-    *e = le32(new_block());
-    write_block(ind, entries);
-  }
-  return le32(*e);
+  if(fbn < NDIRECT)
+    return root_entry(&din->addrs[fbn]);
+  fbn -= NDIRECT;
+  if(fbn < NINDIRECT)
+    return ind_entry(root_entry(&din->addrs[NDIRECT]), fbn);
+  fbn -= NINDIRECT;
+  uint mid = ind_entry(root_entry(&din->addrs[NDIRECT + 1]), fbn / NINDIRECT);
+  return ind_entry(mid, fbn % NINDIRECT);
 }
 
 // Add n bytes to the end of inode inum's content.
@@ -206,24 +234,57 @@ add_dirent(uint dir, uint inum, const char *name)
   append(dir, &de, sizeof(de), name);
 }
 
+// A device node `name` in directory dir.
+static void
+add_device(uint dir, const char *name, int major)
+{
+  struct dinode din;
+  uint inum = new_inode(T_DEVICE);
+
+  read_inode(inum, &din);
+  din.major = le16(major);
+  din.minor = le16(0);
+  write_inode(inum, &din);
+  add_dirent(dir, inum, name);
+}
+
+// /dev and its device nodes. The new directory's ".." is one more link to
+// the root, counted as the kernel's mkdir counts it.
+static void
+make_dev_dir(uint root)
+{
+  struct dinode din;
+  uint dev = new_inode(T_DIR);
+
+  add_dirent(dev, dev, ".");
+  add_dirent(dev, root, "..");
+  add_dirent(root, dev, "dev");
+  read_inode(root, &din);
+  din.nlink = le16(le16(din.nlink) + 1);
+  write_inode(root, &din);
+  add_device(dev, "console", CONSOLE_MAJOR);
+  add_device(dev, "vcons", VCONSOLE_MAJOR);
+  add_device(dev, "random", RANDOM_MAJOR);
+}
+
 // ---- the image ----
 
 static void
 layout(void)
 {
-  nbitmap = (FSSIZE + BPB - 1) / BPB;
+  nbitmap = (fssize + BPB - 1) / BPB;
   ninodeblocks = (NINODES + IPB - 1) / IPB;
   nmeta = 2 + LOGSIZE + ninodeblocks + nbitmap;
-  if(nmeta >= FSSIZE)
-    die("FSSIZE leaves no room for data", 0);
+  if(nmeta + 100 >= fssize)
+    die("the size leaves no room for data", 0);
   // The kernel frees a whole file in one transaction, which may touch
   // every bitmap block plus the inode block (see fsinit in kernel/fs.c).
-  if(nbitmap > MAXOPBLOCKS - 2)
-    die("FSSIZE is too big for the kernel's transactions", 0);
+  if(nbitmap > MAXBITMAP)
+    die("the size is too big for the kernel's transactions (MAXBITMAP)", 0);
 
   sb.magic = le32(FSMAGIC);
-  sb.size = le32(FSSIZE);
-  sb.nblocks = le32(FSSIZE - nmeta);
+  sb.size = le32(fssize);
+  sb.nblocks = le32(fssize - nmeta);
   sb.ninodes = le32(NINODES);
   sb.nlog = le32(LOGSIZE);
   sb.logstart = le32(2);
@@ -288,19 +349,30 @@ int
 main(int argc, char *argv[])
 {
   uchar zero[BSIZE];
+  int first = 1;              // argv index of the image name
 
-  if(argc < 2){
-    fprintf(stderr, "usage: mkfs fs.img files...\n");
+  if(argc > 2 && strcmp(argv[1], "-s") == 0){
+    char *end;
+    unsigned long n = strtoul(argv[2], &end, 0);
+    if(*end != 0 || n == 0 || n > 0x7fffffffUL / BSIZE)
+      die("-s wants a number of blocks", argv[2]);
+    fssize = n;
+    first = 3;
+  }
+  if(argc < first + 1){
+    fprintf(stderr, "usage: mkfs [-s blocks] fs.img files...\n");
     return 1;
   }
-  imgname = argv[1];
+  imgname = argv[first];
   layout();
 
   if((img = fopen(imgname, "w+b")) == 0)
     die("cannot create", imgname);
+  // Writing the last block gives the file its full size; everything not
+  // written later stays a hole of zeros: an empty log (header n = 0),
+  // free inodes, free data blocks.
   memset(zero, 0, sizeof(zero));
-  for(uint b = 0; b < FSSIZE; b++)
-    write_block(b, zero);   // also an empty log: header n = 0
+  write_block(fssize - 1, zero);
 
   uchar sbbuf[BSIZE];
   memset(sbbuf, 0, sizeof(sbbuf));
@@ -320,16 +392,18 @@ main(int argc, char *argv[])
   din.minor = le16(0);
   write_inode(console, &din);
   add_dirent(root, console, "console");
+  make_dev_dir(root);
 
   // Names already in the root directory, to refuse duplicates.
-  char (*names)[DIRSIZ + 1] = calloc(argc + 3, sizeof(*names));
+  char (*names)[DIRSIZ + 1] = calloc(argc + 4, sizeof(*names));
   if(names == 0)
     die("out of memory", 0);
   int nnames = 0;
   strcpy(names[nnames++], ".");
   strcpy(names[nnames++], "..");
   strcpy(names[nnames++], "console");
-  for(int i = 2; i < argc; i++, nnames++)
+  strcpy(names[nnames++], "dev");
+  for(int i = first + 1; i < argc; i++, nnames++)
     add_file(root, argv[i], names, nnames);
   free(names);
 
@@ -339,7 +413,7 @@ main(int argc, char *argv[])
 
   printf("mkfs: %s: %d blocks = boot 1 + super 1 + log %d + inodes %u (%d inodes) "
          "+ bitmap %u + data %u; %d files, %u data blocks used\n",
-         imgname, FSSIZE, LOGSIZE, ninodeblocks, NINODES, nbitmap,
-         FSSIZE - nmeta, argc - 2, next_block - nmeta);
+         imgname, fssize, LOGSIZE, ninodeblocks, NINODES, nbitmap,
+         fssize - nmeta, argc - first - 1, next_block - nmeta);
   return 0;
 }

@@ -47,6 +47,9 @@ def host_tests(wanted):
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     seen = 0
     for line in p.stdout.splitlines():
+        # randomized host tests print their seed so a failure can be repeated
+        if line.startswith("    ") and " seed " in line:
+            progress(line.strip())
         if line.startswith("PASS: ") or line.startswith("FAIL: "):
             rest = line[6:]
             name = "host:" + rest.split(":")[0].strip()

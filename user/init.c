@@ -6,6 +6,8 @@
 //    if the disk does not have one yet. Every later process inherits them.
 // 2. It starts the shell, and starts a new one whenever the shell exits
 //    (for example after Ctrl-D at the prompt).
+// 2b. If the machine has a virtio console (/dev/vcons has a driver), a
+//    child of init runs a second shell there, again and again.
 // 3. Meanwhile it reaps orphans: when a process exits, its children are
 //    given to init, and init's wait() collects them so they do not stay
 //    zombies forever.
@@ -33,10 +35,56 @@ open_console(void)
   dup(0);
 }
 
+// A second shell on the virtio console, if there is one. The node
+// /dev/vcons is always on the disk (mkfs makes it), but the kernel serves
+// it only when the device is present: a read of 0 bytes fails otherwise.
+static void
+start_vconsole_shell(void)
+{
+  char c;
+  int fd = open("/dev/vcons", O_RDWR);
+
+  if(fd < 0)
+    return;
+  int present = read(fd, &c, 0) == 0;
+  close(fd);
+  if(!present)
+    return;
+  printf("init: starting sh on /dev/vcons\n");
+  if(fork() != 0)
+    return;            // init itself (or fork failed: no second shell)
+
+  // The child: standard input, output and error on the virtio console.
+  close(0);
+  close(1);
+  close(2);
+  if(open("/dev/vcons", O_RDWR) != 0)
+    exit(1);
+  dup(0);
+  dup(0);
+  for(;;){
+    int pid = fork();
+    if(pid < 0){
+      sleep(10);
+      continue;
+    }
+    if(pid == 0){
+      exec("sh", shargv);
+      exit(1);
+    }
+    int w, status = 0;
+    while((w = wait(&status)) != pid && w >= 0)
+      ;                // our only children are shells; orphans go to init
+    if(status != 0)
+      sleep(10);       // exec failed: do not spin
+  }
+}
+
 int
 main(void)
 {
   open_console();
+  start_vconsole_shell();
 
   for(;;){
     printf("init: starting sh\n");

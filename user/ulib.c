@@ -19,7 +19,8 @@
 int main(int argc, char **argv);
 
 // Returning from main means exit(main's value); that is why `start`, not
-// main, is the entry point.
+// main, is the entry point. Its own section lets user.ld put it first, at
+// address 0, where it is easy to find in a disassembly (user/NAME.asm).
 __attribute__((section(".text.start")))
 void
 start(int argc, char **argv)
@@ -141,6 +142,25 @@ stat(const char *path, struct stat *st)
   int r = fstat(fd, st);
   close(fd);
   return r;
+}
+
+// Newer xv6 versions call sleep() pause(); programs written for them
+// compile here too.
+int
+pause(int ticks)
+{
+  return sleep(ticks);
+}
+
+// Newer xv6 also has sbrklazy(n): like sbrk(n), but the kernel only reserves
+// the addresses and allocates each page when the program first touches it.
+// This kernel has no lazy allocation, so the pages are allocated now. The
+// program sees the same zeroed memory; the one difference is that asking
+// for more than the free memory fails (SBRK_ERROR) instead of succeeding.
+char*
+sbrklazy(int n)
+{
+  return sbrk(n);
 }
 
 // Decimal string to int: optional spaces, optional '-', digits. Stops at the

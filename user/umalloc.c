@@ -44,6 +44,11 @@ free(void *ptr)
   // is above all free blocks or below all of them.
   struct header *p = rover;
   for(;;){
+    if(b == p || b == p->next){
+      // Already on the free list: linking it in again would make a loop.
+      fprintf(2, "free: %p freed twice\n", ptr);
+      return;
+    }
     if(p < b && b < p->next)
       break;
     if(p >= p->next && (b > p || b < p->next))

@@ -17,6 +17,11 @@
 
 struct stat;
 struct devinfo;
+struct blkbench_result;  // kernel/blkbench.h
+
+// What sbrk returns when there is no more memory (newer xv6 programs test
+// for this name).
+#define SBRK_ERROR ((char*)-1)
 
 // ---- system calls (kernel/syscall.h numbers them) ----
 int fork(void);
@@ -43,6 +48,21 @@ int uptime(void);                // ticks since boot
 // ours
 int devinfo(int idx, struct devinfo *out);  // row idx of the device table; -1 past the end
 int halt(void);                  // power the machine off; returns -1 only on failure
+// network (kernel/sysnet.c); addresses and ports are plain numbers, 10.0.2.2 = 0x0a000202
+int udpbind(int port);           // a UDP socket fd bound to port (0: any free one), or -1
+int sendto(int fd, const void *buf, int n, uint ip, int port);  // n, or -1
+int recvfrom(int fd, void *buf, int n, uint *ip, int *port, int timeout_ms);
+                                 // one datagram: its length, or -1; timeout_ms < 0 waits
+                                 // for ever, 0 polls; ip, port may be 0
+int icmpecho(uint ip, int seq, int len, int timeout_ms);  // round trip ms; -1 none, -2 bad data
+int netstat(int i, char *name, uint64 *value);  // counter i (name: 32 bytes); -1 past the end
+int diskmode(int mode);          // disk driver: 1 baseline, 0 full, -1 query; the mode or -1
+int blkbench(int reqsize, int depth, int nreq, int write, struct blkbench_result *out);
+int fsync(int fd);               // everything written so far is on disk when it returns 0
+int sync(void);                  // the same for the whole file system; 0 or -1
+int rename(const char *old, const char *new);  // atomic; replaces a file named new
+int dropcache(void);             // sync, then forget cached disk blocks (benchmarks)
+uint64 rtime(void);              // time CSR: 10 MHz ticks since boot
 
 // ---- ulib.c ----
 int stat(const char*, struct stat*);
@@ -56,8 +76,15 @@ void* memset(void*, int, uint);
 int atoi(const char*);
 int memcmp(const void *, const void *, uint);
 void *memcpy(void *, const void *, uint);
+int pause(int);                  // newer xv6's name for sleep(); same call
+char* sbrklazy(int);             // newer xv6: sbrk, pages allocated when first touched (see ulib.c)
 
 // ---- printf.c ----
+// A format mistake is a warning here, not an error, even under -Werror:
+// xv6 programs from before xv6's user.h checked printf formats (2024) often
+// pass a uint64 to %p or one argument too many, and must compile unchanged.
+#pragma GCC diagnostic warning "-Wformat"
+#pragma GCC diagnostic warning "-Wformat-extra-args"
 void fprintf(int, const char*, ...) __attribute__((format(printf, 2, 3)));
 void printf(const char*, ...) __attribute__((format(printf, 1, 2)));
 

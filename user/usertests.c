@@ -1,7 +1,7 @@
 // usertests.c: the kernel's test suite, run inside the machine.
 //
 //   $ usertests           every test: the quick part, then the slow part
-//   $ usertests -q        only the quick part (about a minute)
+//   $ usertests -q        only the quick part (seconds to a minute)
 //   $ usertests pipeeof   one test by name (several names are fine too)
 //   $ usertests -l        list the tests
 //
@@ -17,10 +17,11 @@
 //
 // The full and quick runs also measure free memory (by growing a fresh
 // process with sbrk until it fails) before the first test and after the
-// last; the "memleak" test fails if pages went missing in between.
+// last; the "memleak" test fails if pages went missing in between (so run
+// it with nothing else running: a background job's memory counts as lost).
 //
-// Tests make files and directories in the current directory with names
-// starting with their own name, and remove them again.
+// Tests make files and directories in the current directory, named after
+// the test, and remove them again.
 #include "kernel/types.h"
 #include "kernel/param.h"
 #include "kernel/stat.h"
@@ -314,9 +315,19 @@ killchild(void)
       return "wait";
     if(status != -1)
       return why("killed child's exit status:", status);
-    if(uptime() - t0 > 3 * TICKS_PER_SEC)
+    if(uptime() - t0 > 5 * TICKS_PER_SEC)
       return why("killed child took too long to die; kind", kind);
   }
+  // A process can kill itself: it dies on its way back to user space.
+  int pid = fork();
+  if(pid == 0){
+    kill(getpid());
+    for(;;)
+      getpid();
+  }
+  int status;
+  if(wait(&status) != pid || status != -1)
+    return "a process that killed itself did not die";
   if(kill(1000000) != -1)
     return "kill of a pid that does not exist";
   return 0;
@@ -331,7 +342,7 @@ sleeptime(void)
   int t = uptime() - t0;
   if(t < 5)
     return why("sleep(5) returned after ticks:", t);
-  if(t > 50)
+  if(t > 100)
     return why("sleep(5) took ticks:", t);
   return 0;
 }
@@ -874,6 +885,77 @@ concreate(void)
   return 0;
 }
 
+// Two processes write through one shared descriptor: no write is lost or
+// overwritten, because the offset is shared and updated under a lock.
+static char*
+sharedfd(void)
+{
+  int fd = open("sharedfd.f", O_CREATE | O_RDWR | O_TRUNC);
+  if(fd < 0)
+    return "create";
+  int pid = fork();
+  if(pid < 0)
+    return "fork";
+  char c = pid == 0 ? 'c' : 'p';
+  char rec[10];
+  memset(rec, c, sizeof(rec));
+  for(int i = 0; i < 300; i++){
+    if(write(fd, rec, sizeof(rec)) != sizeof(rec)){
+      if(pid == 0)
+        exit(1);
+      return "write";
+    }
+  }
+  if(pid == 0)
+    exit(0);
+  if(waitstatus() != 0)
+    return "child's write failed";
+  close(fd);
+  fd = open("sharedfd.f", O_RDONLY);
+  int nc = 0, np = 0, n;
+  while((n = read(fd, buf, sizeof(buf))) > 0){
+    for(int i = 0; i < n; i++){
+      if(buf[i] == 'c')
+        nc++;
+      else if(buf[i] == 'p')
+        np++;
+    }
+  }
+  close(fd);
+  unlink("sharedfd.f");
+  if(nc != 3000 || np != 3000)
+    return why("bytes written by the child and kept:", nc);
+  return 0;
+}
+
+// The current directory can be removed while a process is in it; the
+// process cannot create files there any more, but can leave.
+static char*
+cwdunlink(void)
+{
+  unlink("cwdunlink.d");
+  if(mkdir("cwdunlink.d") != 0 || chdir("cwdunlink.d") != 0)
+    return "mkdir, chdir";
+  if(unlink("../cwdunlink.d") != 0)
+    return "unlink of the (empty) current directory";
+  if(open("f", O_CREATE | O_RDWR) >= 0)
+    return "created a file in a removed directory";
+  if(mkdir("d") != -1)
+    return "made a directory in a removed directory";
+  if(chdir("/") != 0)
+    return "chdir / from a removed directory";
+  // And a child that exits while its directory is gone.
+  int pid = fork();
+  if(pid == 0){
+    if(mkdir("/cwdunlink.d") != 0 || chdir("/cwdunlink.d") != 0 || unlink("/cwdunlink.d") != 0)
+      exit(1);
+    exit(0);
+  }
+  if(waitstatus() != 0)
+    return "child in a removed directory";
+  return 0;
+}
+
 // A process can hold NOFILE open files; the next open, dup or pipe fails,
 // and a failed pipe leaves no descriptor behind.
 static char*
@@ -1308,13 +1390,27 @@ badptr(void)
       return why("exec with a bad address; case", i);
   }
 
-  // A buffer that starts in the heap and runs off its end.
-  char *edge = sbrk(0);
-  if(edge == (char*)PGROUNDUP((uint64)edge))
-    edge = sbrk(PGSIZE) + PGSIZE;
-  int r = read(rfd, edge - 4, 100);
+  // Buffers and strings that start in the heap and run off its end.
+  // Grow to a page boundary first, so the end of the heap is the end of
+  // mapped memory.
+  uint64 cur = (uint64)sbrk(0);
+  sbrk(PGROUNDUP(cur) - cur + PGSIZE);
+  char *end = sbrk(0);
+  int r = read(rfd, end - 4, 100);
   if(r != -1 && (r < 0 || r > 4))
     return why("read past the end of memory returned", r);
+  r = write(wfd, end - 4, 100);
+  if(r != -1 && (r < 0 || r > 4))
+    return why("write from past the end of memory returned", r);
+  end[-1] = 'x';   // a path whose terminating 0 would be past the end
+  if(open(end - 1, O_CREATE | O_RDWR) != -1 || mkdir(end - 1) != -1 || unlink(end - 1) != -1)
+    return "a path running off the end of memory was accepted";
+
+  // A path longer than MAXPATH is refused, not cut short.
+  static char longpath[MAXPATH + 20];
+  memset(longpath, 'p', sizeof(longpath) - 1);
+  if(open(longpath, O_CREATE | O_RDWR) != -1 || unlink(longpath) != -1)
+    return "a path longer than MAXPATH was accepted";
 
   close(rfd);
   close(wfd);
@@ -1601,6 +1697,105 @@ killrace(void)
   return 0;
 }
 
+// Fill the disk with files of up to MAXFILE blocks until a write fails.
+// Returns the number of blocks written; *nfiles is how many files exist.
+static int
+fill_disk(int *nfiles)
+{
+  char name[] = "diskfull.00";
+  int blocks = 0;
+  memset(buf, 'F', BSIZE);
+  for(*nfiles = 0; *nfiles < 100; ){
+    name[9] = '0' + *nfiles / 10;
+    name[10] = '0' + *nfiles % 10;
+    int fd = open(name, O_CREATE | O_RDWR);
+    if(fd < 0)
+      break;
+    (*nfiles)++;
+    int i;
+    for(i = 0; i < MAXFILE && write(fd, buf, BSIZE) == BSIZE; i++)
+      blocks++;
+    close(fd);
+    if(i < MAXFILE)
+      break;   // the disk is full
+  }
+  return blocks;
+}
+
+static int
+empty_disk(int nfiles)
+{
+  char name[] = "diskfull.00";
+  for(int k = 0; k < nfiles; k++){
+    name[9] = '0' + k / 10;
+    name[10] = '0' + k % 10;
+    if(unlink(name) != 0)
+      return -1;
+  }
+  return 0;
+}
+
+// Fill the disk until a write fails: the failure is an error return, not a
+// crash, and once the files are removed all the space comes back.
+static char*
+diskfull(void)
+{
+  int nfiles;
+  int blocks = fill_disk(&nfiles);
+  if(blocks < 100)
+    return why("the disk was full after blocks:", blocks);
+  if(mkdir("diskfull.d") == 0)   // may or may not fit; must not crash
+    unlink("diskfull.d");
+  if(empty_disk(nfiles) < 0)
+    return "unlink";
+  // The directory may have grown by a block the first time; apart from
+  // that, exactly the same space must be free again.
+  int again = fill_disk(&nfiles);
+  if(empty_disk(nfiles) < 0)
+    return "unlink";
+  if(again < blocks)
+    return why("blocks lost after freeing a full disk:", blocks - again);
+  return 0;
+}
+
+// Use up every inode; creation then fails with -1, and removing the files
+// gives the inodes back.
+static char*
+inodefull(void)
+{
+  char name[] = "ifull/000";
+  if(mkdir("ifull") != 0)
+    return "mkdir";
+  int n;
+  for(n = 0; n < 1000; n++){
+    name[6] = '0' + n / 100;
+    name[7] = '0' + n / 10 % 10;
+    name[8] = '0' + n % 10;
+    int fd = open(name, O_CREATE | O_RDWR);
+    if(fd < 0)
+      break;
+    close(fd);
+  }
+  if(n == 1000)
+    return "1000 files and no limit";
+  if(n < 20)
+    return why("out of inodes after files:", n);
+  if(mkdir("ifull.d") == 0)
+    return "mkdir with no free inodes";
+  for(int k = 0; k < n; k++){
+    name[6] = '0' + k / 100;
+    name[7] = '0' + k / 10 % 10;
+    name[8] = '0' + k % 10;
+    if(unlink(name) != 0)
+      return "unlink";
+  }
+  if(unlink("ifull") != 0)
+    return "unlink dir";
+  if(mkdir("ifull") != 0 || unlink("ifull") != 0)
+    return "mkdir after freeing the inodes";
+  return 0;
+}
+
 // Deep directory trees made and removed.
 static char*
 dirtree(void)
@@ -1663,6 +1858,8 @@ static struct test tests[] = {
   { linkcount,   "linkcount",   0, 20 },
   { dupoffset,   "dupoffset",   0, 20 },
   { concreate,   "concreate",   0, 60 },
+  { sharedfd,    "sharedfd",    0, 60 },
+  { cwdunlink,   "cwdunlink",   0, 20 },
   { nofile,      "nofile",      0, 20 },
   { execargs,    "execargs",    0, 30 },
   { sbrkbasic,   "sbrkbasic",   0, 60 },
@@ -1684,6 +1881,8 @@ static struct test tests[] = {
   { filetable,   "filetable",   1, 60 },
   { killrace,    "killrace",    1, 120 },
   { dirtree,     "dirtree",     1, 120 },
+  { diskfull,    "diskfull",    1, 300 },
+  { inodefull,   "inodefull",   1, 200 },
 };
 #define NTESTS (sizeof(tests) / sizeof(tests[0]))
 

@@ -20,6 +20,9 @@ CALLS = [
     "chdir", "dup", "getpid", "sbrk", "sleep", "uptime", "open", "write",
     "mknod", "unlink", "link", "mkdir", "close",
     "devinfo", "halt",
+    "udpbind", "sendto", "recvfrom", "icmpecho", "netstat",
+    "diskmode", "blkbench",
+    "fsync", "sync", "rename", "dropcache", "rtime",
 ]
 
 

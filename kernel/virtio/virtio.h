@@ -68,7 +68,14 @@
 // Legacy devices locate the rings by page number. We always tell them
 // pages are 4096 bytes and the used ring starts on a 4096-byte boundary.
 #define VIRTIO_LEGACY_PAGE_SIZE         4096u
+// Conditional because a port short of RAM may pick a smaller power of two
+// for the whole build: the Cortex-M3 port (64 KB of SRAM, modern devices
+// only) uses -DVIRTIO_LEGACY_QUEUE_ALIGN=16, or every queue would spend
+// about 3.5 KB on padding. QueueAlign tells a legacy device the value;
+// a modern device only needs the used ring 4-byte aligned (2.7.1).
+#ifndef VIRTIO_LEGACY_QUEUE_ALIGN
 #define VIRTIO_LEGACY_QUEUE_ALIGN       4096u
+#endif
 
 // ---- device status bits (2.1) ----
 // The driver sets them in this order while it initialises the device

@@ -1,26 +1,32 @@
-// virtio_blk.c: the virtio block driver. Turns "read/write len bytes at
-// sector s" into a three-part descriptor chain, sleeps until the device
-// finishes it, and reports the device's status byte as 0 or -1.
+// virtio_blk.c: the virtio block driver. Turns a caller's request ("read
+// these sectors into these buffers") into as few device requests as the
+// device allows, keeps many of them in flight, and finishes the caller's
+// request, with a callback or a wakeup, when the device has finished all of
+// its parts.
 //
 // Follows virtio 1.2 section 5.2 (Block Device):
-//   5.2.3  feature bits: we accept VIRTIO_BLK_F_RO and VIRTIO_BLK_F_BLK_SIZE;
-//          not FLUSH, because we never send VIRTIO_BLK_T_FLUSH (5.2.5.1), and
-//          without it the device must not keep writes in a volatile cache
-//   5.2.4  configuration layout: capacity, blk_size
+//   5.2.3  feature bits. Always: VIRTIO_BLK_F_RO, VIRTIO_BLK_F_BLK_SIZE.
+//          Unless in baseline mode, each if offered: VIRTIO_BLK_F_SEG_MAX,
+//          VIRTIO_BLK_F_SIZE_MAX, VIRTIO_BLK_F_FLUSH, and the ring features
+//          VIRTIO_RING_F_EVENT_IDX and VIRTIO_RING_F_INDIRECT_DESC (2.7).
+//   5.2.4  configuration layout: capacity, size_max, seg_max, blk_size
 //   5.2.5  device initialization, 5.2.6 device operation (requests, status)
+//   5.2.6.2 when a write is stable, which is why vblk_flush may do nothing
 // and section 3.1.1 for the order of the initialization steps.
 //
-// See it run: `make -C tests/host check` (blk_* tests: round trips,
-// concurrent requests completed out of order, a read-only disk, and a
-// device that misbehaves in every way we check for), or `make qemu`.
+// See it run: `make -C tests/host check` (blk_* and perf_* tests: round
+// trips, split requests, flushes, many requests completed out of order,
+// devices that misbehave), `make qemu` (boot log: features in use), and
+// `blkbench` in the shell (throughput and notifications per request).
 //
-// Concurrency: many processes (on many harts) may be in vblk_rw at once.
-// Each takes a free "slot" (its request header and status byte, in DMA
-// memory), queues its chain and sleeps on its own waiter; vblk_intr, from
-// the interrupt, completes whichever requests the device finished, in
-// whatever order, frees their slots and wakes exactly their owners.
-// Everything is protected by vb->lock, which vos_sleep releases while a
-// caller sleeps.
+// Concurrency: many processes (on many harts) may submit at once. Each
+// device request takes a free "slot" (its request header and status byte,
+// in DMA memory); the slot's header address is the virtqueue token, so a
+// completion leads straight back to the slot and from there to the
+// caller's request. vblk_intr, from the interrupt, completes whatever the
+// device finished, in whatever order. Everything is protected by vb->lock,
+// which vos_sleep releases while a caller sleeps. Callbacks run after the
+// lock is dropped.
 #include <stdint.h>
 #include <stddef.h>
 #include "virtio_os.h"
@@ -29,27 +35,31 @@
 #include "virtq.h"
 #include "virtio_blk.h"
 
-// A caller of vblk_rw waiting for its request. It lives on that caller's
-// stack and is the request's virtqueue token. Only the CPU touches it (the
-// interrupt handler writes the result), never the device, so a kernel
-// stack is fine here.
-struct vblk_waiter {
-  int slot;    // which vb->dma entry holds our header and status
-  int done;    // set (under vb->lock) when the result is final
-  int result;  // 0 or -1
-};
-
 // The status byte starts as a value the device never writes, so a device
 // that "completes" a request without writing its status is caught.
 #define VBLK_STATUS_UNSET 0xff
 
-static int slot_alloc(struct vblk *vb, struct vblk_waiter *w)
+#define SECTOR VIRTIO_BLK_SECTOR_SIZE
+// Data bytes per device request when nothing smaller applies: well below
+// 2^32, so a chain's total length (2.7.5.2) can never overflow.
+#define VBLK_MAX_BYTES (1u << 30)
+#define BASELINE_BYTES 1024  // the classic driver: one 1 KB block per request
+#define NO_LIMIT 0xffffffffu
+
+static uint64_t bit(int n)
+{
+  return (uint64_t)1 << n;
+}
+
+// ---- slots and finishing requests (all with vb->lock held) ----
+
+static int slot_alloc(struct vblk *vb, struct vblk_req *r)
 {
   int i;
 
   for (i = 0; i < vb->nslot; i++) {
-    if (vb->slot_owner[i] == 0) {
-      vb->slot_owner[i] = w;
+    if (vb->slot_req[i] == 0) {
+      vb->slot_req[i] = r;
       vb->nslot_free--;
       return i;
     }
@@ -59,21 +69,99 @@ static int slot_alloc(struct vblk *vb, struct vblk_waiter *w)
 
 static void slot_free(struct vblk *vb, int slot)
 {
-  vb->slot_owner[slot] = 0;
+  vb->slot_req[slot] = 0;
   vb->nslot_free++;
-  vos_wakeup(&vb->nslot_free);  // someone may be waiting for a slot
+  // A wakeup scans every sleeping process on some ports; skip it when
+  // nobody waits for room (the common case with many requests in flight).
+  if (vb->slot_waiters > 0)
+    vos_wakeup(&vb->nslot_free);
 }
 
-// Record a request's outcome and wake its caller.
-static void finish(struct vblk *vb, struct vblk_waiter *w, int result)
+// Sleep until a slot may have come free (or the device state changed).
+static void wait_for_room(struct vblk *vb)
 {
-  slot_free(vb, w->slot);
-  w->result = result;
-  w->done = 1;
-  vos_wakeup(w);
+  vb->slot_waiters++;
+  vos_sleep(&vb->nslot_free, &vb->lock);
+  vb->slot_waiters--;
 }
 
-// Fail every request the device still holds. Only after a reset: a
+static void mark_done(struct vblk_req *r)
+{
+  r->done = 1;
+  if (r->waiting)
+    vos_wakeup(r);
+}
+
+// Every part of r is done: record the outcome. Without a callback the
+// request is done now; with one, it goes on the list that run_callbacks
+// works through once the lock is dropped.
+static void finish_req(struct vblk *vb, struct vblk_req *r)
+{
+  r->status = r->failed ? -1 : 0;
+  if (r->failed)
+    vb->errors++;
+  else if (r->type == VBLK_READ)
+    vb->reads++;
+  else if (r->type == VBLK_WRITE)
+    vb->writes++;
+  else
+    vb->flushes++;
+  if (r->complete) {
+    r->cb_next = 0;
+    if (vb->cb_tail)
+      vb->cb_tail->cb_next = r;
+    else
+      vb->cb_head = r;
+    vb->cb_tail = r;
+    return;
+  }
+  mark_done(r);
+}
+
+// One device request (the one in `slot`) is over.
+static void part_done(struct vblk *vb, int slot, int ok)
+{
+  struct vblk_req *r = vb->slot_req[slot];
+
+  slot_free(vb, slot);
+  if (!ok)
+    r->failed = 1;
+  if (--r->parts == 0)
+    finish_req(vb, r);
+}
+
+static int token_slot(struct vblk *vb, void *token)
+{
+  return (int)((struct vblk_dma *)token - vb->dma);
+}
+
+// Run the callbacks of finished requests, without vb->lock: a callback may
+// take its own locks and wake others. `done` is set only after the
+// callback returned, so a vblk_wait on the same request cannot return
+// (and its caller reuse the request) while the callback still runs.
+static void run_callbacks(struct vblk *vb)
+{
+  struct vblk_req *r;
+
+  for (;;) {
+    vos_lock(&vb->lock);
+    r = vb->cb_head;
+    if (r) {
+      vb->cb_head = r->cb_next;
+      if (vb->cb_head == 0)
+        vb->cb_tail = 0;
+    }
+    vos_unlock(&vb->lock);
+    if (r == 0)
+      return;
+    r->complete(r);
+    vos_lock(&vb->lock);
+    mark_done(r);
+    vos_unlock(&vb->lock);
+  }
+}
+
+// Fail every device request the device still holds. Only after a reset: a
 // device that is still running could yet write into buffers we are about
 // to hand back to their owners.
 static void fail_outstanding(struct vblk *vb)
@@ -81,7 +169,7 @@ static void fail_outstanding(struct vblk *vb)
   void *token;
 
   while (virtq_drain(&vb->vq, &token) == 1)
-    finish(vb, (struct vblk_waiter *)token, -1);
+    part_done(vb, token_slot(vb, token), 0);
 }
 
 // Give up on the device. Called with vb->lock held.
@@ -91,7 +179,6 @@ static void fail_locked(struct vblk *vb, const char *why)
     return;
   vos_log("virtio-blk: giving up on the device: %s\n", why);
   vb->dead = 1;
-  vb->errors++;
   virtq_mark_broken(&vb->vq, why);
   // Reset first so the device stops using the rings and our buffers, then
   // FAILED to record that the driver has given up (2.1).
@@ -101,191 +188,525 @@ static void fail_locked(struct vblk *vb, const char *why)
   vos_wakeup(&vb->nslot_free);  // callers waiting for a slot must see `dead`
 }
 
-static int init_fail(struct vblk *vb, const char *why)
+// ---- initialisation ----
+
+// Free what setup() allocated; the device must be reset already.
+static void release_memory(struct vblk *vb)
+{
+  if (vb->vq.mem || vb->vq.itab)
+    virtq_destroy(&vb->vq);
+  if (vb->dma)
+    vos_dma_free(vb->dma, (size_t)vb->nslot * sizeof(struct vblk_dma));
+  vb->dma = 0;
+}
+
+static int setup_fail(struct vblk *vb, const char *why)
 {
   vos_log("virtio-blk %p: %s\n", (void *)vb->dev->base, why);
   // The queue may already be live: stop the device before freeing memory.
   vio_reset(vb->dev);
   vio_fail(vb->dev);
-  virtq_destroy(&vb->vq);
-  if (vb->dma)
-    vos_dma_free(vb->dma, (size_t)vb->nslot * sizeof(struct vblk_dma));
-  vb->dma = 0;
+  release_memory(vb);
+  vb->dead = 1;
   return -1;
 }
 
-int vblk_init(struct vblk *vb, struct vio_dev *d)
+static void reset_fields(struct vblk *vb, int flags)
 {
-  uint64_t wanted;
   int i;
 
-  vb->dev = d;
-  vos_lock_init(&vb->lock, "vblk");
+  vb->flags = flags;
   vb->ready = 0;
   vb->dead = 0;
   vb->readonly = 0;
+  vb->has_flush = 0;
   vb->capacity = 0;
-  vb->blk_size = VIRTIO_BLK_SECTOR_SIZE;
+  vb->blk_size = SECTOR;
+  vb->seg_max = VBLK_MAX_SEGS;
+  vb->size_max = NO_LIMIT;
+  vb->max_bytes = (flags & VBLK_BASELINE) ? BASELINE_BYTES : VBLK_MAX_BYTES;
   vb->nslot = 0;
   vb->nslot_free = 0;
   vb->dma = 0;
   vb->vq.mem = 0;
-  vb->reads = vb->writes = vb->errors = 0;
+  vb->vq.itab = 0;
   for (i = 0; i < VBLK_NSLOT; i++)
-    vb->slot_owner[i] = 0;
+    vb->slot_req[i] = 0;
+}
 
-  if (d->device_id != VIRTIO_ID_BLOCK) {
-    // Not ours: leave the device alone rather than mark it FAILED.
-    vos_log("virtio-blk %p: device type %u is not a block device\n",
-            (void *)d->base, (unsigned)d->device_id);
-    return -1;
+// The limits a device may announce (5.2.4). They only ever make our
+// requests smaller. A zero would forbid every request, which no real
+// device means; we log it and ignore it.
+static void read_limits(struct vblk *vb)
+{
+  struct vio_dev *d = vb->dev;
+  uint32_t v;
+
+  if (vio_has_feature(d, VIRTIO_BLK_F_SEG_MAX)) {
+    v = vio_config_read32(d, VIRTIO_BLK_CFG_SEG_MAX);
+    if (v == 0)
+      vos_log("virtio-blk: seg_max 0 ignored\n");
+    else if (v < vb->seg_max)
+      vb->seg_max = v;
   }
-
-  // 3.1.1 steps 1-6.
-  wanted = ((uint64_t)1 << VIRTIO_BLK_F_RO) | ((uint64_t)1 << VIRTIO_BLK_F_BLK_SIZE);
-  if (vio_negotiate(d, wanted) < 0)
-    return -1;  // logged, FAILED set
-  vb->readonly = vio_has_feature(d, VIRTIO_BLK_F_RO);
-
-  // Step 7: device-specific setup. capacity is always there (5.2.4);
-  // blk_size only if its feature was negotiated.
-  vb->capacity = vio_config_read64(d, VIRTIO_BLK_CFG_CAPACITY);
+  if (vio_has_feature(d, VIRTIO_BLK_F_SIZE_MAX)) {
+    v = vio_config_read32(d, VIRTIO_BLK_CFG_SIZE_MAX);
+    if (v == 0)
+      vos_log("virtio-blk: size_max 0 ignored\n");
+    else
+      vb->size_max = v >= SECTOR ? v - v % SECTOR : v;  // whole sectors when possible
+  }
   if (vio_has_feature(d, VIRTIO_BLK_F_BLK_SIZE))
     vb->blk_size = vio_config_read32(d, VIRTIO_BLK_CFG_BLK_SIZE);
+}
 
-  if (virtq_init(&vb->vq, d, 0, VBLK_QUEUE_SIZE) < 0)
-    return init_fail(vb, "no usable request queue");
-  vb->nslot = vb->vq.size / 3;
-  if (vb->nslot > VBLK_NSLOT)
-    vb->nslot = VBLK_NSLOT;
-  if (vb->nslot == 0)
-    return init_fail(vb, "request queue too small for a 3-descriptor request");
+// Queue, indirect tables and slots. Returns 0 or -1 (logged by the caller).
+static const char *setup_queue(struct vblk *vb)
+{
+  uint32_t size;
+  int indirect = 0;
+
+  if (virtq_init(&vb->vq, vb->dev, 0, VBLK_QUEUE_SIZE) < 0)
+    return "no usable request queue";
+  size = vb->vq.size;
+  if (size < 3)
+    return "request queue too small for a 3-descriptor request";
+  // A chain is header + data + status, and no chain may be longer than
+  // the queue (2.7.5.3.1), indirect or not.
+  if (vb->seg_max > size - 2)
+    vb->seg_max = size - 2;
+  vb->nslot = (vb->flags & VBLK_BASELINE) ? 1 : VBLK_NSLOT;
+  if (vb->nslot > (int)size)
+    vb->nslot = (int)size;
+  if (!(vb->flags & VBLK_BASELINE))
+    indirect = virtq_init_indirect(&vb->vq, (uint16_t)vb->nslot,
+                                   (uint16_t)(vb->seg_max + 2)) == 1;
+  // With plain descriptors a request takes at least three of them.
+  if (!indirect && vb->nslot > (int)size / 3)
+    vb->nslot = (int)size / 3;
   vb->dma = vos_dma_alloc((size_t)vb->nslot * sizeof(struct vblk_dma));
   if (vb->dma == 0)
-    return init_fail(vb, "no memory for request headers");
+    return "no memory for request headers";
   vb->nslot_free = vb->nslot;
+  return 0;
+}
 
-  // Step 8: from here on the device may process requests.
-  vio_driver_ok(d);
-  vb->ready = 1;
+static void log_features(struct vblk *vb)
+{
+  struct vio_dev *d = vb->dev;
+  uint64_t perf = bit(VIRTIO_BLK_F_SEG_MAX) | bit(VIRTIO_BLK_F_SIZE_MAX) |
+                  bit(VIRTIO_BLK_F_FLUSH) | bit(VIRTIO_RING_F_EVENT_IDX) |
+                  bit(VIRTIO_RING_F_INDIRECT_DESC);
+
   vos_log("virtio-blk %p: %llu sectors (%llu KiB)%s, %s transport, queue %u, "
           "%d requests in flight\n", (void *)d->base,
           (unsigned long long)vb->capacity, (unsigned long long)(vb->capacity / 2),
           vb->readonly ? ", read-only" : "", d->version == 1 ? "legacy" : "modern",
           (unsigned)vb->vq.size, vb->nslot);
+  vos_log("virtio-blk: features:%s%s%s%s%s%s%s; at most %u segments per request\n",
+          (vb->flags & VBLK_BASELINE) ? " BASELINE" : "",
+          vb->vq.event_idx ? " EVENT_IDX" : "",
+          vb->vq.itab_count ? " INDIRECT_DESC" : "",
+          vb->has_flush ? " FLUSH" : "",
+          vio_has_feature(d, VIRTIO_BLK_F_SEG_MAX) ? " SEG_MAX" : "",
+          vio_has_feature(d, VIRTIO_BLK_F_SIZE_MAX) ? " SIZE_MAX" : "",
+          (d->features & perf) == 0 ? " none" : "",
+          (unsigned)vb->seg_max);
+  if (vb->size_max != NO_LIMIT || vb->max_bytes < VBLK_MAX_BYTES)
+    vos_log("virtio-blk: at most %u bytes per segment, %u bytes per request\n",
+            (unsigned)(vb->size_max < vb->max_bytes ? vb->size_max : vb->max_bytes),
+            (unsigned)vb->max_bytes);
+}
+
+// Negotiate and set everything up. vb->lock, if anyone else can see vb,
+// is held.
+static int setup(struct vblk *vb, int flags)
+{
+  struct vio_dev *d = vb->dev;
+  uint64_t wanted;
+  const char *why;
+
+  reset_fields(vb, flags);
+  // 3.1.1 steps 1-6.
+  wanted = bit(VIRTIO_BLK_F_RO) | bit(VIRTIO_BLK_F_BLK_SIZE);
+  if (!(flags & VBLK_BASELINE))
+    wanted |= bit(VIRTIO_BLK_F_SEG_MAX) | bit(VIRTIO_BLK_F_SIZE_MAX) |
+              bit(VIRTIO_BLK_F_FLUSH) | bit(VIRTIO_RING_F_EVENT_IDX) |
+              bit(VIRTIO_RING_F_INDIRECT_DESC);
+  if (vio_negotiate(d, wanted) < 0) {
+    vb->dead = 1;
+    return -1;  // logged, FAILED set
+  }
+  vb->readonly = vio_has_feature(d, VIRTIO_BLK_F_RO);
+  vb->has_flush = vio_has_feature(d, VIRTIO_BLK_F_FLUSH);
+
+  // Step 7: device-specific setup. capacity is always there (5.2.4), the
+  // other fields only if their feature was negotiated.
+  vb->capacity = vio_config_read64(d, VIRTIO_BLK_CFG_CAPACITY);
+  read_limits(vb);
+  why = setup_queue(vb);
+  if (why)
+    return setup_fail(vb, why);
+
+  // Step 8: from here on the device may process requests.
+  vio_driver_ok(d);
+  vb->ready = 1;
+  log_features(vb);
   return 0;
 }
 
-// Sleep until a slot is free or the device is dead. Returns the slot or -1.
-static int wait_for_slot(struct vblk *vb, struct vblk_waiter *w)
+int vblk_init_opts(struct vblk *vb, struct vio_dev *d, int flags)
 {
-  while (vb->nslot_free == 0 && !vb->dead)
-    vos_sleep(&vb->nslot_free, &vb->lock);
-  if (vb->dead)
+  vb->dev = d;
+  vos_lock_init(&vb->lock, "vblk");
+  vb->draining = 0;
+  vb->slot_waiters = 0;  // not in reset_fields: vblk_reinit may have sleepers
+  vb->cb_head = vb->cb_tail = 0;
+  vb->reads = vb->writes = vb->flushes = vb->errors = 0;
+  reset_fields(vb, flags);
+
+  if (d->device_id != VIRTIO_ID_BLOCK) {
+    // Not ours: leave the device alone rather than mark it FAILED.
+    vos_log("virtio-blk %p: device type %u is not a block device\n",
+            (void *)d->base, (unsigned)d->device_id);
+    vb->dead = 1;
     return -1;
-  return slot_alloc(vb, w);
+  }
+  return setup(vb, flags);
 }
 
-// Checks that need no device. Called with vb->lock held.
-static int bad_request(struct vblk *vb, int write, uint64_t sector, void *buf, uint32_t len)
+int vblk_init(struct vblk *vb, struct vio_dev *d)
 {
-  uint64_t nsect = len / VIRTIO_BLK_SECTOR_SIZE;
+  return vblk_init_opts(vb, d, 0);
+}
 
-  if (buf == 0 || len == 0 || len % VIRTIO_BLK_SECTOR_SIZE != 0)
-    return 1;  // 5.2.6.1: data must be a multiple of 512 bytes
-  if (nsect > vb->capacity || sector > vb->capacity - nsect)
-    return 1;  // 5.2.6.1: never read or write beyond capacity
-  if (write && vb->readonly)
+int vblk_reinit(struct vblk *vb, int flags)
+{
+  int r;
+
+  if (vb->dev == 0 || vb->dev->device_id != VIRTIO_ID_BLOCK)
+    return -1;
+  vos_lock(&vb->lock);
+  // New submitters wait while draining is set; requests in flight finish.
+  vb->draining = 1;
+  while (vb->ready && !vb->dead && vb->nslot_free != vb->nslot) {
+    virtq_kick(&vb->vq);  // anything queued but unpublished must go out
+    wait_for_room(vb);
+  }
+  vio_reset(vb->dev);
+  fail_outstanding(vb);  // only after a device death; normally nothing
+  release_memory(vb);
+  r = setup(vb, flags);
+  vb->draining = 0;
+  vos_wakeup(&vb->nslot_free);
+  vos_unlock(&vb->lock);
+  run_callbacks(vb);
+  return r;
+}
+
+// ---- submitting ----
+
+// Checks that need no device. Called with vb->lock held.
+static int bad_request(struct vblk *vb, struct vblk_req *r)
+{
+  uint64_t total = 0, nsect;
+  int i;
+
+  if (r->type == VBLK_FLUSH)
+    return 0;
+  if (r->type != VBLK_READ && r->type != VBLK_WRITE)
+    return 1;
+  if (r->nseg < 1 || r->nseg > VBLK_MAX_SEGS)
+    return 1;
+  for (i = 0; i < r->nseg; i++) {
+    if (r->seg[i].addr == 0 || r->seg[i].len == 0)
+      return 1;
+    total += r->seg[i].len;
+  }
+  if (total % SECTOR != 0)
+    return 1;  // 5.2.6: data is a multiple of 512 bytes
+  nsect = total / SECTOR;
+  if (nsect > vb->capacity || r->sector > vb->capacity - nsect)
+    return 1;  // never read or write beyond capacity
+  if (r->type == VBLK_WRITE && vb->readonly)
     return 1;  // 5.2.5: writes to a VIRTIO_BLK_F_RO device fail
   return 0;
 }
 
-int vblk_rw(struct vblk *vb, int write, uint64_t sector, void *buf, uint32_t len)
+// Where the next device request of r ends: the caller's segments, cut
+// into pieces of at most size_max bytes, at most seg_max pieces and
+// max_bytes bytes per device request, and cut only where a whole number of
+// sectors has been covered. Fills vb->chain[1..n] and returns n, the
+// number of data pieces (> 0); 0 when r has been issued completely; -1
+// when the device's limits leave no way forward (size_max so small that
+// seg_max pieces do not cover a sector).
+struct cut {
+  int seg;           // cursor after this device request
+  uint32_t off;
+  uint32_t bytes;    // data bytes in it
+};
+
+static int next_cut(struct vblk *vb, struct vblk_req *r, struct cut *c)
 {
-  struct vblk_waiter w;
-  struct vblk_dma *req;
-  struct virtq_buf chain[3];
-  int err;
+  int seg = r->cur_seg, n = 0, best = 0;
+  uint32_t off = r->cur_off, bytes = 0;
+  int dev_writes = r->type == VBLK_READ;
 
-  vos_lock(&vb->lock);
-  if (!vb->ready || vb->dead || bad_request(vb, write, sector, buf, len)) {
-    vb->errors++;
-    vos_unlock(&vb->lock);
-    return -1;
+  while (seg < r->nseg && n < (int)vb->seg_max && bytes < vb->max_bytes) {
+    uint32_t piece = r->seg[seg].len - off;
+    if (piece > vb->size_max)
+      piece = vb->size_max;
+    if (piece > vb->max_bytes - bytes)
+      piece = vb->max_bytes - bytes;
+    vb->chain[1 + n].addr = (uint8_t *)r->seg[seg].addr + off;
+    vb->chain[1 + n].len = piece;
+    vb->chain[1 + n].device_writes = dev_writes;
+    n++;
+    bytes += piece;
+    off += piece;
+    if (off == r->seg[seg].len) {
+      seg++;
+      off = 0;
+    }
+    if (bytes % SECTOR == 0) {
+      best = n;
+      c->seg = seg;
+      c->off = off;
+      c->bytes = bytes;
+    }
   }
-  w.done = 0;
-  w.result = -1;
-  w.slot = wait_for_slot(vb, &w);
-  if (w.slot < 0) {
-    vb->errors++;
-    vos_unlock(&vb->lock);
-    return -1;
-  }
-
-  req = &vb->dma[w.slot];
-  req->hdr.type = write ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN;
-  req->hdr.reserved = 0;
-  req->hdr.sector = sector;
-  req->status = VBLK_STATUS_UNSET;
-
-  // 5.2.6: header (device reads), data (device writes it for a read),
-  // status (device writes).
-  chain[0].addr = &req->hdr;
-  chain[0].len = sizeof(req->hdr);
-  chain[0].device_writes = 0;
-  chain[1].addr = buf;
-  chain[1].len = len;
-  chain[1].device_writes = !write;
-  chain[2].addr = &req->status;
-  chain[2].len = 1;
-  chain[2].device_writes = 1;
-
-  // A free slot means three free descriptors (nslot <= size / 3), so this
-  // only fails on a broken queue.
-  err = virtq_add(&vb->vq, chain, 3, &w);
-  if (err != VIRTQ_OK) {
-    slot_free(vb, w.slot);
-    if (err == VIRTQ_ERR_BROKEN)
-      fail_locked(vb, "request queue broken");
-    vb->errors++;
-    vos_unlock(&vb->lock);
-    return -1;
-  }
-  virtq_kick(&vb->vq);
-
-  // vblk_intr (or fail_locked) sets w.done and wakes us. Loop: a wakeup
-  // may be meant for someone else.
-  while (!w.done)
-    vos_sleep(&w, &vb->lock);
-
-  if (w.result == 0) {
-    if (write)
-      vb->writes++;
-    else
-      vb->reads++;
-  } else {
-    vb->errors++;
-  }
-  vos_unlock(&vb->lock);
-  return w.result;
+  if (n == 0)
+    return 0;
+  return best > 0 ? best : -1;
 }
 
-// Turn the status byte of a finished request into 0 or -1.
-static int request_result(struct vblk *vb, struct vblk_waiter *w)
+// Build the whole chain of r's next device request in vb->chain: header,
+// data pieces, status. Returns its length, 0 if r is fully issued, -1 if
+// it cannot be split (see next_cut).
+static int build_chain(struct vblk *vb, struct vblk_req *r, struct cut *c)
+{
+  int n;
+
+  if (r->type == VBLK_FLUSH) {
+    if (r->cur_seg > 0)
+      return 0;
+    n = 0;  // 5.2.6: a flush is header + status, no data
+    c->seg = 1;
+    c->off = 0;
+    c->bytes = 0;
+  } else {
+    n = next_cut(vb, r, c);
+    if (n <= 0)
+      return n;
+  }
+  vb->chain[0].len = sizeof(struct virtio_blk_req_hdr);
+  vb->chain[0].device_writes = 0;
+  vb->chain[n + 1].len = 1;
+  vb->chain[n + 1].device_writes = 1;
+  return n + 2;
+}
+
+// Put chain (length n) for r in a free slot and on the queue. 0 or -1.
+static int add_part(struct vblk *vb, struct vblk_req *r, int n, struct cut *c)
+{
+  int slot = slot_alloc(vb, r);
+  struct vblk_dma *req = &vb->dma[slot];
+  int err;
+
+  req->hdr.type = r->type == VBLK_READ ? VIRTIO_BLK_T_IN :
+                  r->type == VBLK_WRITE ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_FLUSH;
+  req->hdr.reserved = 0;
+  req->hdr.sector = r->type == VBLK_FLUSH ? 0 : r->cur_sector;
+  req->status = VBLK_STATUS_UNSET;
+  vb->chain[0].addr = &req->hdr;
+  vb->chain[n - 1].addr = &req->status;
+  err = virtq_add(&vb->vq, vb->chain, n, req);
+  if (err != VIRTQ_OK) {
+    slot_free(vb, slot);
+    if (err == VIRTQ_ERR_BROKEN)
+      fail_locked(vb, "request queue broken");
+    else
+      vos_log("virtio-blk: virtq_add refused a request (%d)\n", err);
+    return -1;
+  }
+  r->parts++;
+  r->cur_seg = c->seg;
+  r->cur_off = c->off;
+  r->cur_sector += c->bytes / SECTOR;
+  return 0;
+}
+
+// Issue every device request of r, sleeping for slots and descriptors as
+// needed. r->parts holds one extra count while we are at it, so r cannot
+// finish (by completions that arrive while we sleep) before it is all out.
+static void issue(struct vblk *vb, struct vblk_req *r)
+{
+  struct cut c;
+  int n;
+
+  r->parts = 1;
+  r->failed = 0;
+  r->cur_seg = 0;
+  r->cur_off = 0;
+  r->cur_sector = r->sector;
+  if (r->type == VBLK_FLUSH && !vb->has_flush)
+    r->cur_seg = 1;  // nothing to send: see vblk_flush
+  for (;;) {
+    if (vb->dead || !vb->ready) {
+      r->failed = 1;
+      break;
+    }
+    n = build_chain(vb, r, &c);
+    if (n == 0)
+      break;
+    if (n < 0) {
+      vos_log("virtio-blk: device limits (seg_max %u, size_max %u) cannot carry a sector\n",
+              (unsigned)vb->seg_max, (unsigned)vb->size_max);
+      r->failed = 1;
+      break;
+    }
+    if (vb->nslot_free == 0 || !virtq_room(&vb->vq, n)) {
+      // Full. Whatever we queued must reach the device, or nothing will
+      // ever free up. The chain is rebuilt after the sleep: another
+      // caller may have used vb->chain meanwhile.
+      virtq_kick(&vb->vq);
+      wait_for_room(vb);
+      continue;
+    }
+    if (add_part(vb, r, n, &c) < 0) {
+      r->failed = 1;
+      break;
+    }
+  }
+  if (--r->parts == 0)
+    finish_req(vb, r);
+}
+
+static int submit_locked(struct vblk *vb, struct vblk_req *r)
+{
+  r->done = 0;
+  r->status = -1;
+  r->cb_next = 0;
+  r->waiting = 0;
+  while (vb->draining)
+    wait_for_room(vb);
+  if (!vb->ready || vb->dead || bad_request(vb, r)) {
+    vb->errors++;
+    r->done = 1;
+    return -1;
+  }
+  issue(vb, r);
+  return 0;
+}
+
+int vblk_submit_nokick(struct vblk *vb, struct vblk_req *r)
+{
+  int ret;
+
+  vos_lock(&vb->lock);
+  ret = submit_locked(vb, r);
+  vos_unlock(&vb->lock);
+  run_callbacks(vb);
+  return ret;
+}
+
+int vblk_submit(struct vblk *vb, struct vblk_req *r)
+{
+  int ret;
+
+  vos_lock(&vb->lock);
+  ret = submit_locked(vb, r);
+  if (ret == 0 && vb->ready && !vb->dead)
+    virtq_kick(&vb->vq);
+  vos_unlock(&vb->lock);
+  run_callbacks(vb);
+  return ret;
+}
+
+void vblk_kick(struct vblk *vb)
+{
+  vos_lock(&vb->lock);
+  if (vb->ready && !vb->dead)
+    virtq_kick(&vb->vq);
+  vos_unlock(&vb->lock);
+}
+
+int vblk_wait(struct vblk *vb, struct vblk_req *r)
+{
+  int status;
+
+  vos_lock(&vb->lock);
+  // A request queued with vblk_submit_nokick and never kicked would never
+  // finish: publish it (virtq_kick does nothing if there is nothing new).
+  if (!r->done && vb->ready && !vb->dead)
+    virtq_kick(&vb->vq);
+  // vblk_intr (or fail_locked, or run_callbacks) sets done and wakes us.
+  // Loop: a wakeup may be meant for someone else.
+  while (!r->done) {
+    r->waiting = 1;
+    vos_sleep(r, &vb->lock);
+  }
+  r->waiting = 0;
+  status = r->status;
+  vos_unlock(&vb->lock);
+  return status;
+}
+
+// vblk_flush without VIRTIO_BLK_F_FLUSH returns 0 without asking the
+// device, and that is correct (5.2.6.2): if the device offered FLUSH and
+// we did not accept it (baseline mode), every write is stable when it
+// completes; if the device did not offer it, it has no write cache the
+// driver can flush, and there is no command that could make a completed
+// write any safer than the device already makes it.
+int vblk_flush(struct vblk *vb)
+{
+  struct vblk_req r;
+
+  r.type = VBLK_FLUSH;
+  r.sector = 0;
+  r.nseg = 0;
+  r.complete = 0;
+  r.arg = 0;
+  if (vblk_submit(vb, &r) < 0)
+    return -1;
+  return vblk_wait(vb, &r);
+}
+
+int vblk_rw(struct vblk *vb, int write, uint64_t sector, void *buf, uint32_t len)
+{
+  struct vblk_req r;
+
+  r.type = write ? VBLK_WRITE : VBLK_READ;
+  r.sector = sector;
+  r.nseg = 1;
+  r.seg[0].addr = buf;
+  r.seg[0].len = len;
+  r.complete = 0;
+  r.arg = 0;
+  if (vblk_submit(vb, &r) < 0)
+    return -1;
+  return vblk_wait(vb, &r);
+}
+
+// ---- completions ----
+
+// Turn the status byte of a finished device request into 1 (ok) or 0.
+static int request_ok(struct vblk *vb, int slot)
 {
   // virtq_get's barrier ordered this read after the device's write.
-  uint8_t status = *(volatile uint8_t *)&vb->dma[w->slot].status;
-  struct virtio_blk_req_hdr *h = &vb->dma[w->slot].hdr;
+  uint8_t status = *(volatile uint8_t *)&vb->dma[slot].status;
+  struct virtio_blk_req_hdr *h = &vb->dma[slot].hdr;
 
   if (status == VIRTIO_BLK_S_OK)
-    return 0;
+    return 1;
   vos_log("virtio-blk: %s of sector %llu failed: %s (status %u)\n",
-          h->type == VIRTIO_BLK_T_OUT ? "write" : "read",
+          h->type == VIRTIO_BLK_T_OUT ? "write" :
+          h->type == VIRTIO_BLK_T_FLUSH ? "flush" : "read",
           (unsigned long long)h->sector,
           status == VIRTIO_BLK_S_IOERR ? "I/O error" :
           status == VIRTIO_BLK_S_UNSUPP ? "unsupported" : "unknown status",
           (unsigned)status);
-  return -1;
+  return 0;
 }
 
 // Configuration change notification: the capacity may have changed
@@ -306,12 +727,30 @@ static void config_changed(struct vblk *vb)
   }
 }
 
+// Reap every used entry, then ask for an interrupt at the next one and
+// look once more (virtq_enable_intr returns 1 if something slipped in).
+static void reap(struct vblk *vb)
+{
+  void *token;
+  uint32_t len;
+  int r, slot;
+
+  virtq_disable_intr(&vb->vq);
+  do {
+    while ((r = virtq_get(&vb->vq, &token, &len)) == 1) {
+      slot = token_slot(vb, token);
+      part_done(vb, slot, request_ok(vb, slot));
+    }
+    if (r < 0) {
+      fail_locked(vb, "bad entry in the used ring");
+      return;
+    }
+  } while (virtq_enable_intr(&vb->vq));
+}
+
 void vblk_intr(struct vblk *vb)
 {
   uint32_t why;
-  void *token;
-  uint32_t len;
-  int r;
 
   vos_lock(&vb->lock);
   // Acknowledge BEFORE reaping. A completion the device posts after our
@@ -327,19 +766,17 @@ void vblk_intr(struct vblk *vb)
   virtq_count_intr(&vb->vq);
   if (why & VIRTIO_MMIO_INT_CONFIG)
     config_changed(vb);
-
   // Reap until the used ring is really empty, not just the entries that
   // were there when the interrupt fired: everything the device finished
   // before our acknowledgement was announced only by the interrupt we just
   // acknowledged, so nobody else is going to come for it.
-  while ((r = virtq_get(&vb->vq, &token, &len)) == 1) {
-    struct vblk_waiter *w = (struct vblk_waiter *)token;
-    finish(vb, w, request_result(vb, w));
-  }
-  if (r < 0)
-    fail_locked(vb, "bad entry in the used ring");
+  if (!vb->dead)
+    reap(vb);
   vos_unlock(&vb->lock);
+  run_callbacks(vb);
 }
+
+// ---- the rest ----
 
 uint64_t vblk_capacity(struct vblk *vb)
 {
@@ -358,12 +795,40 @@ int vblk_readonly(struct vblk *vb)
   return vb->readonly;
 }
 
+void vblk_get_stats(struct vblk *vb, struct vblk_stats *st)
+{
+  struct virtq_stats *q = &vb->vq.stats;
+
+  vos_lock(&vb->lock);
+  st->requests = q->added;
+  st->indirect = q->indirect;
+  st->kicks = q->kicks;
+  st->notifies = q->notifies;
+  st->interrupts = q->interrupts;
+  st->completions = q->completions;
+  st->rechecks = q->rechecks;
+  st->reads = vb->reads;
+  st->writes = vb->writes;
+  st->flushes = vb->flushes;
+  st->errors = vb->errors;
+  st->event_idx = vb->ready && vb->vq.event_idx;
+  st->indirect_desc = vb->ready && vb->vq.itab_count > 0;
+  st->flush = vb->has_flush;
+  st->baseline = (vb->flags & VBLK_BASELINE) != 0;
+  st->seg_max = vb->seg_max;
+  st->size_max = vb->size_max;
+  st->queue_size = vb->ready ? vb->vq.size : 0;
+  st->nslot = vb->nslot;
+  vos_unlock(&vb->lock);
+}
+
 void vblk_fail(struct vblk *vb, const char *why)
 {
   vos_lock(&vb->lock);
   if (vb->ready)
     fail_locked(vb, why);
   vos_unlock(&vb->lock);
+  run_callbacks(vb);
 }
 
 void vblk_shutdown(struct vblk *vb)
@@ -372,18 +837,18 @@ void vblk_shutdown(struct vblk *vb)
   if (vb->ready) {
     vio_reset(vb->dev);
     fail_outstanding(vb);
-    virtq_destroy(&vb->vq);
-    vos_dma_free(vb->dma, (size_t)vb->nslot * sizeof(struct vblk_dma));
-    vb->dma = 0;
+    release_memory(vb);
     vb->ready = 0;
     vb->dead = 1;
   }
   vos_unlock(&vb->lock);
+  run_callbacks(vb);
 }
 
 void vblk_log_stats(struct vblk *vb)
 {
-  vos_log("virtio-blk: %u reads, %u writes, %u errors%s\n", (unsigned)vb->reads,
-          (unsigned)vb->writes, (unsigned)vb->errors, vb->dead ? ", device dead" : "");
+  vos_log("virtio-blk: %u reads, %u writes, %u flushes, %u errors%s\n",
+          (unsigned)vb->reads, (unsigned)vb->writes, (unsigned)vb->flushes,
+          (unsigned)vb->errors, vb->dead ? ", device dead" : "");
   virtq_log_stats(&vb->vq, "virtio-blk");
 }

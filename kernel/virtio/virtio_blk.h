@@ -2,15 +2,28 @@
 // sectors), built on virtq.h and virtio_mmio.h.
 //
 // Follows virtio 1.2 section 5.2 (Block Device): 5.2.3 feature bits, 5.2.4
-// configuration layout, 5.2.5 initialization, 5.2.6 requests.
+// configuration layout, 5.2.5 initialization, 5.2.6 requests (and the
+// write-cache rules in 5.2.6.2 for flushes).
 //
-// See it run: `make -C tests/host check` (blk_* tests against a RAM-disk
-// fake device) or `make qemu` (the file system lives on it).
+// See it run: `make -C tests/host check` (blk_* and perf_* tests against a
+// RAM-disk fake device), `make qemu` (the file system lives on it; the boot
+// log lists the features in use) and `blkbench` in the shell.
+//
+// Two ways in:
+//   Blocking, one buffer:      vblk_rw(&disk, write, sector, buf, len)
+//   Asynchronous, many buffers, many requests in flight:
+//     struct vblk_req *r = ...;          // caller's memory, not the device's
+//     r->type = VBLK_READ; r->sector = s; r->nseg = 2;
+//     r->seg[0].addr = page0; r->seg[0].len = 4096;  // DMA-able memory
+//     r->seg[1].addr = page1; r->seg[1].len = 4096;
+//     r->complete = 0;                   // or a callback, see struct vblk_req
+//     vblk_submit_nokick(&disk, r);      // queue, more may follow ...
+//     vblk_kick(&disk);                  // ... one notification for all
+//     status = vblk_wait(&disk, r);      // 0 or -1
 //
 // Usage (the platform glue does this):
 //   static struct vblk disk;
 //   vblk_init(&disk, &dev);                    // once, at boot
-//   vblk_rw(&disk, 0, sector, buf, 1024);      // from any process, any hart
 //   vblk_intr(&disk);                          // from the device's interrupt
 #ifndef VIRTIO_BLK_H
 #define VIRTIO_BLK_H
@@ -68,10 +81,18 @@ _Static_assert(sizeof(struct virtio_blk_req_hdr) == 16, "virtio_blk_req header i
 
 // ---- the driver ----
 
-// Queue size we ask for: min(QueueNumMax, this). Each request uses three
-// descriptors, so VBLK_NSLOT requests can be in flight at once.
-#define VBLK_QUEUE_SIZE 64
-#define VBLK_NSLOT (VBLK_QUEUE_SIZE / 3)
+// Queue size we ask for: min(QueueNumMax, this, VIRTQ_MAX_SIZE).
+#define VBLK_QUEUE_SIZE 256
+// Device requests in flight at most (each needs a header slot). Without
+// indirect descriptors the queue may hold fewer (a request takes 2 +
+// segments descriptors then). Override with -DVBLK_NSLOT=n.
+#ifndef VBLK_NSLOT
+#define VBLK_NSLOT 32
+#endif
+// Most caller segments in one vblk_req: 256 KB of 4 KB pages.
+#ifndef VBLK_MAX_SEGS
+#define VBLK_MAX_SEGS 64
+#endif
 
 // The part of a request the device reads and writes besides the caller's
 // data: one per slot, in DMA memory (never on a kernel stack).
@@ -82,36 +103,137 @@ struct vblk_dma {
 };
 _Static_assert(sizeof(struct vblk_dma) == 32, "vblk_dma is 32 bytes");
 
-struct vblk_waiter;  // a sleeping caller of vblk_rw (private to virtio_blk.c)
+// vblk_req.type
+#define VBLK_READ  0
+#define VBLK_WRITE 1
+#define VBLK_FLUSH 2
+
+struct vblk_seg {
+  void *addr;     // DMA-able and physically contiguous (see virtio_os.h)
+  uint32_t len;   // bytes; any length, but the segments together must be
+                  // a whole number of 512-byte sectors
+};
+
+// One request of the asynchronous API. The caller owns the memory (it may
+// be on a kernel stack: the device never sees this struct, only the data
+// buffers) and must leave it alone from vblk_submit until `done`.
+//
+// The driver splits a request into as many device requests as the
+// device's limits need (SEG_MAX segments, SIZE_MAX bytes per segment, the
+// queue size; in baseline mode 1 KB) and finishes it when all of them
+// have: status -1 if any failed.
+struct vblk_req {
+  int type;          // VBLK_READ, VBLK_WRITE or VBLK_FLUSH
+  uint64_t sector;   // first 512-byte sector (ignored for VBLK_FLUSH)
+  int nseg;          // 1..VBLK_MAX_SEGS (0 for VBLK_FLUSH)
+  struct vblk_seg seg[VBLK_MAX_SEGS];
+  int status;        // 0 ok, -1 error; valid once done
+  volatile int done; // set last, under the driver's lock; vblk_wait reads it
+                     // with the lock held, so read status after vblk_wait
+  // Optional. Called once when the request finishes: from the interrupt
+  // handler (or from vblk_submit / vblk_fail if it finishes there), with
+  // no vblk lock held, before `done` is set. It must not sleep, so it must
+  // not call vblk_submit or vblk_wait; it may call vos_wakeup, take its own
+  // locks, and read status.
+  void (*complete)(struct vblk_req *r);
+  void *arg;         // for the caller (the callback's context)
+
+  // Private to the driver.
+  int parts;         // device requests out, plus 1 while still being issued
+  int failed;        // some part failed
+  int cur_seg;       // where the next device request starts: segment, ...
+  uint32_t cur_off;  // ... byte offset in it, ...
+  uint64_t cur_sector; // ... and its sector
+  struct vblk_req *cb_next;  // on the list of callbacks to run
+  int waiting;       // someone sleeps in vblk_wait for it (saves wakeups)
+};
+
+// vblk_init_opts flags.
+#define VBLK_BASELINE 1  // the classic driver, for comparisons: no EVENT_IDX,
+                         // no indirect descriptors, no SEG_MAX/SIZE_MAX/FLUSH,
+                         // one request in flight, at most 1 KB per request
+
+// A snapshot for benchmarks and the boot log.
+struct vblk_stats {
+  uint32_t requests;     // device requests (descriptor chains) sent
+  uint32_t indirect;     // ... of which in an indirect table
+  uint32_t kicks;        // batches published
+  uint32_t notifies;     // QueueNotify writes
+  uint32_t interrupts;   // interrupts handled
+  uint32_t completions;  // device requests completed
+  uint32_t rechecks;     // interrupt re-enable found more work
+  uint32_t reads, writes, flushes, errors;  // caller requests (vblk_req)
+  int event_idx, indirect_desc, flush, baseline;  // in use
+  uint32_t seg_max;      // data segments per device request we use
+  uint32_t size_max;     // bytes per segment we use (0xffffffff: no limit)
+  uint32_t queue_size;
+  int nslot;             // device requests in flight at most
+};
 
 struct vblk {
   struct vio_dev *dev;
   vos_lock_t lock;       // protects everything below and the virtqueue
   struct virtq vq;
-  int ready;             // vblk_init succeeded and the device is not dead
+  int flags;             // VBLK_BASELINE
+  int ready;             // init succeeded and the device is not dead
   int dead;              // we gave up on the device: every request fails
+  int draining;          // vblk_reinit is waiting for requests in flight
   int readonly;          // VIRTIO_BLK_F_RO
+  int has_flush;         // VIRTIO_BLK_F_FLUSH negotiated
   uint64_t capacity;     // in 512-byte sectors
   uint32_t blk_size;     // device's preferred block size (information only)
-  int nslot;             // requests that can be in flight (<= VBLK_NSLOT)
+  uint32_t seg_max;      // data descriptors per device request we may use
+  uint32_t size_max;     // bytes per data descriptor (whole sectors if >= 512)
+  uint32_t max_bytes;    // data bytes per device request
+  int nslot;             // device requests that can be in flight (<= VBLK_NSLOT)
   int nslot_free;
+  int slot_waiters;      // callers sleeping on &nslot_free (saves wakeups)
   struct vblk_dma *dma;  // nslot entries, from vos_dma_alloc
-  struct vblk_waiter *slot_owner[VBLK_NSLOT];  // 0 = free
-  uint32_t reads, writes, errors;  // request counters
+  struct vblk_req *slot_req[VBLK_NSLOT];  // 0 = free
+  struct vblk_req *cb_head, *cb_tail;     // finished, callback not yet run
+  struct virtq_buf chain[VBLK_MAX_SEGS + 2];  // scratch for building one chain
+  uint32_t reads, writes, flushes, errors;  // caller request counters
 };
 
+// Initialise the driver on a probed block device. vblk_init = no flags.
 int      vblk_init(struct vblk *vb, struct vio_dev *d);
+int      vblk_init_opts(struct vblk *vb, struct vio_dev *d, int flags);
+// Wait until nothing is in flight (new requests wait too), reset the
+// device and initialise it again with new flags (e.g. for benchmark
+// phases). Returns 0 or -1 (the device is then dead).
+int      vblk_reinit(struct vblk *vb, int flags);
+
+// The asynchronous API. vblk_submit queues r and notifies the device;
+// vblk_submit_nokick queues without publishing, so that a batch costs one
+// notification at vblk_kick (vblk_wait and a full queue kick too). Both may
+// sleep while the queue is full. 0: queued (or, for a flush the device
+// does not need, already done); -1: rejected (bad arguments, read-only
+// disk, dead device): then status = -1 and done = 1 at once and the
+// callback is not called.
+int      vblk_submit(struct vblk *vb, struct vblk_req *r);
+int      vblk_submit_nokick(struct vblk *vb, struct vblk_req *r);
+void     vblk_kick(struct vblk *vb);
+// Sleep until r is done; returns r->status.
+int      vblk_wait(struct vblk *vb, struct vblk_req *r);
+// Make every write that completed before this call durable
+// (VIRTIO_BLK_T_FLUSH). 0 or -1. Without VIRTIO_BLK_F_FLUSH this is 0 at
+// once: see virtio_blk.c for why that is correct.
+int      vblk_flush(struct vblk *vb);
+
+// Blocking read (write = 0) or write of len bytes (a multiple of 512) at
+// sector. 0 or -1.
 int      vblk_rw(struct vblk *vb, int write, uint64_t sector, void *buf, uint32_t len);
 void     vblk_intr(struct vblk *vb);
 uint64_t vblk_capacity(struct vblk *vb);
 int      vblk_readonly(struct vblk *vb);
+void     vblk_get_stats(struct vblk *vb, struct vblk_stats *st);
 
 // Give up on the device: reset it and fail every request in flight and
 // every later one with -1. For a platform timeout when the device stops
 // answering (the host tests use it for a device that never completes).
 void     vblk_fail(struct vblk *vb, const char *why);
 // Reset the device, fail what is in flight, free the rings and slots.
-// Nobody may be inside vblk_rw or vblk_intr any more.
+// Nobody may be inside vblk_* any more.
 void     vblk_shutdown(struct vblk *vb);
 void     vblk_log_stats(struct vblk *vb);
 

@@ -7,6 +7,7 @@
 // implements the functions below:
 //   kernel/vos_port.h + kernel/vos_riscv.c    the RISC-V kernel
 //   tests/host/vos_port.h + tests/host/...     host unit tests
+//   kernel/cm3/vos_port.h + kernel/cm3/vos_cm3.c  the Cortex-M3 port
 //
 // Memory handed to a device must be "DMA-able": reachable by the device at
 // the address vos_virt_to_phys() returns. Get it from vos_dma_alloc().
@@ -17,7 +18,9 @@
 #include "vos_port.h"
 
 // Zeroed, 4096-byte aligned, physically contiguous memory for rings and
-// request headers. Returns NULL when there is none left.
+// request headers. Returns NULL when there is none left. (A port with only
+// modern devices may align less, at least 16: the Cortex-M3 port does,
+// see kernel/cm3/vos_cm3.c; legacy rings must start on a page.)
 void    *vos_dma_alloc(size_t size);
 void     vos_dma_free(void *p, size_t size);
 uint64_t vos_virt_to_phys(void *p);
@@ -41,6 +44,11 @@ void     vos_unlock(vos_lock_t *lk);
 // return. Callers loop re-checking their condition.
 void     vos_sleep(void *chan, vos_lock_t *lk);
 void     vos_wakeup(void *chan);
+
+// Milliseconds since some fixed moment (boot, say); never goes backwards.
+// Timer-tick resolution is enough. The network stack (kernel/net/) uses it
+// for ARP cache expiry, ARP retries and ping timeouts.
+uint64_t vos_time_ms(void);
 
 // Diagnostics. Formats: %d %u %x %p %s %c, with l or ll for 64-bit values.
 void     vos_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

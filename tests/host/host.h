@@ -45,6 +45,7 @@ void  host_dma_free_all(void);  // after an aborted test
 void  host_set_spawn(int (*fn)(void *arg), void *arg);
 void  host_set_watchdog(void (*fn)(void *arg), void *arg, int after_stalls);
 // Run one scheduler step outside of any vos_sleep (devices, interrupts).
+// It resets the stall count instead of adding to it.
 void  host_step(void);
 extern int host_irq_calls;     // interrupt handler invocations
 extern int host_sleep_calls;   // vos_sleep calls

@@ -1,7 +1,9 @@
 // test_virtio.c: host unit tests for the portable virtio core
 // (kernel/virtio/: virtio_mmio.c, virtq.c, virtio_blk.c), run against the
-// fake virtio-blk device in fakeblk.c through the host OS interface in
-// vos_host.c.
+// software device model's virtio-blk (kernel/devmodel/vdm_blk.c on a RAM
+// disk, set up by devfix.c) through the host OS interface in vos_host.c.
+// The model checks the driver against the spec and counts every violation;
+// each test fails if there was one.
 //
 // What is covered: probing (virtio 1.2 4.2.3.1), the status handshake and
 // feature negotiation (3.1.1, 2.2), configuration space reads with
@@ -25,7 +27,7 @@
 #include "virtq.h"
 #include "virtio_blk.h"
 #include "host.h"
-#include "fakeblk.h"
+#include "devfix.h"
 
 #define BASE 0x10001000u
 #define CAP  2048u  // sectors: a 1 MiB disk
@@ -51,7 +53,7 @@ static int expect(int ok, const char *fmt, ...)
 
 // ---- fixtures shared by the tests (reset before each) ----
 
-static struct fakeblk *fb;
+static struct tblk *fb;
 static struct vio_dev dev;
 static struct vblk vb;
 
@@ -62,10 +64,15 @@ static void blk_intr(void *arg)
 
 static void new_device(int version, uint64_t capacity)
 {
-  fb = fakeblk_create(BASE, version, capacity);
+  fb = tblk_create(BASE, version, capacity);
+  // The device these tests were written for: SEG_MAX (128), BLK_SIZE,
+  // FLUSH, no ring features (test_perf_features.c covers those).
+  fb->m.vdm.offered &= ~((1ull << VIRTIO_RING_F_INDIRECT_DESC) |
+                         (1ull << VIRTIO_RING_F_EVENT_IDX));
+  tblk_limits(fb, 0, 128);
 }
 
-// Probe and initialise the driver on the current fake device.
+// Probe and initialise the driver on the current device.
 static int start_driver(void)
 {
   int r = vio_probe(&dev, BASE);
@@ -84,13 +91,13 @@ static int start_blk(int version, uint64_t capacity)
   return start_driver();
 }
 
-// Check a buffer against the fake disk's initial contents.
+// Check a buffer against the disk's initial contents.
 static int is_pattern(const uint8_t *buf, uint64_t sector, uint32_t len)
 {
   uint32_t i;
 
   for (i = 0; i < len; i++) {
-    if (buf[i] != fb_pattern(sector + i / 512, i % 512))
+    if (buf[i] != tblk_pattern(sector + i / 512, i % 512))
       return 0;
   }
   return 1;
@@ -164,7 +171,7 @@ static void test_probe_modern(void)
   expect(vio_probe(&dev, BASE) == 1, "probe did not find the device");
   expect(dev.version == 2 && dev.device_id == VIRTIO_ID_BLOCK, "version %u id %u",
          (unsigned)dev.version, (unsigned)dev.device_id);
-  expect(dev.vendor_id == 0x554d4551, "vendor 0x%x", (unsigned)dev.vendor_id);
+  expect(dev.vendor_id == 0x4d445456, "vendor 0x%x (the model says \"VTDM\")", (unsigned)dev.vendor_id);
   expect(dev.base == BASE, "base not recorded");
 }
 
@@ -178,24 +185,24 @@ static void test_probe_legacy(void)
 static void test_probe_empty_slot(void)
 {
   new_device(2, CAP);
-  fb->device_id = 0;
+  fb->m.vdm.regs.device_id = 0;
   expect(vio_probe(&dev, BASE) == 0, "empty slot not reported as 0");
   // 4.2.3.1: after DeviceID 0, no other register may be touched.
-  expect(fb->id_reads_after_devid == 0, "%d register reads after DeviceID 0",
-         fb->id_reads_after_devid);
+  expect(fb->m.vdm.reads_after_devid == 0, "%d register reads after DeviceID 0",
+         fb->m.vdm.reads_after_devid);
 }
 
 static void test_probe_bad_magic(void)
 {
   new_device(2, CAP);
-  fb->magic = 0x12345678;
+  fb->m.vdm.regs.magic = 0x12345678;
   expect(vio_probe(&dev, BASE) == -1, "bad magic accepted");
 }
 
 static void test_probe_bad_version(void)
 {
   new_device(2, CAP);
-  fb->version = 3;
+  fb->m.vdm.regs.version = 3;
   expect(vio_probe(&dev, BASE) == -1, "version 3 accepted");
 }
 
@@ -214,10 +221,10 @@ static int status_log_is(const uint32_t *want, int n)
 {
   int i;
 
-  if (fb->nstatus_log != n)
+  if (fb->m.vdm.nstatus_log != n)
     return 0;
   for (i = 0; i < n; i++) {
-    if (fb->status_log[i] != want[i])
+    if (fb->m.vdm.status_log[i] != want[i])
       return 0;
   }
   return 1;
@@ -231,14 +238,15 @@ static void test_handshake_modern(void)
   if (!start_blk(2, CAP))
     return;
   expect(status_log_is(want, 5), "status writes: %d of them, last 0x%x",
-         fb->nstatus_log, fb->nstatus_log ? (unsigned)fb->status_log[fb->nstatus_log - 1] : 0);
-  // Offered SEG_MAX, BLK_SIZE, FLUSH, VERSION_1: only BLK_SIZE + VERSION_1 wanted.
-  expect(fb->driver_features == ((1ull << 32) | (1ull << 6)), "accepted 0x%llx",
-         (unsigned long long)fb->driver_features);
+         fb->m.vdm.nstatus_log, fb->m.vdm.nstatus_log ? (unsigned)fb->m.vdm.status_log[fb->m.vdm.nstatus_log - 1] : 0);
+  // Offered SEG_MAX, BLK_SIZE, FLUSH, VERSION_1: the driver wants them all.
+  expect(fb->m.vdm.driver_features == ((1ull << 32) | (1ull << 9) | (1ull << 6) | (1ull << 2)),
+         "accepted 0x%llx",
+         (unsigned long long)fb->m.vdm.driver_features);
   expect(vblk_capacity(&vb) == CAP, "capacity %llu", (unsigned long long)vblk_capacity(&vb));
   expect(vb.blk_size == 4096, "blk_size %u", (unsigned)vb.blk_size);
   expect(!vblk_readonly(&vb), "read-only without VIRTIO_BLK_F_RO");
-  expect(fb->num == 64 && fb->ready == 1, "queue num %u ready %u", fb->num, fb->ready);
+  expect(fb->m.vdm.q[0].num == VBLK_QUEUE_SIZE && fb->m.vdm.q[0].ready == 1, "queue num %u ready %u", fb->m.vdm.q[0].num, fb->m.vdm.q[0].ready);
 }
 
 static void test_handshake_legacy(void)
@@ -247,40 +255,40 @@ static void test_handshake_legacy(void)
 
   if (!start_blk(1, CAP))
     return;
-  expect(status_log_is(want, 4), "status writes: %d of them", fb->nstatus_log);
-  expect(fb->driver_features == (1ull << 6), "accepted 0x%llx",
-         (unsigned long long)fb->driver_features);
-  expect(fb->guest_page_size == 4096 && fb->queue_align == 4096,
-         "GuestPageSize %u QueueAlign %u", fb->guest_page_size, fb->queue_align);
-  expect(fb->num == 64 && fb->pfn != 0, "QueueNum %u QueuePFN 0x%x", fb->num, fb->pfn);
+  expect(status_log_is(want, 4), "status writes: %d of them", fb->m.vdm.nstatus_log);
+  expect(fb->m.vdm.driver_features == ((1ull << 9) | (1ull << 6) | (1ull << 2)), "accepted 0x%llx",
+         (unsigned long long)fb->m.vdm.driver_features);
+  expect(fb->m.vdm.regs.guest_page_size == 4096 && fb->m.vdm.q[0].align == 4096,
+         "GuestPageSize %u QueueAlign %u", fb->m.vdm.regs.guest_page_size, fb->m.vdm.q[0].align);
+  expect(fb->m.vdm.q[0].num == VBLK_QUEUE_SIZE && fb->m.vdm.q[0].pfn != 0, "QueueNum %u QueuePFN 0x%x", fb->m.vdm.q[0].num, fb->m.vdm.q[0].pfn);
 }
 
 static void test_handshake_features_ok_refused(void)
 {
   new_device(2, CAP);
-  fb->refuse_features_ok = 1;
+  fb->m.vdm.fault = VDM_FAULT_REFUSE_FEATURES;
   expect(vio_probe(&dev, BASE) == 1, "probe");
   expect(vblk_init(&vb, &dev) == -1, "init succeeded without FEATURES_OK");
-  expect(fb->status & VIRTIO_STATUS_FAILED, "FAILED not set (status 0x%x)", fb->status);
-  expect(!(fb->status & VIRTIO_STATUS_DRIVER_OK), "DRIVER_OK set anyway");
+  expect(fb->m.vdm.regs.status & VIRTIO_STATUS_FAILED, "FAILED not set (status 0x%x)", fb->m.vdm.regs.status);
+  expect(!(fb->m.vdm.regs.status & VIRTIO_STATUS_DRIVER_OK), "DRIVER_OK set anyway");
 }
 
 static void test_handshake_no_version_1(void)
 {
   new_device(2, CAP);
-  fb->offered &= ~(1ull << 32);
+  fb->m.vdm.offered &= ~(1ull << 32);
   expect(vio_probe(&dev, BASE) == 1, "probe");
   expect(vblk_init(&vb, &dev) == -1, "modern device without VERSION_1 accepted");
-  expect(fb->status & VIRTIO_STATUS_FAILED, "FAILED not set");
+  expect(fb->m.vdm.regs.status & VIRTIO_STATUS_FAILED, "FAILED not set");
 }
 
 static void test_init_wrong_device_type(void)
 {
   new_device(2, CAP);
-  fb->device_id = VIRTIO_ID_CONSOLE;
+  fb->m.vdm.regs.device_id = VIRTIO_ID_CONSOLE;
   expect(vio_probe(&dev, BASE) == 1, "probe");
   expect(vblk_init(&vb, &dev) == -1, "console accepted as a disk");
-  expect(fb->nstatus_log == 0, "someone else's device was touched");
+  expect(fb->m.vdm.nstatus_log == 0, "someone else's device was touched");
 }
 
 // QueueNumMax that is not a power of two, tiny, or zero.
@@ -289,19 +297,19 @@ static void test_queue_sizes(void)
   uint8_t *buf;
 
   new_device(2, CAP);
-  fb->num_max = 100;
+  fb->m.vdm.queue_max = 100;
   if (!start_driver())
     return;
-  expect(fb->num == 64, "QueueNumMax 100 -> QueueNum %u", fb->num);
+  expect(fb->m.vdm.q[0].num == 64, "QueueNumMax 100 -> QueueNum %u", fb->m.vdm.q[0].num);
   vblk_shutdown(&vb);
-  fakeblk_destroy(fb);
+  tblk_destroy(fb);
 
   new_device(2, CAP);
-  fb->num_max = 5;  // -> 4 descriptors: one request at a time
+  fb->m.vdm.queue_max = 5;  // -> 4 descriptors: one request at a time
   if (!start_driver())
     return;
-  expect(fb->num == 4 && vb.nslot == 1, "QueueNumMax 5 -> QueueNum %u, %d slots",
-         fb->num, vb.nslot);
+  expect(fb->m.vdm.q[0].num == 4 && vb.nslot == 1, "QueueNumMax 5 -> QueueNum %u, %d slots",
+         fb->m.vdm.q[0].num, vb.nslot);
   add_reader(7, 512);
   add_reader(8, 1024);
   run_callers();
@@ -310,17 +318,17 @@ static void test_queue_sizes(void)
   expect(is_pattern(callers[1].buf, 8, 1024), "wrong data");
   free_callers();
   vblk_shutdown(&vb);
-  fakeblk_destroy(fb);
+  tblk_destroy(fb);
 
   new_device(2, CAP);
-  fb->num_max = 2;  // no room for a 3-descriptor request
+  fb->m.vdm.queue_max = 2;  // no room for a 3-descriptor request
   expect(vio_probe(&dev, BASE) == 1, "probe");
   expect(vblk_init(&vb, &dev) == -1, "queue of 2 accepted");
-  expect(fb->status & VIRTIO_STATUS_FAILED, "FAILED not set");
-  fakeblk_destroy(fb);
+  expect(fb->m.vdm.regs.status & VIRTIO_STATUS_FAILED, "FAILED not set");
+  tblk_destroy(fb);
 
   new_device(2, CAP);
-  fb->num_max = 0;  // no queue 0 at all
+  fb->m.vdm.queue_max = 0;  // no queue 0 at all
   expect(vio_probe(&dev, BASE) == 1, "probe");
   expect(vblk_init(&vb, &dev) == -1, "missing queue accepted");
   buf = vos_dma_alloc(512);
@@ -353,14 +361,14 @@ static void test_config_generation_retry(void)
   // The capacity changes from 2048 to 2^32 + 5 sectors between the two
   // 32-bit reads of the driver's first attempt: that attempt sees
   // 2^32 + 2048, a size the disk never had.
-  fb->gen_bumps = 1;
+  fb->gen_bumps = 1;  // see struct tblk
   fb->bump_capacity = (1ull << 32) + 5;
   if (!start_driver())
     return;
   expect(vblk_capacity(&vb) == (1ull << 32) + 5, "capacity 0x%llx (torn read?)",
          (unsigned long long)vblk_capacity(&vb));
-  // capacity: 2 attempts x 2 reads, blk_size: 1 x 2
-  expect(fb->gen_reads == 6, "ConfigGeneration read %d times", fb->gen_reads);
+  // capacity: 2 attempts x 2 reads, seg_max: 1 x 2, blk_size: 1 x 2
+  expect(fb->m.vdm.gen_reads == 8, "ConfigGeneration read %d times", fb->m.vdm.gen_reads);
 }
 
 // ---- block I/O ----
@@ -389,13 +397,13 @@ static void roundtrip(int version)
   expect(ok, "bytes after the buffer were overwritten");
   expect(vblk_rw(&vb, 0, CAP - 1, dst, 512) == 0, "read of the last sector failed");
   expect(is_pattern(dst, CAP - 1, 512), "last sector has the wrong data");
-  expect(fb->num == 64, "queue size %u", fb->num);
+  expect(fb->m.vdm.q[0].num == VBLK_QUEUE_SIZE, "queue size %u", fb->m.vdm.q[0].num);
 
   expect(vb.vq.stats.added == 3 && vb.vq.stats.completions == 3,
          "counters: added %u completions %u", (unsigned)vb.vq.stats.added,
          (unsigned)vb.vq.stats.completions);
-  expect(vb.vq.stats.notifies == 3 && fb->notifies == 3, "notifies %u (device saw %d)",
-         (unsigned)vb.vq.stats.notifies, fb->notifies);
+  expect(vb.vq.stats.notifies == 3 && (int)fb->m.vdm.q[0].stats.notifies == 3, "notifies %u (device saw %d)",
+         (unsigned)vb.vq.stats.notifies, (int)fb->m.vdm.q[0].stats.notifies);
   expect(vb.vq.stats.interrupts >= 3 && vb.vq.stats.errors == 0, "interrupts %u errors %u",
          (unsigned)vb.vq.stats.interrupts, (unsigned)vb.vq.stats.errors);
   expect(vb.reads == 2 && vb.writes == 1 && vb.errors == 0, "reads %u writes %u errors %u",
@@ -428,7 +436,7 @@ static void test_blk_large_request(void)
   memset(buf, 0x5a, len);
   expect(vblk_rw(&vb, 1, 900, buf, len) == 0, "write failed");
   expect(fb->disk[900 * 512] == 0x5a && fb->disk[900 * 512 + len - 1] == 0x5a &&
-         fb->disk[900 * 512 + len] == fb_pattern(900 + 128, 0), "disk contents");
+         fb->disk[900 * 512 + len] == tblk_pattern(900 + 128, 0), "disk contents");
   vos_dma_free(buf, len);
 }
 
@@ -446,7 +454,7 @@ static void test_blk_bad_args(void)
   expect(vblk_rw(&vb, 0, CAP - 1, buf, 1024) == -1, "runs past the end");
   expect(vblk_rw(&vb, 0, ~0ull, buf, 512) == -1, "sector 2^64-1");
   expect(vblk_rw(&vb, 0, ~0ull - 1, buf, 1024) == -1, "sector + count overflows");
-  expect(fb->requests == 0, "device saw %d requests", fb->requests);
+  expect((int)fb->m.vdm.q[0].stats.requests == 0, "device saw %d requests", (int)fb->m.vdm.q[0].stats.requests);
   expect(!virtq_is_broken(&vb.vq), "bad arguments broke the queue");
   expect(vblk_rw(&vb, 0, 3, buf, 1024) == 0 && is_pattern(buf, 3, 1024),
          "a good request after the bad ones failed");
@@ -458,14 +466,14 @@ static void test_blk_readonly(void)
   uint8_t *buf;
 
   new_device(2, CAP);
-  fb->offered |= 1u << 5;  // VIRTIO_BLK_F_RO
+  fb->m.vdm.offered |= 1u << 5;  // VIRTIO_BLK_F_RO
   if (!start_driver())
     return;
   expect(vblk_readonly(&vb) == 1, "not read-only");
-  expect(fb->driver_features & (1u << 5), "VIRTIO_BLK_F_RO not accepted");
+  expect(fb->m.vdm.driver_features & (1u << 5), "VIRTIO_BLK_F_RO not accepted");
   buf = vos_dma_alloc(512);
   expect(vblk_rw(&vb, 1, 5, buf, 512) == -1, "write to a read-only disk succeeded");
-  expect(fb->writes == 0, "the write reached the device");
+  expect((int)fb->m.writes == 0, "the write reached the device");
   expect(vblk_rw(&vb, 0, 5, buf, 512) == 0 && is_pattern(buf, 5, 512), "read failed");
   vos_dma_free(buf, 512);
 }
@@ -474,7 +482,7 @@ static void test_blk_readonly(void)
 // device broke the queue protocol, the driver must have given up on it
 // (reset + FAILED) and fail later requests too; if it only returned an
 // error status, the next request must work.
-static void misbehave(enum fb_mode mode, int breaks_queue)
+static void misbehave(enum vdm_fault mode, int breaks_queue)
 {
   const uint32_t len = 1024, guard = 64;
   uint8_t *buf;
@@ -483,7 +491,7 @@ static void misbehave(enum fb_mode mode, int breaks_queue)
 
   if (!start_blk(2, CAP))
     return;
-  fb->mode = mode;
+  fb->m.vdm.fault = mode;
   buf = vos_dma_alloc(len + guard);
   memset(buf + len, 0xcd, guard);
   r = vblk_rw(&vb, 0, 4, buf, len);
@@ -491,12 +499,12 @@ static void misbehave(enum fb_mode mode, int breaks_queue)
   for (i = 0; i < guard; i++)
     ok &= buf[len + i] == 0xcd;
   expect(ok, "memory after the buffer was overwritten");
-  fb->mode = FB_NORMAL;
+  fb->m.vdm.fault = VDM_FAULT_NONE;
   r = vblk_rw(&vb, 0, 4, buf, len);
   if (breaks_queue) {
     expect(virtq_is_broken(&vb.vq), "queue not marked broken");
-    expect(fb->status & VIRTIO_STATUS_FAILED, "device not marked FAILED");
-    expect(!fb->live, "device not reset: it could still use the rings");
+    expect(fb->m.vdm.regs.status & VIRTIO_STATUS_FAILED, "device not marked FAILED");
+    expect(!fb->m.vdm.q[0].ready, "device not reset: it could still use the rings");
     expect(r == -1, "request on a dead device returned %d", r);
   } else {
     expect(!virtq_is_broken(&vb.vq), "an error status broke the queue");
@@ -505,14 +513,14 @@ static void misbehave(enum fb_mode mode, int breaks_queue)
   vos_dma_free(buf, len + guard);
 }
 
-static void test_blk_ioerr(void)          { misbehave(FB_IOERR, 0); }
-static void test_blk_unsupp(void)         { misbehave(FB_UNSUPP, 0); }
-static void test_blk_unknown_status(void) { misbehave(FB_BAD_STATUS, 0); }
-static void test_blk_status_unwritten(void) { misbehave(FB_NO_STATUS, 0); }
-static void test_blk_used_id_out_of_range(void) { misbehave(FB_BAD_ID, 1); }
-static void test_blk_used_len_too_big(void)     { misbehave(FB_BIG_LEN, 1); }
-static void test_blk_used_idx_runs_ahead(void)  { misbehave(FB_IDX_JUMP, 1); }
-static void test_blk_needs_reset(void)          { misbehave(FB_NEEDS_RESET, 1); }
+static void test_blk_ioerr(void)          { misbehave(VDM_FAULT_IOERR, 0); }
+static void test_blk_unsupp(void)         { misbehave(VDM_FAULT_UNSUPP, 0); }
+static void test_blk_unknown_status(void) { misbehave(VDM_FAULT_BAD_STATUS, 0); }
+static void test_blk_status_unwritten(void) { misbehave(VDM_FAULT_NO_STATUS, 0); }
+static void test_blk_used_id_out_of_range(void) { misbehave(VDM_FAULT_BAD_ID, 1); }
+static void test_blk_used_len_too_big(void)     { misbehave(VDM_FAULT_BIG_LEN, 1); }
+static void test_blk_used_idx_runs_ahead(void)  { misbehave(VDM_FAULT_IDX_JUMP, 1); }
+static void test_blk_needs_reset(void)          { misbehave(VDM_FAULT_NEEDS_RESET, 1); }
 
 static void watchdog_fail(void *arg)
 {
@@ -522,14 +530,14 @@ static void watchdog_fail(void *arg)
 static void test_blk_never_completes(void)
 {
   host_set_watchdog(watchdog_fail, &vb, 5);
-  misbehave(FB_NEVER, 1);
+  misbehave(VDM_FAULT_NEVER, 1);
 }
 
 static void test_blk_used_id_repeated(void)
 {
   if (!start_blk(2, CAP))
     return;
-  fb->mode = FB_DUP_ID;
+  fb->m.vdm.fault = VDM_FAULT_DUP_ID;
   add_reader(1, 512);
   add_reader(2, 512);
   run_callers();
@@ -539,7 +547,7 @@ static void test_blk_used_id_repeated(void)
   expect(callers[1].result == -1, "the request whose id was never returned got %d",
          callers[1].result);
   expect(virtq_is_broken(&vb.vq), "queue not marked broken");
-  expect(fb->status & VIRTIO_STATUS_FAILED, "device not marked FAILED");
+  expect(fb->m.vdm.regs.status & VIRTIO_STATUS_FAILED, "device not marked FAILED");
   free_callers();
 }
 
@@ -549,7 +557,7 @@ static void test_blk_out_of_order(void)
 
   if (!start_blk(2, CAP))
     return;
-  fb->reverse = 1;
+  fb->m.vdm.reverse = 1;
   for (i = 0; i < n; i++)
     add_reader(100 + 10 * (uint64_t)i, 512 * (uint32_t)(i + 1));
   run_callers();
@@ -569,11 +577,11 @@ static void test_blk_out_of_order(void)
 // More callers than requests fit in the queue: the rest sleep for a slot.
 static void test_blk_queue_full(void)
 {
-  int i, n = 30;
+  int i, n = VBLK_NSLOT + 8;
 
   if (!start_blk(2, CAP))
     return;
-  fb->reverse = 1;
+  fb->m.vdm.reverse = 1;
   for (i = 0; i < n; i++)
     add_reader((uint64_t)i * 3, 512);
   run_callers();
@@ -583,7 +591,7 @@ static void test_blk_queue_full(void)
   }
   expect(fb->max_outstanding == VBLK_NSLOT, "%d in flight at most, expected %d",
          fb->max_outstanding, VBLK_NSLOT);
-  expect(virtq_free_count(&vb.vq) == 64, "%d descriptors free afterwards",
+  expect(virtq_free_count(&vb.vq) == vb.vq.size, "%d descriptors free afterwards",
          virtq_free_count(&vb.vq));
   free_callers();
 }
@@ -594,7 +602,7 @@ static void test_blk_ack_race(void)
 {
   if (!start_blk(2, CAP))
     return;
-  fb->complete_on_ack = 1;
+  fb->m.vdm.complete_on_ack = 1;
   add_reader(11, 512);
   add_reader(12, 512);
   run_callers();
@@ -611,12 +619,12 @@ static void test_blk_no_notify(void)
 
   if (!start_blk(2, CAP))
     return;
-  fb->no_notify = 1;  // the device polls: VIRTQ_USED_F_NO_NOTIFY (2.7.10)
+  fb->m.vdm.no_notify = 1;  // the device polls: VIRTQ_USED_F_NO_NOTIFY (2.7.10)
   buf = vos_dma_alloc(512);
   for (i = 0; i < 3; i++)
     expect(vblk_rw(&vb, 0, (uint64_t)i, buf, 512) == 0, "read %d failed", i);
   // Only the first kick, before the device had set the flag, notifies.
-  expect(fb->notifies == 1 && vb.vq.stats.notifies == 1, "%d notifies", fb->notifies);
+  expect((int)fb->m.vdm.q[0].stats.notifies == 1 && vb.vq.stats.notifies == 1, "%d notifies", (int)fb->m.vdm.q[0].stats.notifies);
   vos_dma_free(buf, 512);
 }
 
@@ -628,7 +636,7 @@ static void test_blk_config_change(void)
     return;
   buf = vos_dma_alloc(512);
   expect(vblk_rw(&vb, 0, CAP + 5, buf, 512) == -1, "read beyond capacity");
-  fakeblk_resize(fb, 2 * CAP);  // raises a configuration change interrupt
+  tblk_resize(fb, 2 * CAP);  // raises a configuration change interrupt
   expect(vblk_rw(&vb, 0, 0, buf, 512) == 0, "read failed");
   expect(vblk_capacity(&vb) == 2 * CAP, "capacity %llu after resize",
          (unsigned long long)vblk_capacity(&vb));
@@ -673,10 +681,10 @@ static void test_virtq_tokens_reverse(void)
   expect(virtq_free_count(&vq) == 64 - 15, "free %d", virtq_free_count(&vq));
   expect(virtq_get(&vq, &token, &len) == 0, "completion before the kick");
   virtq_kick(&vq);  // one notification for all five
-  expect(vq.stats.notifies == 1 && fb->notifies == 1, "notifies %d", fb->notifies);
+  expect(vq.stats.notifies == 1 && (int)fb->m.vdm.q[0].stats.notifies == 1, "notifies %d", (int)fb->m.vdm.q[0].stats.notifies);
 
-  fb->reverse = 1;
-  fakeblk_run(fb);
+  fb->m.vdm.reverse = 1;
+  tblk_run(fb);
   expect(vio_intr_ack(&dev) == VIRTIO_MMIO_INT_VRING, "interrupt status");
   for (i = 4; i >= 0; i--) {
     r = virtq_get(&vq, &token, &len);
@@ -719,7 +727,7 @@ static void test_virtq_multi_segment(void)
     expect(virtq_add(&vq, chain, 4, &tok) == VIRTQ_OK, "add");
   }
   virtq_kick(&vq);
-  fakeblk_run(fb);
+  tblk_run(fb);
   expect(virtq_get(&vq, &token, &len) == 1 && token == &tok, "no completion");
   expect(len == 512 + 1024 + 1, "len %u", (unsigned)len);
   expect(is_pattern(a, 40, 512) && is_pattern(b, 41, 1024), "data split wrongly");
@@ -780,13 +788,13 @@ static void test_virtq_add_errors(void)
 
 static void teardown(void)
 {
-  if (fb && fb->violations)
-    expect(0, "device saw %d spec violations, first: %s", fb->violations,
-           fb->first_violation);
+  if (fb && fb->m.vdm.violations)
+    expect(0, "device saw %d spec violations, first: %s (0x%x)", fb->m.vdm.violations,
+           fb->m.vdm.first_violation, (unsigned)fb->m.vdm.violation_arg);
   if (vb.ready)
     vblk_shutdown(&vb);
   if (fb)
-    fakeblk_destroy(fb);
+    tblk_destroy(fb);
   fb = 0;
   if (host_dma_live() != 0) {
     expect(0, "%d DMA blocks never freed", host_dma_live());
@@ -815,7 +823,7 @@ static void run(const char *name, void (*fn)(void))
     expect(0, "aborted: %s", host_abort_reason());
     host_dma_free_all();
     if (fb)
-      fakeblk_destroy(fb);
+      tblk_destroy(fb);
     fb = 0;
   }
   host_set_abort_jmp(0);

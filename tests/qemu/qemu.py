@@ -8,6 +8,7 @@ deadline, and is killed by its own process id (never by name).
         q.expect("$ ")             # wait for the shell prompt
         out = q.run("ls")          # send a line, collect output to the next prompt
 """
+import errno
 import os
 import re
 import select
@@ -27,11 +28,40 @@ class QemuError(Exception):
     pass
 
 
-def fresh_disk(name):
+def sparse_copy(src, dst, size=None):
+    """Copy src to dst keeping holes as holes (fs.img is a 100 MB sparse
+    file with a few hundred KB of data); optionally make dst `size` bytes."""
+    with open(src, "rb") as fi, open(dst, "wb") as fo:
+        end = os.fstat(fi.fileno()).st_size
+        pos = 0
+        while pos < end:
+            try:
+                pos = os.lseek(fi.fileno(), pos, os.SEEK_DATA)
+                stop = os.lseek(fi.fileno(), pos, os.SEEK_HOLE)
+            except OSError as e:
+                if e.errno == errno.ENXIO:      # only a hole is left
+                    break
+                stop = end                      # no SEEK_DATA here: copy it all
+            except AttributeError:
+                stop = end
+            fi.seek(pos)
+            fo.seek(pos)
+            left = stop - pos
+            while left > 0:
+                chunk = fi.read(min(left, 1 << 20))
+                if not chunk:
+                    break
+                fo.write(chunk)
+                left -= len(chunk)
+            pos = stop
+        fo.truncate(size if size is not None else end)
+
+
+def fresh_disk(name, size=None):
     """A private copy of fs.img for one test, so tests cannot disturb each other."""
     os.makedirs(OUT, exist_ok=True)
     path = os.path.join(OUT, name + ".img")
-    shutil.copyfile(FSIMG, path)
+    sparse_copy(FSIMG, path, size)
     return path
 
 

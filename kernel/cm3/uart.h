@@ -1,0 +1,17 @@
+// uart.h: UART2 as the device model's byte stream (see uart.c for the
+// LM3S6965 UART facts it follows). See it run: `make qemu-cm3`, then
+// `nc localhost CM3PORT` and `stat` for the counters below.
+#ifndef UART_H
+#define UART_H
+#include <stdint.h>
+#include "vdm_backend.h"
+
+struct uart2_stats {
+  uint32_t rx_bytes, tx_bytes, tx_full, irqs;
+};
+extern struct uart2_stats uart2_stats;
+
+// Fill `be` with UART2's functions; `event` is called (interrupts masked)
+// from the UART2 interrupt when bytes arrived or transmit room appeared.
+void uart2_backend(struct vdm_char_backend *be, void (*event)(void *arg), void *arg);
+#endif

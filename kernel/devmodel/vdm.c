@@ -1,0 +1,971 @@
+// vdm.c: the core of the software virtio device model: the virtio-mmio
+// register file and its side effects, and the device's half of the split
+// virtqueue. See vdm.h for the picture.
+//
+// Follows virtio 1.2, read from the device's side:
+//   4.2.2  the register layout (struct vdm_regs) and what each register
+//          does; 4.2.3.2 queue configuration; 4.2.3.3/4.2.3.4 the two
+//          kinds of notification; 4.2.4 the legacy registers
+//   2.1    device status (and 2.1.2: DEVICE_NEEDS_RESET)
+//   2.2    feature negotiation (2.2.2: a device that cannot work with the
+//          driver's features leaves FEATURES_OK clear)
+//   2.4    device reset, 2.5 configuration space and ConfigGeneration
+//   2.7    split virtqueues: 2.7.5 descriptors, 2.7.5.3 indirect tables,
+//          2.7.6 available ring, 2.7.8 used ring, 2.7.7 / 2.7.10
+//          notification suppression (flags and EVENT_IDX), 2.7.2 legacy layout
+//
+// The model runs on the CPU the driver runs on, so "the device's memory
+// accesses" are ordinary loads and stores; the barriers are there anyway,
+// at the places a device on another core would need them, so the code
+// reads like the protocol it implements.
+//
+// See it run: `make -C tests/host check`, `make qemu-cm3`.
+#include <stdint.h>
+#include <stddef.h>
+#include "virtio_os.h"
+#include "virtio.h"
+#include "vdm.h"
+
+// The register file must match 4.2.2 byte for byte.
+_Static_assert(offsetof(struct vdm_regs, device_features) == VIRTIO_MMIO_DEVICE_FEATURES, "0x010");
+_Static_assert(offsetof(struct vdm_regs, driver_features) == VIRTIO_MMIO_DRIVER_FEATURES, "0x020");
+_Static_assert(offsetof(struct vdm_regs, guest_page_size) == VIRTIO_MMIO_GUEST_PAGE_SIZE, "0x028");
+_Static_assert(offsetof(struct vdm_regs, queue_sel) == VIRTIO_MMIO_QUEUE_SEL, "0x030");
+_Static_assert(offsetof(struct vdm_regs, queue_pfn) == VIRTIO_MMIO_QUEUE_PFN, "0x040");
+_Static_assert(offsetof(struct vdm_regs, queue_ready) == VIRTIO_MMIO_QUEUE_READY, "0x044");
+_Static_assert(offsetof(struct vdm_regs, queue_notify) == VIRTIO_MMIO_QUEUE_NOTIFY, "0x050");
+_Static_assert(offsetof(struct vdm_regs, interrupt_status) == VIRTIO_MMIO_INTERRUPT_STATUS, "0x060");
+_Static_assert(offsetof(struct vdm_regs, interrupt_ack) == VIRTIO_MMIO_INTERRUPT_ACK, "0x064");
+_Static_assert(offsetof(struct vdm_regs, status) == VIRTIO_MMIO_STATUS, "0x070");
+_Static_assert(offsetof(struct vdm_regs, queue_desc_low) == VIRTIO_MMIO_QUEUE_DESC_LOW, "0x080");
+_Static_assert(offsetof(struct vdm_regs, queue_driver_low) == VIRTIO_MMIO_QUEUE_DRIVER_LOW, "0x090");
+_Static_assert(offsetof(struct vdm_regs, queue_device_low) == VIRTIO_MMIO_QUEUE_DEVICE_LOW, "0x0a0");
+_Static_assert(offsetof(struct vdm_regs, shm_sel) == 0x0ac, "SHMSel at 0x0ac");
+_Static_assert(offsetof(struct vdm_regs, queue_reset) == 0x0c0, "QueueReset at 0x0c0");
+_Static_assert(offsetof(struct vdm_regs, config_generation) == VIRTIO_MMIO_CONFIG_GENERATION, "0x0fc");
+_Static_assert(offsetof(struct vdm_regs, config) == VIRTIO_MMIO_CONFIG, "0x100");
+_Static_assert(offsetof(struct vdm, regs) == 0, "the register file starts the device");
+_Static_assert(VDM_QUEUE_MAX <= VIRTQ_SIZE_LIMIT && (VDM_QUEUE_MAX & (VDM_QUEUE_MAX - 1)) == 0,
+               "VDM_QUEUE_MAX: a power of two the spec allows");
+
+#define REG(field) ((uint32_t)offsetof(struct vdm_regs, field))
+#define CONFIG_END (VIRTIO_MMIO_CONFIG + VDM_CONFIG_SIZE)
+
+// ---- small helpers ----
+
+static const char *const fault_names[VDM_FAULT_COUNT] = {
+  "none", "ioerr", "unsupp", "bad-status", "no-status", "bad-id", "dup-id",
+  "big-len", "idx-jump", "never", "needs-reset", "reset-inflight", "refuse-features",
+};
+
+const char *vdm_fault_name(enum vdm_fault f)
+{
+  if ((unsigned)f >= VDM_FAULT_COUNT)
+    return "?";
+  return fault_names[f];
+}
+
+void vdm_violation(struct vdm *d, const char *what, uint32_t arg)
+{
+  if (d->violations++ == 0) {
+    d->first_violation = what;
+    d->violation_arg = arg;
+    vos_log("vdm %s: driver broke a spec rule: %s (0x%x)\n", d->ops->name, what,
+            (unsigned)arg);
+  }
+}
+
+int vdm_has_feature(struct vdm *d, int bit)
+{
+  return (d->features >> bit) & 1;
+}
+
+static int modern(struct vdm *d)
+{
+  return d->regs.version == 2;
+}
+
+// Ring memory is read and written through volatile pointers: the driver
+// is the other party, and the compiler must not cache or merge accesses.
+static uint16_t ld16(const uint8_t *p)
+{
+  return *(const volatile uint16_t *)p;
+}
+
+static uint32_t ld32(const uint8_t *p)
+{
+  return *(const volatile uint32_t *)p;
+}
+
+static uint64_t ld64(const uint8_t *p)
+{
+  return (uint64_t)ld32(p) | ((uint64_t)ld32(p + 4) << 32);
+}
+
+static void st16(uint8_t *p, uint16_t v)
+{
+  *(volatile uint16_t *)p = v;
+}
+
+static void st32(uint8_t *p, uint32_t v)
+{
+  *(volatile uint32_t *)p = v;
+}
+
+// The three ring areas of queue q, checked against the port's idea of
+// driver memory every time (the driver might have freed them). Each ring
+// size includes the trailing event word (2.7.6, 2.7.8).
+static uint8_t *desc_area(struct vdm *d, struct vdm_queue *q)
+{
+  return vdm_port_mem(q->desc_pa, 16ull * q->num);
+}
+
+static uint8_t *avail_area(struct vdm *d, struct vdm_queue *q)
+{
+  return vdm_port_mem(q->driver_pa, 6ull + 2ull * q->num);
+}
+
+static uint8_t *used_area(struct vdm *d, struct vdm_queue *q)
+{
+  return vdm_port_mem(q->device_pa, 6ull + 8ull * q->num);
+}
+
+static void raise_irq(struct vdm *d, uint32_t why)
+{
+  d->regs.interrupt_status |= why;
+  d->irqs++;
+  if (d->raise_irq)
+    d->raise_irq(d->irq_arg);
+}
+
+// ---- configuration space (2.5) ----
+
+static void render_config(struct vdm *d)
+{
+  uint8_t cfg[VDM_CONFIG_SIZE];
+  uint32_t i;
+
+  for (i = 0; i < VDM_CONFIG_SIZE; i++)
+    cfg[i] = 0;
+  if (d->ops->config_read)
+    d->ops->config_read(d, cfg, VDM_CONFIG_SIZE);
+  // Configuration fields are little-endian (2.5.1 for modern devices; on
+  // every CPU we target the legacy "native" order is the same).
+  for (i = 0; i < VDM_CONFIG_SIZE / 4; i++)
+    d->regs.config[i] = (uint32_t)cfg[4 * i] | (uint32_t)cfg[4 * i + 1] << 8 |
+                        (uint32_t)cfg[4 * i + 2] << 16 | (uint32_t)cfg[4 * i + 3] << 24;
+}
+
+void vdm_config_changed(struct vdm *d, int notify)
+{
+  render_config(d);
+  // A driver that read part of the old space and part of the new one sees
+  // the generation change and reads again (2.5.1).
+  d->regs.config_generation++;
+  if (notify && (d->regs.status & VIRTIO_STATUS_DRIVER_OK))
+    raise_irq(d, VIRTIO_MMIO_INT_CONFIG);
+}
+
+// ---- what reads return: kept current in the RAM words ----
+
+static void refresh_feature_window(struct vdm *d)
+{
+  uint32_t sel = d->regs.device_features_sel;
+
+  if (sel == 0)
+    d->regs.device_features = (uint32_t)d->offered;
+  else if (sel == 1 && modern(d))
+    d->regs.device_features = (uint32_t)(d->offered >> 32);
+  else
+    d->regs.device_features = 0;  // a legacy device has 32 feature bits
+}
+
+static void refresh_queue_window(struct vdm *d)
+{
+  uint32_t sel = d->regs.queue_sel;
+
+  if (sel < d->ops->num_queues) {
+    d->regs.queue_num_max = d->queue_max;
+    d->regs.queue_ready = modern(d) ? d->q[sel].ready : 0;
+    d->regs.queue_pfn = modern(d) ? 0 : d->q[sel].pfn;
+  } else {
+    d->regs.queue_num_max = 0;  // "this queue does not exist"
+    d->regs.queue_ready = 0;
+    d->regs.queue_pfn = 0;
+  }
+}
+
+// ---- reset (2.4) ----
+
+static void device_reset(struct vdm *d)
+{
+  int i;
+
+  d->resets++;
+  for (i = 0; i < VDM_MAX_QUEUES; i++) {
+    struct vdm_queue *q = &d->q[i];
+    q->num = 0;
+    q->last_avail = 0;
+    q->used_idx = 0;
+    q->ready = 0;
+    q->align = 0;
+    q->pfn = 0;
+    q->desc_pa = q->driver_pa = q->device_pa = 0;
+    q->npending = 0;  // whatever we held is forgotten, never written to
+  }
+  d->driver_features = 0;
+  d->features = 0;
+  d->regs.status = 0;
+  d->regs.interrupt_status = 0;
+  d->regs.device_features_sel = 0;
+  d->regs.driver_features_sel = 0;
+  d->regs.queue_sel = 0;
+  d->regs.guest_page_size = 0;
+  if (d->ops->reset)
+    d->ops->reset(d);
+  render_config(d);
+  refresh_feature_window(d);
+  refresh_queue_window(d);
+}
+
+void vdm_reset(struct vdm *d)
+{
+  device_reset(d);
+}
+
+void vdm_attach(struct vdm *d, const struct vdm_ops *ops, uint32_t version)
+{
+  uint32_t *w = (uint32_t *)&d->regs;
+  size_t i;
+
+  for (i = 0; i < sizeof(d->regs) / 4; i++)
+    w[i] = 0;
+  d->ops = ops;
+  d->regs.magic = VIRTIO_MMIO_MAGIC;
+  d->regs.version = version;
+  d->regs.device_id = ops->device_id;
+  d->regs.vendor_id = 0x4d445456;  // "VTDM" in little-endian ASCII: ours
+  // No shared memory regions: their length reads as all ones (4.2.2).
+  d->regs.shm_len_low = d->regs.shm_len_high = 0xffffffffu;
+  d->regs.shm_base_low = d->regs.shm_base_high = 0xffffffffu;
+  d->offered = ops->device_features ? ops->device_features(d) : 0;
+  if (version == 2)
+    d->offered |= (uint64_t)1 << VIRTIO_F_VERSION_1;
+  else
+    d->offered &= 0xffffffffu;
+  d->queue_max = ops->queue_max;
+  d->sync_notify = 0;
+  d->raise_irq = 0;
+  d->irq_arg = 0;
+  d->fault = VDM_FAULT_NONE;
+  d->reverse = d->complete_on_ack = d->no_notify = d->event_idx_hold = 0;
+  d->observer = 0;
+  d->on_config_read = 0;
+  d->nstatus_log = 0;
+  d->gen_reads = d->devid_read = d->reads_after_devid = 0;
+  d->irqs = d->resets = 0;
+  d->violations = 0;
+  d->first_violation = 0;
+  d->violation_arg = 0;
+  for (i = 0; i < VDM_MAX_QUEUES; i++) {
+    struct vdm_queue_stats *s = &d->q[i].stats;
+    s->notifies = s->requests = s->completions = s->interrupts = s->errors = 0;
+    s->indirect = 0;
+  }
+  device_reset(d);
+  d->resets = 0;
+}
+
+uintptr_t vdm_base(struct vdm *d)
+{
+  return (uintptr_t)&d->regs;
+}
+
+int vdm_contains(struct vdm *d, uintptr_t addr)
+{
+  return addr >= vdm_base(d) && addr - vdm_base(d) < sizeof(d->regs);
+}
+
+// ---- the available ring (2.7.6) ----
+
+int vdm_queue_live(struct vdm *d, int qi)
+{
+  struct vdm_queue *q = &d->q[qi];
+  uint32_t st = d->regs.status;
+
+  if (qi >= d->ops->num_queues || !q->ready || q->num == 0)
+    return 0;
+  if (!(st & VIRTIO_STATUS_DRIVER_OK) || (st & VIRTIO_STATUS_DEVICE_NEEDS_RESET))
+    return 0;
+  if (!desc_area(d, q) || !avail_area(d, q) || !used_area(d, q)) {
+    vdm_violation(d, "ring outside driver memory", (uint32_t)qi);
+    q->ready = 0;
+    return 0;
+  }
+  return 1;
+}
+
+// Move every head the driver has published into q->pending.
+static void pop_avail(struct vdm *d, int qi)
+{
+  struct vdm_queue *q = &d->q[qi];
+  uint8_t *avail = avail_area(d, q);
+  uint8_t *used = used_area(d, q);
+  uint16_t idx, head;
+
+  for (;;) {
+    idx = ld16(avail + 2);
+    // 2.7.13.3 from the other side: the driver wrote the ring entries,
+    // then avail.idx. We read idx first; entries after this barrier.
+    vos_mb();
+    // (Unless our own fault moved used.idx: then the count means nothing.)
+    if ((uint16_t)(idx - q->used_idx) > q->num && d->fault != VDM_FAULT_IDX_JUMP &&
+        d->fault != VDM_FAULT_DUP_ID)
+      vdm_violation(d, "avail.idx more than a ring ahead of used.idx", idx);
+    while (q->last_avail != idx) {
+      if (q->npending >= q->num || q->npending >= VDM_QUEUE_MAX) {
+        vdm_violation(d, "more chains available than the ring holds", idx);
+        break;
+      }
+      head = ld16(avail + 4 + 2 * (q->last_avail % q->num));
+      q->last_avail++;
+      if (head >= q->num) {
+        vdm_violation(d, "available ring entry is not a descriptor", head);
+        q->stats.errors++;
+        continue;  // nothing we could ever return it as
+      }
+      q->pending[q->npending++] = head;
+      q->stats.requests++;
+      if (d->observer)
+        d->observer(d, VDM_EV_POP, qi, head);
+    }
+    if (!vdm_has_feature(d, VIRTIO_RING_F_EVENT_IDX) || d->event_idx_hold)
+      return;
+    // 2.7.10 with EVENT_IDX: "notify me when you publish entry last_avail".
+    // Then look at avail.idx once more: an entry published before the
+    // driver could see our avail_event would otherwise wait for a
+    // notification that never comes.
+    st16(used + 4 + 8 * q->num, q->last_avail);
+    vos_mb();
+    if (ld16(avail + 2) == q->last_avail)
+      return;
+  }
+}
+
+static void service_queue(struct vdm *d, int qi)
+{
+  struct vdm_queue *q = &d->q[qi];
+
+  if (!vdm_queue_live(d, qi))
+    return;
+  // used.flags (2.7.10): a device that polls may ask not to be notified.
+  st16(used_area(d, q), d->no_notify ? VIRTQ_USED_F_NO_NOTIFY : 0);
+  pop_avail(d, qi);
+  if (d->fault == VDM_FAULT_NEVER)
+    return;
+  if (q->npending > 0 && d->ops->queue_work)
+    d->ops->queue_work(d, qi);
+}
+
+void vdm_run(struct vdm *d)
+{
+  int i;
+
+  for (i = 0; i < d->ops->num_queues; i++)
+    service_queue(d, i);
+}
+
+int vdm_irq_pending(struct vdm *d)
+{
+  return d->regs.interrupt_status != 0;
+}
+
+// ---- descriptor chains (2.7.5, 2.7.5.3) ----
+
+int vdm_chain_get(struct vdm *d, int qi, uint16_t head, struct vdm_chain *c)
+{
+  struct vdm_queue *q = &d->q[qi];
+  uint8_t *table = desc_area(d, q);
+  uint32_t entries = q->num, i = head, steps = 0;
+  uint64_t readable = 0, writable = 0;
+  int indirect = 0;
+
+  c->n = 0;
+  c->indirect = 0;
+  c->readable = c->writable = 0;
+  if (table == 0)
+    return -1;
+  for (;;) {
+    uint8_t *e;
+    uint64_t addr;
+    uint32_t len;
+    uint16_t flags, next;
+
+    // A chain visits each descriptor at most once, so a longer walk is a
+    // loop the driver built (2.7.5.2: chains never exceed the queue size).
+    if (i >= entries || steps >= entries) {
+      vdm_violation(d, "descriptor chain leaves its table or loops", head);
+      return -1;
+    }
+    steps++;
+    e = table + 16 * i;
+    addr = ld64(e);
+    len = ld32(e + 8);
+    flags = ld16(e + 12);
+    next = ld16(e + 14);
+
+    if (flags & VIRTQ_DESC_F_INDIRECT) {
+      // 2.7.5.3.1: only with the feature, never together with NEXT,
+      // never inside a table, and the table is whole descriptors.
+      if (!vdm_has_feature(d, VIRTIO_RING_F_INDIRECT_DESC) || indirect ||
+          (flags & VIRTQ_DESC_F_NEXT) || len == 0 || len % 16 != 0) {
+        vdm_violation(d, "bad indirect descriptor", head);
+        return -1;
+      }
+      // The spec fixes no alignment for a table; we read it with 32-bit
+      // loads, so we need 4 (every driver here gives 16, like a ring's).
+      table = vdm_port_mem(addr, len);
+      if (table == 0 || addr % 4 != 0) {
+        vdm_violation(d, "indirect table outside driver memory or misaligned", head);
+        return -1;
+      }
+      entries = len / 16;
+      if (entries > q->num)
+        vdm_violation(d, "indirect table longer than the queue (2.7.5.3.1)", entries);
+      indirect = 1;
+      c->indirect = 1;
+      i = 0;
+      steps = 0;
+      continue;
+    }
+    if (c->n == VDM_MAX_SEGS) {
+      vdm_violation(d, "chain longer than this device accepts", head);
+      return -1;
+    }
+    c->seg[c->n].p = vdm_port_mem(addr, len);
+    c->seg[c->n].len = len;
+    c->seg[c->n].write = (flags & VIRTQ_DESC_F_WRITE) != 0;
+    if (len == 0 || c->seg[c->n].p == 0) {
+      vdm_violation(d, "buffer outside driver memory", head);
+      return -1;
+    }
+    if (c->seg[c->n].write) {
+      writable += len;
+    } else {
+      if (writable != 0) {
+        vdm_violation(d, "readable buffer after a writable one (2.7.4.2)", head);
+        return -1;
+      }
+      readable += len;
+    }
+    c->n++;
+    if (!(flags & VIRTQ_DESC_F_NEXT))
+      break;
+    i = next;
+  }
+  if (readable + writable > 0xffffffffu) {
+    vdm_violation(d, "chain longer than 4 GiB", head);
+    return -1;
+  }
+  c->readable = (uint32_t)readable;
+  c->writable = (uint32_t)writable;
+  return 0;
+}
+
+uint8_t *vdm_chain_at(struct vdm_chain *c, int write, uint32_t off, uint32_t *room)
+{
+  int i;
+
+  for (i = 0; i < c->n; i++) {
+    if (c->seg[i].write != (write != 0))
+      continue;
+    if (off < c->seg[i].len) {
+      *room = c->seg[i].len - off;
+      return c->seg[i].p + off;
+    }
+    off -= c->seg[i].len;
+  }
+  *room = 0;
+  return 0;
+}
+
+static uint32_t chain_copy(struct vdm_chain *c, int write, uint32_t off,
+                           uint8_t *mem, uint32_t n)
+{
+  uint32_t done = 0, room, k, j;
+  uint8_t *p;
+
+  while (done < n) {
+    p = vdm_chain_at(c, write, off + done, &room);
+    if (p == 0)
+      break;
+    k = n - done < room ? n - done : room;
+    for (j = 0; j < k; j++) {
+      if (write)
+        p[j] = mem[done + j];
+      else
+        mem[done + j] = p[j];
+    }
+    done += k;
+  }
+  return done;
+}
+
+uint32_t vdm_chain_read(struct vdm_chain *c, uint32_t off, void *dst, uint32_t n)
+{
+  return chain_copy(c, 0, off, dst, n);
+}
+
+uint32_t vdm_chain_write(struct vdm_chain *c, uint32_t off, const void *src, uint32_t n)
+{
+  return chain_copy(c, 1, off, (uint8_t *)src, n);
+}
+
+// ---- the used ring (2.7.8) and used buffer notifications (2.7.7) ----
+
+static void push_used(struct vdm *d, int qi, uint32_t id, uint32_t len)
+{
+  struct vdm_queue *q = &d->q[qi];
+  uint8_t *used = used_area(d, q);
+  uint8_t *e = used + 4 + 8 * (q->used_idx % q->num);
+
+  st32(e, id);
+  st32(e + 4, len);
+  // 2.7.8.2: the element (and the data written into the buffers before
+  // it) must be visible before the driver sees used.idx move.
+  vos_mb();
+  q->used_idx++;
+  st16(used + 2, q->used_idx);
+  q->stats.completions++;
+}
+
+static void signal_used(struct vdm *d, int qi, uint16_t old_idx)
+{
+  struct vdm_queue *q = &d->q[qi];
+  uint8_t *avail = avail_area(d, q);
+  uint16_t new_idx = q->used_idx, event;
+  int send;
+
+  // Our used.idx store must be visible before we read the driver's
+  // suppression fields: the driver sets them and then re-reads used.idx,
+  // so one of us always sees the other.
+  vos_mb();
+  if (vdm_has_feature(d, VIRTIO_RING_F_EVENT_IDX)) {
+    // 2.7.7.2: interrupt if used_event lies in (old_idx, new_idx].
+    event = ld16(avail + 4 + 2 * q->num);
+    send = (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old_idx);
+  } else {
+    send = !(ld16(avail) & VIRTQ_AVAIL_F_NO_INTERRUPT);
+  }
+  if (send) {
+    q->stats.interrupts++;
+    raise_irq(d, VIRTIO_MMIO_INT_VRING);
+  }
+}
+
+static void drop_pending(struct vdm_queue *q, int i)
+{
+  int j;
+
+  for (j = i; j + 1 < q->npending; j++)
+    q->pending[j] = q->pending[j + 1];
+  q->npending--;
+}
+
+// The faults that stop a completion. Returns 1 if one does (after doing
+// what that fault does), 0 if the completion may go ahead.
+static int fault_blocks(struct vdm *d)
+{
+  switch (d->fault) {
+  case VDM_FAULT_NEVER:
+    return 1;
+  case VDM_FAULT_NEEDS_RESET:
+    // 2.1.2: the device is in an error state and tells the driver with a
+    // configuration change notification.
+    if (!(d->regs.status & VIRTIO_STATUS_DEVICE_NEEDS_RESET)) {
+      d->regs.status |= VIRTIO_STATUS_DEVICE_NEEDS_RESET;
+      raise_irq(d, VIRTIO_MMIO_INT_CONFIG);
+    }
+    return 1;
+  case VDM_FAULT_RESET_INFLIGHT:
+    // The device loses its state with requests in flight: it will never
+    // return them, nor touch their buffers again.
+    vos_log("vdm %s: resetting itself with requests in flight (fault)\n", d->ops->name);
+    device_reset(d);
+    return 1;
+  default:
+    return 0;
+  }
+}
+
+int vdm_complete(struct vdm *d, int qi, int i, uint32_t len)
+{
+  struct vdm_queue *q = &d->q[qi];
+  struct vdm_chain c;
+  uint16_t head, old_idx;
+  uint32_t id;
+
+  if (!vdm_queue_live(d, qi) || i >= q->npending || fault_blocks(d))
+    return -1;
+  head = q->pending[i];
+  drop_pending(q, i);
+  old_idx = q->used_idx;
+  id = head;
+  if (d->fault == VDM_FAULT_BAD_ID)
+    id = (uint32_t)q->num + 5;
+  if (d->fault == VDM_FAULT_BIG_LEN && vdm_chain_get(d, qi, head, &c) == 0)
+    len = c.writable + 4096;
+  push_used(d, qi, id, len);
+  if (d->observer)
+    d->observer(d, VDM_EV_DONE, qi, head);
+  if (d->fault == VDM_FAULT_DUP_ID) {
+    // Report this head again. If we hold another request, its used
+    // entry carries the repeated id and that request is forgotten.
+    if (q->npending > 0)
+      drop_pending(q, 0);
+    push_used(d, qi, head, 0);
+  }
+  if (d->fault == VDM_FAULT_IDX_JUMP) {
+    // The lie is published like the truth: entries first (none, here),
+    // barrier, then the index the driver reads.
+    q->used_idx += 40;
+    vos_mb();
+    st16(used_area(d, q) + 2, q->used_idx);
+  }
+  signal_used(d, qi, old_idx);
+  return 0;
+}
+
+void vdm_finish_held(struct vdm *d, int qi,
+                     uint32_t (*work)(struct vdm *d, int q, uint16_t head))
+{
+  struct vdm_queue *q = &d->q[qi];
+  int budget = q->npending, i;
+  uint32_t len;
+
+  if (d->complete_on_ack)
+    budget = 1;
+  while (q->npending > 0 && budget-- > 0) {
+    if (fault_blocks(d))
+      return;
+    i = d->reverse ? q->npending - 1 : 0;
+    len = work(d, qi, q->pending[i]);
+    if (vdm_complete(d, qi, i, len) < 0)
+      return;
+  }
+}
+
+// ---- register writes: the side effects ----
+
+static void set_half(uint64_t *v, int high, uint32_t val)
+{
+  if (high)
+    *v = (*v & 0xffffffffull) | ((uint64_t)val << 32);
+  else
+    *v = (*v & ~0xffffffffull) | val;
+}
+
+// Features are final: check them against what we offered and ask the type.
+static int accept_features(struct vdm *d)
+{
+  uint64_t f = d->driver_features;
+
+  if (f & ~d->offered) {
+    vdm_violation(d, "driver accepted features that were not offered", (uint32_t)(f & ~d->offered));
+    return -1;
+  }
+  if (modern(d) && !(f & ((uint64_t)1 << VIRTIO_F_VERSION_1)))
+    return -1;  // 2.2.3 / 6.1: a modern device needs VERSION_1
+  if (d->fault == VDM_FAULT_REFUSE_FEATURES)
+    return -1;
+  if (d->ops->set_driver_features && d->ops->set_driver_features(d, f) < 0)
+    return -1;
+  d->features = f;
+  return 0;
+}
+
+static void write_status(struct vdm *d, uint32_t val)
+{
+  uint32_t old = d->regs.status, added = val & ~old;
+
+  if (d->nstatus_log < VDM_STATUS_LOG)
+    d->status_log[d->nstatus_log++] = val;
+  if (val == 0) {
+    device_reset(d);
+    return;
+  }
+  // 2.1.1: the driver only ever adds bits, and in the order of 3.1.1.
+  if (old & ~val)
+    vdm_violation(d, "driver cleared status bits (2.1.1)", old & ~val);
+  if ((added & VIRTIO_STATUS_DRIVER) && !(val & VIRTIO_STATUS_ACKNOWLEDGE))
+    vdm_violation(d, "DRIVER before ACKNOWLEDGE", val);
+  if ((added & VIRTIO_STATUS_FEATURES_OK) && !(val & VIRTIO_STATUS_DRIVER))
+    vdm_violation(d, "FEATURES_OK before DRIVER", val);
+  if ((added & VIRTIO_STATUS_FEATURES_OK) && !modern(d))
+    vdm_violation(d, "FEATURES_OK written to a legacy device", val);
+  if ((added & VIRTIO_STATUS_DRIVER_OK) && modern(d) &&
+      !(val & (VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_FAILED)))
+    vdm_violation(d, "DRIVER_OK without FEATURES_OK", val);
+  d->regs.status = val | (old & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+
+  // 2.2.2: a device that cannot work with these features leaves
+  // FEATURES_OK clear, and the driver must read it back to find out.
+  if ((added & VIRTIO_STATUS_FEATURES_OK) && modern(d) && accept_features(d) < 0)
+    d->regs.status &= ~(uint32_t)VIRTIO_STATUS_FEATURES_OK;
+  // Legacy devices have no FEATURES_OK: the features apply at DRIVER_OK.
+  if ((added & VIRTIO_STATUS_DRIVER_OK) && !modern(d))
+    accept_features(d);
+  if ((added & VIRTIO_STATUS_DRIVER_OK) && !(val & VIRTIO_STATUS_FAILED)) {
+    if (d->ops->activate)
+      d->ops->activate(d);
+    // Buffers the driver added before DRIVER_OK are ours from now on.
+    if (d->sync_notify)
+      vdm_run(d);
+  }
+}
+
+// The queue QueueSel picks, for the registers that configure one; NULL
+// (and a violation) if it does not exist.
+static struct vdm_queue *selected(struct vdm *d, uint32_t off)
+{
+  uint32_t sel = d->regs.queue_sel;
+
+  if (sel >= d->ops->num_queues) {
+    vdm_violation(d, "queue register written for a queue that does not exist", off);
+    return 0;
+  }
+  if (modern(d) && d->q[sel].ready)
+    vdm_violation(d, "queue register written while QueueReady is 1", off);
+  return &d->q[sel];
+}
+
+static int num_ok(struct vdm *d, uint32_t n)
+{
+  return n != 0 && n <= d->queue_max && (n & (n - 1)) == 0;
+}
+
+static void write_queue_ready(struct vdm *d, uint32_t val)
+{
+  struct vdm_queue *q;
+  uint32_t sel = d->regs.queue_sel;
+
+  if (sel >= d->ops->num_queues) {
+    vdm_violation(d, "QueueReady for a queue that does not exist", sel);
+    return;
+  }
+  q = &d->q[sel];
+  if (val == 0) {
+    q->ready = 0;
+  } else if (!num_ok(d, q->num) || q->desc_pa == 0 || q->driver_pa == 0 || q->device_pa == 0) {
+    vdm_violation(d, "QueueReady before the queue was configured", sel);
+  } else if (q->desc_pa % 16 || q->driver_pa % 2 || q->device_pa % 4) {
+    vdm_violation(d, "misaligned ring (2.7.1)", sel);  // and we refuse it
+  } else {
+    q->ready = 1;
+  }
+  refresh_queue_window(d);
+}
+
+// Legacy: the driver gives only the page number of one contiguous block;
+// the device works out where the three areas are (2.7.2).
+static void write_queue_pfn(struct vdm *d, uint32_t val)
+{
+  struct vdm_queue *q = selected(d, REG(queue_pfn));
+  uint64_t base, avail_end;
+
+  if (q == 0)
+    return;
+  q->pfn = val;
+  q->ready = 0;
+  if (val != 0) {
+    if (d->regs.guest_page_size == 0 || q->align == 0 || (q->align & (q->align - 1)) ||
+        !num_ok(d, q->num)) {
+      vdm_violation(d, "QueuePFN before GuestPageSize/QueueAlign/QueueNum", val);
+    } else {
+      base = (uint64_t)val * d->regs.guest_page_size;
+      avail_end = base + 16ull * q->num + 2ull * (3 + q->num);
+      q->desc_pa = base;
+      q->driver_pa = base + 16ull * q->num;
+      q->device_pa = (avail_end + q->align - 1) / q->align * q->align;
+      q->ready = 1;
+    }
+  }
+  refresh_queue_window(d);
+}
+
+static void write_notify(struct vdm *d, uint32_t val)
+{
+  if (!(d->regs.status & VIRTIO_STATUS_DRIVER_OK))
+    vdm_violation(d, "QueueNotify before DRIVER_OK", val);
+  if (val >= d->ops->num_queues) {
+    vdm_violation(d, "QueueNotify for a queue that does not exist", val);
+    return;
+  }
+  d->q[val].stats.notifies++;
+  if (d->sync_notify)
+    service_queue(d, (int)val);
+}
+
+static void write_ack(struct vdm *d, uint32_t val)
+{
+  if (val & ~d->regs.interrupt_status)
+    vdm_violation(d, "InterruptACK of bits that are not set", val);
+  // The race a driver must survive: a completion lands just before the
+  // acknowledgement, whose write then clears that completion's bit too.
+  if (d->complete_on_ack) {
+    d->complete_on_ack = 0;
+    vdm_run(d);
+    d->complete_on_ack = 1;
+  }
+  d->regs.interrupt_status &= ~val;
+}
+
+static int legacy_only(uint32_t off)
+{
+  return off == REG(guest_page_size) || off == REG(queue_align) || off == REG(queue_pfn);
+}
+
+static int modern_only(uint32_t off)
+{
+  return off == REG(queue_ready) || off == REG(config_generation) ||
+         (off >= REG(queue_desc_low) && off <= REG(queue_reset));
+}
+
+static void check_version(struct vdm *d, uint32_t off, const char *what)
+{
+  if ((modern(d) && legacy_only(off)) || (!modern(d) && modern_only(off)))
+    vdm_violation(d, what, off);
+}
+
+void vdm_mmio_write(struct vdm *d, uint32_t off, uint32_t val)
+{
+  struct vdm_queue *q;
+
+  check_version(d, off, "write of a register this version lacks");
+  if (off >= VIRTIO_MMIO_CONFIG && off < CONFIG_END) {
+    if (d->ops->config_write)
+      d->ops->config_write(d, off - VIRTIO_MMIO_CONFIG, val);
+    else
+      vdm_violation(d, "write to read-only configuration space", off);
+    return;
+  }
+  switch (off) {
+  case REG(device_features_sel):
+    d->regs.device_features_sel = val;
+    refresh_feature_window(d);
+    return;
+  case REG(driver_features_sel):
+    d->regs.driver_features_sel = val;
+    return;
+  case REG(driver_features):
+    d->regs.driver_features = val;
+    if (!(d->regs.status & VIRTIO_STATUS_DRIVER) || (d->regs.status & VIRTIO_STATUS_FEATURES_OK))
+      vdm_violation(d, "DriverFeatures written outside the negotiation window", val);
+    if (d->regs.driver_features_sel <= 1)
+      set_half(&d->driver_features, d->regs.driver_features_sel == 1, val);
+    if (d->driver_features & ~d->offered)
+      vdm_violation(d, "driver accepted features that were not offered",
+                    (uint32_t)(d->driver_features & ~d->offered));
+    return;
+  case REG(guest_page_size):
+    d->regs.guest_page_size = val;
+    return;
+  case REG(queue_sel):
+    d->regs.queue_sel = val;
+    refresh_queue_window(d);
+    return;
+  case REG(queue_num):
+    d->regs.queue_num = val;
+    if ((q = selected(d, off)) == 0)
+      return;
+    if (!num_ok(d, val))
+      vdm_violation(d, "QueueNum not a power of two up to QueueNumMax", val);
+    q->num = (uint16_t)(num_ok(d, val) ? val : 0);
+    return;
+  case REG(queue_align):
+    d->regs.queue_align = val;
+    if ((q = selected(d, off)) != 0)
+      q->align = val;
+    return;
+  case REG(queue_pfn):
+    write_queue_pfn(d, val);
+    return;
+  case REG(queue_ready):
+    write_queue_ready(d, val);
+    return;
+  case REG(queue_desc_low):
+  case REG(queue_desc_high):
+  case REG(queue_driver_low):
+  case REG(queue_driver_high):
+  case REG(queue_device_low):
+  case REG(queue_device_high):
+    ((uint32_t *)&d->regs)[off / 4] = val;
+    if ((q = selected(d, off)) == 0)
+      return;
+    if (off <= REG(queue_desc_high))
+      set_half(&q->desc_pa, off == REG(queue_desc_high), val);
+    else if (off <= REG(queue_driver_high))
+      set_half(&q->driver_pa, off == REG(queue_driver_high), val);
+    else
+      set_half(&q->device_pa, off == REG(queue_device_high), val);
+    return;
+  case REG(queue_notify):
+    d->regs.queue_notify = val;
+    write_notify(d, val);
+    return;
+  case REG(interrupt_ack):
+    d->regs.interrupt_ack = val;
+    write_ack(d, val);
+    return;
+  case REG(status):
+    write_status(d, val);
+    return;
+  case REG(shm_sel):
+    d->regs.shm_sel = val;
+    return;
+  default:
+    vdm_violation(d, "write of a read-only or unknown register", off);
+  }
+}
+
+// ---- register reads (only the checks: the values are in RAM) ----
+
+static int readable_reg(uint32_t off)
+{
+  switch (off) {
+  case REG(magic): case REG(version): case REG(device_id): case REG(vendor_id):
+  case REG(device_features): case REG(queue_num_max): case REG(queue_pfn):
+  case REG(queue_ready): case REG(interrupt_status): case REG(status):
+  case REG(shm_len_low): case REG(shm_len_high): case REG(shm_base_low):
+  case REG(shm_base_high): case REG(config_generation):
+    return 1;
+  default:
+    return off >= VIRTIO_MMIO_CONFIG && off < CONFIG_END;
+  }
+}
+
+uint32_t vdm_mmio_read(struct vdm *d, uint32_t off)
+{
+  uint32_t val;
+
+  if (off % 4 != 0 || off >= sizeof(d->regs)) {
+    vdm_violation(d, "read outside the register file", off);
+    return 0;
+  }
+  // 4.2.3.1: after reading DeviceID 0 the driver must not touch anything.
+  if (d->devid_read && off != REG(magic) && off != REG(version) && off != REG(device_id))
+    d->reads_after_devid++;
+  if (off == REG(device_id))
+    d->devid_read = 1;
+  check_version(d, off, "read of a register this version lacks");
+  if (!readable_reg(off))
+    vdm_violation(d, "read of a write-only or unknown register", off);
+  if (off == REG(queue_num_max) && !modern(d) && d->regs.queue_pfn != 0)
+    vdm_violation(d, "QueueNumMax read while QueuePFN is set (4.2.4)", off);
+  if (off == REG(config_generation))
+    d->gen_reads++;
+  val = ((uint32_t *)&d->regs)[off / 4];
+  if (off >= VIRTIO_MMIO_CONFIG && d->on_config_read)
+    d->on_config_read(d, off - VIRTIO_MMIO_CONFIG);
+  return val;
+}

@@ -1,0 +1,139 @@
+// devfix.c: the host tests' device fixtures (see devfix.h).
+//
+// Run: make -C tests/host check
+#include <stdint.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include "host.h"
+#include "devfix.h"
+
+uint8_t tblk_pattern(uint64_t sector, uint32_t i)
+{
+  return (uint8_t)(sector * 7 + i * 13 + (i >> 8) + 1);
+}
+
+static void blk_observer(struct vdm *d, int event, int q, uint16_t head)
+{
+  struct tblk *t = d->test_arg;
+
+  if (event == VDM_EV_POP) {
+    if (d->q[q].npending > t->max_outstanding)
+      t->max_outstanding = d->q[q].npending;
+    if (t->narrive < TBLK_LOG)
+      t->arrive_order[t->narrive++] = head;
+  } else if (event == VDM_EV_DONE) {
+    if (t->ndone < TBLK_LOG)
+      t->done_order[t->ndone++] = head;
+  }
+}
+
+static void blk_config_read_hook(struct vdm *d, uint32_t off)
+{
+  struct tblk *t = d->test_arg;
+
+  // It lands right after this word was read: a driver reading a 64-bit
+  // field sees the old low half and the new high half unless it checks
+  // ConfigGeneration. Only configuration space changes (no I/O follows).
+  if (t->gen_bumps > 0) {
+    t->gen_bumps--;
+    vdm_blk_set_capacity(&t->m, t->bump_capacity, 0);
+  }
+}
+
+struct tblk *tblk_create(uintptr_t base, int version, uint64_t capacity)
+{
+  struct tblk *t = calloc(1, sizeof(*t));
+  struct vdm_blk_backend be;
+  uint64_t s;
+  uint32_t i;
+
+  t->base = base;
+  t->capacity = capacity;
+  t->disk = calloc(capacity ? capacity : 1, 512);
+  for (s = 0; s < capacity; s++)
+    for (i = 0; i < 512; i++)
+      t->disk[s * 512 + i] = tblk_pattern(s, i);
+  t->rd.mem = t->disk;
+  t->rd.size = capacity * 512;
+  vdm_ramdisk_backend(&t->rd, &be);
+  vdm_blk_init(&t->m, &be, (uint32_t)version);
+  t->m.vdm.test_arg = t;
+  t->m.vdm.observer = blk_observer;
+  t->m.vdm.on_config_read = blk_config_read_hook;
+  vdm_host_attach(&t->m.vdm, base);
+  return t;
+}
+
+void tblk_destroy(struct tblk *t)
+{
+  vdm_host_detach(t->base);
+  free(t->disk);
+  free(t);
+}
+
+void tblk_run(struct tblk *t)
+{
+  vdm_run(&t->m.vdm);
+}
+
+void tblk_resize(struct tblk *t, uint64_t capacity)
+{
+  uint8_t *disk = calloc(capacity ? capacity : 1, 512);
+  uint64_t keep = capacity < t->capacity ? capacity : t->capacity;
+
+  memcpy(disk, t->disk, keep * 512);
+  free(t->disk);
+  t->disk = disk;
+  t->capacity = capacity;
+  t->rd.mem = disk;
+  t->rd.size = capacity * 512;
+  vdm_blk_set_capacity(&t->m, capacity, 1);
+}
+
+void tblk_limits(struct tblk *t, uint32_t size_max, uint32_t seg_max)
+{
+  t->m.size_max = size_max;
+  t->m.seg_max = seg_max;
+  vdm_blk_refresh(&t->m);
+}
+
+struct tcons *tcons_create(uintptr_t base, int version)
+{
+  struct tcons *t = calloc(1, sizeof(*t));
+  struct vdm_char_backend be;
+
+  t->base = base;
+  fakechar_init(&t->fc);
+  fakechar_backend(&t->fc, &be);
+  vdm_console_init(&t->m, &be, (uint32_t)version);
+  t->m.vdm.test_arg = t;
+  vdm_host_attach(&t->m.vdm, base);
+  return t;
+}
+
+void tcons_destroy(struct tcons *t)
+{
+  vdm_host_detach(t->base);
+  free(t);
+}
+
+struct trng *trng_create(uintptr_t base, int version, uint64_t seed)
+{
+  struct trng *t = calloc(1, sizeof(*t));
+  struct vdm_entropy_backend be;
+
+  t->base = base;
+  vdm_prng_seed(&t->prng, seed);
+  vdm_prng_backend(&t->prng, &be);
+  vdm_rng_init(&t->m, &be, (uint32_t)version);
+  t->m.vdm.test_arg = t;
+  vdm_host_attach(&t->m.vdm, base);
+  return t;
+}
+
+void trng_destroy(struct trng *t)
+{
+  vdm_host_detach(t->base);
+  free(t);
+}

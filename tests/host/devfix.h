@@ -1,0 +1,70 @@
+// devfix.h: test fixtures: device-model devices (kernel/devmodel/) on the
+// host tests' fake bus, with the extra bookkeeping tests look at. Every
+// device-side check the tests make goes through these models; there is no
+// other fake device.
+//
+//   struct tblk   virtio-blk on a RAM disk whose sector s byte i starts as
+//                 tblk_pattern(s, i); records arrival/completion order
+//   struct tcons  virtio-console on a fakechar byte stream (vdm_host.h)
+//   struct trng   virtio-rng on the xorshift PRNG
+//
+// Run: make -C tests/host check
+#ifndef DEVFIX_H
+#define DEVFIX_H
+#include <stdint.h>
+#include <stddef.h>
+#include "vdm.h"
+#include "vdm_blk.h"
+#include "vdm_console.h"
+#include "vdm_rng.h"
+#include "vdm_ramdisk.h"
+#include "vdm_prng.h"
+#include "vdm_host.h"
+
+#define TBLK_LOG 1024
+
+struct tblk {
+  struct vdm_blk m;           // the device model: m.vdm is the generic part
+  struct vdm_ramdisk rd;
+  uint8_t *disk;
+  uint64_t capacity;          // sectors
+  uintptr_t base;
+  // A concurrent configuration change, simulated: while gen_bumps > 0,
+  // each configuration read is followed by the capacity becoming
+  // bump_capacity (and ConfigGeneration moving).
+  int gen_bumps;
+  uint64_t bump_capacity;
+  // Observed.
+  int max_outstanding;                  // most chains the device held at once
+  uint16_t arrive_order[TBLK_LOG];      // heads as they came off the avail ring
+  int narrive;
+  uint16_t done_order[TBLK_LOG];        // heads as they went on the used ring
+  int ndone;
+};
+
+struct tblk *tblk_create(uintptr_t base, int version, uint64_t capacity);
+void         tblk_destroy(struct tblk *t);
+void         tblk_run(struct tblk *t);
+// The disk grows or shrinks; a configuration change notification follows.
+void         tblk_resize(struct tblk *t, uint64_t capacity);
+// Announce size_max (0: feature not offered) and seg_max.
+void         tblk_limits(struct tblk *t, uint32_t size_max, uint32_t seg_max);
+uint8_t      tblk_pattern(uint64_t sector, uint32_t i);
+
+struct tcons {
+  struct vdm_console m;
+  struct fakechar fc;
+  uintptr_t base;
+};
+struct tcons *tcons_create(uintptr_t base, int version);
+void          tcons_destroy(struct tcons *t);
+
+struct trng {
+  struct vdm_rng m;
+  struct vdm_prng prng;
+  uintptr_t base;
+};
+struct trng *trng_create(uintptr_t base, int version, uint64_t seed);
+void         trng_destroy(struct trng *t);
+
+#endif

@@ -1,0 +1,1129 @@
+// test_devmodel.c: host unit tests that put the software device model
+// (kernel/devmodel/) behind all three portable drivers at once:
+// virtio-blk (virtio_blk.c), virtio-console (virtio_console.c) and
+// virtio-rng (virtio_rng.c).
+//
+// What is covered:
+//   - the model itself: the register file as vio_probe sees it, the
+//     console's configuration space and emergency write, and the model
+//     catching a driver that builds bad chains (without touching memory
+//     it was not given)
+//   - console and rng drivers end to end: round trips, 64 KB each way
+//     with a backend that pushes back, flow control when the reader stalls,
+//     short entropy reads
+//   - every misbehaviour the model can be asked for, against every driver
+//     it applies to (virtio 1.2 2.1.2, 2.2.2, 2.7.8, 5.2.6): the caller
+//     must get an error, the driver must reset the device, and no memory
+//     may change that the device was not entitled to change
+//   - a randomized run (at least 100 000 steps) mixing normal traffic on
+//     all three devices with injected faults and driver restarts; it
+//     prints its seed, and VDM_SEED=n (VDM_STEPS=n) repeats a run exactly
+// Built with AddressSanitizer and UBSan like the other host tests.
+//
+// Run: make -C tests/host check   (or tests/host/build/test_devmodel [-q])
+// Output: "PASS: name" or "FAIL: name: why"; other lines are indented.
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "virtio_os.h"
+#include "virtio.h"
+#include "virtio_mmio.h"
+#include "virtq.h"
+#include "virtio_blk.h"
+#include "virtio_console.h"
+#include "virtio_rng.h"
+#include "host.h"
+#include "devfix.h"
+
+#define BLK_BASE  0x10001000u
+#define CONS_BASE 0x10002000u
+#define RNG_BASE  0x10003000u
+#define CAP       256u        // sectors of RAM disk (128 KiB)
+#define GUARD     64          // canary bytes after every caller buffer
+#define CANARY    0xc5
+
+// ---- tiny test framework ----
+
+static char failure[512];
+
+static int expect(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int expect(int ok, const char *fmt, ...)
+{
+  va_list ap;
+
+  if (!ok && failure[0] == 0) {
+    va_start(ap, fmt);
+    vsnprintf(failure, sizeof(failure), fmt, ap);
+    va_end(ap);
+  }
+  return ok;
+}
+
+// ---- fixtures: one device of each kind, and its driver ----
+
+static struct tblk *tb;
+static struct tcons *tc;
+static struct trng *tr;
+static struct vio_dev dblk, dcons, drng;
+static struct vblk vb;
+static struct vcons vc;
+static struct vrng vr;
+static int vb_up, vc_up, vr_up;   // driver state the teardown must free
+
+// A "timeout" for drivers waiting on a device that will never answer: the
+// harness calls the watchdog after a few scheduler steps without progress;
+// it fails the disk (vblk_fail) and makes the console and rng waits give up
+// through their `interrupted` hooks.
+static int timed_out;
+static int watch_disk;   // the watchdog is for a disk request
+
+static int timed_out_fn(void)
+{
+  return timed_out;
+}
+
+static void watchdog(void *arg)
+{
+  timed_out = 1;
+  if (vb_up && watch_disk)
+    vblk_fail(&vb, "request timed out (test watchdog)");
+}
+
+// disk = 1: the wait is a disk request, which vblk_fail ends; otherwise
+// a console or rng wait, which the `interrupted` hooks end.
+static void arm_watchdog(int disk)
+{
+  timed_out = 0;
+  watch_disk = disk;
+  host_set_watchdog(watchdog, 0, 5);
+}
+
+static void disarm_watchdog(void)
+{
+  timed_out = 0;
+  host_set_watchdog(0, 0, 0);
+}
+
+static void blk_intr(void *arg)  { vblk_intr(arg); }
+static void cons_intr(void *arg) { vcons_intr(arg); }
+static void rng_intr(void *arg)  { vrng_intr(arg); }
+
+static int start_blk_driver(void)
+{
+  if (!expect(vio_probe(&dblk, BLK_BASE) == 1, "blk probe"))
+    return 0;
+  if (vblk_init(&vb, &dblk) != 0)
+    return 0;
+  vb_up = 1;
+  host_set_irq_handler(BLK_BASE, blk_intr, &vb);
+  return 1;
+}
+
+static int start_cons_driver(void)
+{
+  if (!expect(vio_probe(&dcons, CONS_BASE) == 1, "console probe"))
+    return 0;
+  vc_up = 1;  // vcons_init allocates before it can fail
+  if (vcons_init(&vc, &dcons) != 0)
+    return 0;
+  vc.interrupted = timed_out_fn;
+  host_set_irq_handler(CONS_BASE, cons_intr, &vc);
+  return 1;
+}
+
+static int start_rng_driver(void)
+{
+  if (!expect(vio_probe(&drng, RNG_BASE) == 1, "rng probe"))
+    return 0;
+  vr_up = 1;
+  if (vrng_init(&vr, &drng) != 0)
+    return 0;
+  vr.interrupted = timed_out_fn;
+  host_set_irq_handler(RNG_BASE, rng_intr, &vr);
+  return 1;
+}
+
+// The console and rng drivers have no shutdown call (a kernel never
+// unloads them): reset the device and free what they allocated.
+static void stop_cons_driver(void)
+{
+  if (!vc_up)
+    return;
+  vc_up = 0;
+  if (vc.dev)
+    vio_reset(vc.dev);
+  if (vc.rxq.mem)
+    virtq_destroy(&vc.rxq);
+  if (vc.txq.mem)
+    virtq_destroy(&vc.txq);
+  if (vc.dma)
+    vos_dma_free(vc.dma, (size_t)VCONS_RX_BUFS * VCONS_RX_BUF_SIZE +
+                         (size_t)VCONS_TX_BUFS * VCONS_TX_BUF_SIZE);
+  vc.dma = 0;
+}
+
+static void stop_rng_driver(void)
+{
+  if (!vr_up)
+    return;
+  vr_up = 0;
+  if (vr.dev)
+    vio_reset(vr.dev);
+  if (vr.vq.mem)
+    virtq_destroy(&vr.vq);
+  if (vr.buf)
+    vos_dma_free(vr.buf, VRNG_BUF_SIZE);
+  vr.buf = 0;
+}
+
+static void stop_blk_driver(void)
+{
+  if (!vb_up)
+    return;
+  vb_up = 0;
+  vblk_shutdown(&vb);
+}
+
+static int start_all(int version)
+{
+  tb = tblk_create(BLK_BASE, version, CAP);
+  tc = tcons_create(CONS_BASE, version);
+  tr = trng_create(RNG_BASE, version, 12345);
+  return start_blk_driver() && start_cons_driver() && start_rng_driver();
+}
+
+// Let the simulated machine run (devices, interrupts) n times.
+static void steps(int n)
+{
+  while (n-- > 0)
+    host_step();
+}
+
+// A caller buffer of n bytes followed by GUARD canary bytes.
+static uint8_t *guarded(uint32_t n)
+{
+  uint8_t *p = malloc(n + GUARD);
+
+  memset(p, 0, n);
+  memset(p + n, CANARY, GUARD);
+  return p;
+}
+
+static int guard_ok(const uint8_t *p, uint32_t n)
+{
+  int i;
+
+  for (i = 0; i < GUARD; i++) {
+    if (p[n + i] != CANARY)
+      return 0;
+  }
+  return 1;
+}
+
+// ---- the model on its own ----
+
+static void test_model_registers(void)
+{
+  struct vdm_regs *r;
+
+  tb = tblk_create(BLK_BASE, 2, CAP);
+  tc = tcons_create(CONS_BASE, 1);
+  tr = trng_create(RNG_BASE, 2, 1);
+  expect(vio_probe(&dblk, BLK_BASE) == 1 && dblk.device_id == VIRTIO_ID_BLOCK &&
+         dblk.version == 2, "blk: id %u version %u", (unsigned)dblk.device_id,
+         (unsigned)dblk.version);
+  expect(vio_probe(&dcons, CONS_BASE) == 1 && dcons.device_id == VIRTIO_ID_CONSOLE &&
+         dcons.version == 1, "console: id %u version %u", (unsigned)dcons.device_id,
+         (unsigned)dcons.version);
+  expect(vio_probe(&drng, RNG_BASE) == 1 && drng.device_id == VIRTIO_ID_ENTROPY,
+         "rng: id %u", (unsigned)drng.device_id);
+  // The register file is plain memory laid out per 4.2.2.
+  r = &tb->m.vdm.regs;
+  expect((uintptr_t)&r->status - (uintptr_t)r == VIRTIO_MMIO_STATUS, "Status offset");
+  expect(r->magic == VIRTIO_MMIO_MAGIC && r->shm_len_low == 0xffffffffu,
+         "magic 0x%x, SHMLen 0x%x", (unsigned)r->magic, (unsigned)r->shm_len_low);
+  // Reads follow the selectors: DeviceFeatures by DeviceFeaturesSel,
+  // QueueNumMax by QueueSel.
+  vos_mmio_write32(BLK_BASE + VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
+  expect(vos_mmio_read32(BLK_BASE + VIRTIO_MMIO_DEVICE_FEATURES) == 1,
+         "features word 1: 0x%x (want VERSION_1)",
+         (unsigned)vos_mmio_read32(BLK_BASE + VIRTIO_MMIO_DEVICE_FEATURES));
+  vos_mmio_write32(CONS_BASE + VIRTIO_MMIO_QUEUE_SEL, 1);
+  expect(vos_mmio_read32(CONS_BASE + VIRTIO_MMIO_QUEUE_NUM_MAX) == VDM_QUEUE_MAX,
+         "console queue 1 missing");
+  vos_mmio_write32(CONS_BASE + VIRTIO_MMIO_QUEUE_SEL, 2);
+  expect(vos_mmio_read32(CONS_BASE + VIRTIO_MMIO_QUEUE_NUM_MAX) == 0,
+         "console has a queue 2 without MULTIPORT");
+  // A write to a read-only register is a driver error, and changes nothing.
+  vos_mmio_write32(BLK_BASE + VIRTIO_MMIO_MAGIC_VALUE, 0);
+  expect(r->magic == VIRTIO_MMIO_MAGIC && tb->m.vdm.violations == 1,
+         "write to MagicValue: magic 0x%x, %d violations", (unsigned)r->magic,
+         tb->m.vdm.violations);
+  tb->m.vdm.violations = 0;
+}
+
+static void test_model_console_config(void)
+{
+  tc = tcons_create(CONS_BASE, 2);
+  expect(vio_probe(&dcons, CONS_BASE) == 1, "probe");
+  expect(vio_config_read16(&dcons, 0) == 80 && vio_config_read16(&dcons, 2) == 25,
+         "cols %u rows %u", vio_config_read16(&dcons, 0), vio_config_read16(&dcons, 2));
+  // 5.3.5.1: emerg_wr works on an unconfigured device, queues or not.
+  vos_mmio_write32(CONS_BASE + VIRTIO_MMIO_CONFIG + 8, 'Z');
+  vos_mmio_write32(CONS_BASE + VIRTIO_MMIO_CONFIG + 8, 0x100 | '!');
+  expect(tc->fc.out_len == 2 && tc->fc.out[0] == 'Z' && tc->fc.out[1] == '!',
+         "emergency write: %u bytes out", tc->fc.out_len);
+}
+
+// A queue set up by hand on the blk model, for chains no driver would build.
+static struct virtq hq;
+
+static void hand_chain(uint16_t head, uint8_t *want_untouched, uint32_t n)
+{
+  uint8_t *copy = malloc(n);
+  uint16_t idx = hq.avail->idx;
+
+  memcpy(copy, want_untouched, n);
+  hq.avail->ring[idx % hq.size] = head;
+  hq.avail->idx = (uint16_t)(idx + 1);
+  tblk_run(tb);
+  expect(memcmp(copy, want_untouched, n) == 0, "the device wrote into memory after a bad chain");
+  free(copy);
+}
+
+static void test_model_catches_bad_chains(void)
+{
+  uint8_t *mem;
+  struct virtq_desc *d;
+  int before;
+
+  tb = tblk_create(BLK_BASE, 2, CAP);
+  tb->m.vdm.offered &= ~(1ull << VIRTIO_RING_F_INDIRECT_DESC);
+  expect(vio_probe(&dblk, BLK_BASE) == 1, "probe");
+  expect(vio_negotiate(&dblk, 0) == 0, "negotiate");
+  if (!expect(virtq_init(&hq, &dblk, 0, 16) == 0, "virtq_init"))
+    return;
+  vio_driver_ok(&dblk);
+  mem = vos_dma_alloc(4096);
+  memset(mem, 0x77, 4096);
+  d = hq.desc;
+
+  // A loop: descriptor 0 -> 1 -> 0 ...
+  d[0] = (struct virtq_desc){ vos_virt_to_phys(mem), 16, VIRTQ_DESC_F_NEXT, 1 };
+  d[1] = (struct virtq_desc){ vos_virt_to_phys(mem + 16), 512, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 0 };
+  before = tb->m.vdm.violations;
+  hand_chain(0, mem, 4096);
+  expect(tb->m.vdm.violations > before, "a looping chain was not noticed");
+
+  // A buffer outside driver memory (a made-up physical address).
+  d[2] = (struct virtq_desc){ vos_virt_to_phys(mem), 16, VIRTQ_DESC_F_NEXT, 3 };
+  d[3] = (struct virtq_desc){ 0x12345000, 512, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 4 };
+  d[4] = (struct virtq_desc){ vos_virt_to_phys(mem + 600), 1, VIRTQ_DESC_F_WRITE, 0 };
+  before = tb->m.vdm.violations;
+  hand_chain(2, mem, 4096);
+  expect(tb->m.vdm.violations > before, "a buffer outside driver memory was not noticed");
+
+  // A readable buffer after a writable one (2.7.4.2).
+  d[5] = (struct virtq_desc){ vos_virt_to_phys(mem + 1024), 1, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 6 };
+  d[6] = (struct virtq_desc){ vos_virt_to_phys(mem), 16, 0, 0 };
+  before = tb->m.vdm.violations;
+  hand_chain(5, mem, 4096);
+  expect(tb->m.vdm.violations > before, "readable-after-writable was not noticed");
+
+  // An indirect descriptor the driver never negotiated.
+  d[7] = (struct virtq_desc){ vos_virt_to_phys(mem + 2048), 48, VIRTQ_DESC_F_INDIRECT, 0 };
+  before = tb->m.vdm.violations;
+  hand_chain(7, mem, 4096);
+  expect(tb->m.vdm.violations > before, "an unnegotiated indirect descriptor was not noticed");
+
+  // An available ring entry that is no descriptor at all.
+  before = tb->m.vdm.violations;
+  hand_chain(200, mem, 4096);
+  expect(tb->m.vdm.violations > before, "avail entry 200 of a 16-entry queue was not noticed");
+
+  // Every malformed chain still came back (len 0) except the last, which
+  // names no descriptor: nothing for the driver to wait for forever.
+  expect(tb->m.vdm.q[0].stats.completions == 4, "%u chains returned",
+         (unsigned)tb->m.vdm.q[0].stats.completions);
+  tb->m.vdm.violations = 0;  // all were on purpose
+  vio_reset(&dblk);
+  virtq_destroy(&hq);
+  vos_dma_free(mem, 4096);
+}
+
+// ---- the console driver against the console model ----
+
+// Read whatever arrives until `n` bytes are in, or `limit` steps passed.
+static uint32_t cons_collect(uint8_t *buf, uint32_t n, int limit)
+{
+  uint32_t got = 0;
+  int r;
+
+  while (got < n && limit-- > 0) {
+    r = vcons_read(&vc, buf + got, n - got, 1);
+    if (r < 0)
+      break;
+    got += (uint32_t)r;
+    if (r == 0)
+      steps(1);
+  }
+  return got;
+}
+
+static void cons_roundtrip(int version)
+{
+  static const char msg[] = "hello, virtio-console\n";
+  uint8_t *buf = guarded(64);
+  uint32_t n = sizeof(msg) - 1;
+
+  tc = tcons_create(CONS_BASE, version);
+  if (!start_cons_driver())
+    goto out;
+  fakechar_push(&tc->fc, msg, n);
+  expect(cons_collect(buf, n, 50) == n && memcmp(buf, msg, n) == 0, "read back %.*s",
+         (int)n, buf);
+  expect(vcons_write(&vc, buf, n) == (int)n, "write");
+  steps(3);
+  expect(tc->fc.out_len == n && memcmp(tc->fc.out, msg, n) == 0, "%u bytes out",
+         tc->fc.out_len);
+  expect(guard_ok(buf, 64), "caller buffer overrun");
+  expect(tc->m.vdm.q[0].stats.interrupts > 0 && tc->m.vdm.q[1].stats.interrupts > 0,
+         "no used buffer notifications");
+out:
+  free(buf);
+}
+
+static void test_console_roundtrip_modern(void) { cons_roundtrip(2); }
+static void test_console_roundtrip_legacy(void) { cons_roundtrip(1); }
+
+// 64 KB each way, through a backend that takes output only in small,
+// irregular windows: the model must stall transmit buffers and resume.
+static void test_console_64k_backpressure(void)
+{
+  const uint32_t total = 65536;
+  uint8_t *in = malloc(total), *buf = guarded(1000);
+  uint32_t pushed = 0, echoed = 0, i;
+  int r, spins = 0;
+
+  for (i = 0; i < total; i++)
+    in[i] = (uint8_t)(i * 131 + (i >> 9));
+  tc = tcons_create(CONS_BASE, 2);
+  tc->fc.chunk = 7;  // at most 7 bytes per backend call, both ways
+  if (!start_cons_driver())
+    goto out;
+  while (echoed < total && spins++ < 200000) {
+    if (pushed < total)
+      pushed += fakechar_push(&tc->fc, in + pushed, total - pushed < 300 ? total - pushed : 300);
+    // The wire drains a little at a time. Read only when a transmit buffer
+    // is free, so the echo below never has to wait for the wire (which
+    // only this loop moves along).
+    tc->fc.out_cap = tc->fc.out_len + 1 + (uint32_t)(spins % 50);
+    r = vc.tx_free > 0 ? vcons_read(&vc, buf, 1000, 1) : 0;
+    if (!expect(r >= 0, "read failed at %u", echoed))
+      break;
+    if (r > 0) {
+      expect(vcons_write(&vc, buf, (uint32_t)r) == r, "write failed");
+      echoed += (uint32_t)r;
+    }
+    steps(1);
+  }
+  tc->fc.out_cap = 0;
+  for (spins = 0; spins < 20000 && tc->fc.out_len < total; spins++)
+    steps(1);
+  expect(echoed == total && tc->fc.out_len == total, "echoed %u, %u out of %u", echoed,
+         tc->fc.out_len, total);
+  expect(memcmp(tc->fc.out, in, total) == 0, "bytes came back changed or out of order");
+  expect(guard_ok(buf, 1000), "caller buffer overrun");
+out:
+  free(in);
+  free(buf);
+}
+
+// The reader stops reading: the driver's ring and then its receive
+// buffers fill, the model stops taking bytes from the backend (want rx 0)
+// and nothing is lost; when the reader resumes everything arrives in order.
+static void test_console_flow_control(void)
+{
+  const uint32_t total = 20000;
+  uint8_t *in = malloc(total), *out = guarded(total);
+  uint32_t got;
+
+  for (got = 0; got < total; got++)
+    in[got] = (uint8_t)(got * 7 + 3);
+  tc = tcons_create(CONS_BASE, 2);
+  if (!start_cons_driver())
+    goto out;
+  fakechar_push(&tc->fc, in, total);
+  steps(50);
+  expect(tc->fc.in_tail - tc->fc.in_head > 0, "the device swallowed everything with no reader");
+  expect(tc->m.vdm.q[0].npending == 0 && !tc->fc.want_rx,
+         "device holds %u receive buffers, want_rx %d", tc->m.vdm.q[0].npending, tc->fc.want_rx);
+  expect(vc.stats.rx_held > 0 || vc.held_count > 0, "the driver never held a buffer");
+  got = cons_collect(out, total, 20000);
+  expect(got == total && memcmp(out, in, total) == 0, "%u of %u bytes, or changed", got, total);
+  expect(guard_ok(out, total), "caller buffer overrun");
+out:
+  free(in);
+  free(out);
+}
+
+// ---- the rng driver against the rng model ----
+
+static void test_rng_stream(void)
+{
+  struct vdm_prng ref;
+  struct vdm_entropy_backend be;
+  uint8_t *buf = guarded(100), want[100];
+
+  tr = trng_create(RNG_BASE, 2, 777);
+  if (!start_rng_driver())
+    goto out;
+  expect(vrng_read(&vr, buf, 100) == 100, "read");
+  // The same PRNG, asked in the same pieces the driver asks for.
+  vdm_prng_seed(&ref, 777);
+  vdm_prng_backend(&ref, &be);
+  be.fill(be.ctx, want, VRNG_BUF_SIZE < 100 ? VRNG_BUF_SIZE : 100);
+  if (VRNG_BUF_SIZE < 100)
+    be.fill(be.ctx, want + VRNG_BUF_SIZE, 100 - VRNG_BUF_SIZE);
+  expect(memcmp(buf, want, 100) == 0, "bytes differ from the backend's stream");
+  expect(guard_ok(buf, 100), "caller buffer overrun");
+out:
+  free(buf);
+}
+
+static void test_rng_short_fills(void)
+{
+  uint8_t *buf = guarded(50);
+
+  tr = trng_create(RNG_BASE, 2, 5);
+  tr->prng.max_chunk = 3;  // 5.4.6: the device may fill less than asked
+  if (!start_rng_driver())
+    goto out;
+  expect(vrng_read(&vr, buf, 50) == 50, "read");
+  expect(vr.stats.short_reads >= 16 && vr.stats.requests >= 17, "%u short of %u requests",
+         (unsigned)vr.stats.short_reads, (unsigned)vr.stats.requests);
+  expect(guard_ok(buf, 50), "caller buffer overrun");
+out:
+  free(buf);
+}
+
+// ---- every misbehaviour against every driver ----
+
+// Faults that break the queue protocol: the driver must give up on the
+// device (reset, then FAILED).
+static int fault_is_fatal(enum vdm_fault f)
+{
+  return f != VDM_FAULT_IOERR && f != VDM_FAULT_UNSUPP && f != VDM_FAULT_BAD_STATUS &&
+         f != VDM_FAULT_NO_STATUS;
+}
+
+// Faults after which the device stays silent: only a timeout ends the wait.
+static int fault_needs_timeout(enum vdm_fault f)
+{
+  return f == VDM_FAULT_NEVER || f == VDM_FAULT_RESET_INFLIGHT;
+}
+
+// A device that went silent or was given up on must not touch the
+// driver's memory any more: snapshot it, let the machine run, compare.
+static void check_device_quiet(struct vdm *m, void *mem, size_t n, const char *what)
+{
+  uint8_t *copy = malloc(n);
+
+  memcpy(copy, mem, n);
+  steps(10);
+  expect(memcmp(copy, mem, n) == 0, "%s: the device wrote into driver memory after the fault",
+         what);
+  free(copy);
+}
+
+static void blk_fault(enum vdm_fault f)
+{
+  uint8_t *buf;
+  int r;
+
+  tb = tblk_create(BLK_BASE, 2, CAP);
+  if (f == VDM_FAULT_REFUSE_FEATURES) {
+    tb->m.vdm.fault = f;
+    expect(vio_probe(&dblk, BLK_BASE) == 1 && vblk_init(&vb, &dblk) == -1,
+           "init succeeded without FEATURES_OK");
+    expect(tb->m.vdm.regs.status & VIRTIO_STATUS_FAILED, "FAILED not set");
+    buf = vos_dma_alloc(512 + GUARD);
+    expect(vblk_rw(&vb, 0, 0, buf, 512) == -1, "I/O on a device that refused us");
+    vos_dma_free(buf, 512 + GUARD);
+    return;
+  }
+  if (!start_blk_driver())
+    return;
+  // Two requests at once, so DUP_ID can name one of them twice.
+  buf = vos_dma_alloc(2048 + GUARD);
+  memset(buf + 2048, CANARY, GUARD);
+  tb->m.vdm.fault = f;
+  if (fault_needs_timeout(f))
+    arm_watchdog(1);
+  r = vblk_rw(&vb, 0, 3, buf, 2048);
+  expect(r == -1, "%s: request returned %d", vdm_fault_name(f), r);
+  expect(guard_ok(buf, 2048), "%s: memory after the buffer changed", vdm_fault_name(f));
+  tb->m.vdm.fault = VDM_FAULT_NONE;
+  r = vblk_rw(&vb, 0, 3, buf, 2048);
+  if (fault_is_fatal(f)) {
+    expect(r == -1, "%s: the next request on a dead device returned %d", vdm_fault_name(f), r);
+    expect(tb->m.vdm.regs.status & VIRTIO_STATUS_FAILED, "%s: device not marked FAILED",
+           vdm_fault_name(f));
+    expect(!tb->m.vdm.q[0].ready, "%s: device not reset", vdm_fault_name(f));
+    check_device_quiet(&tb->m.vdm, vb.dma, (size_t)vb.nslot * sizeof(struct vblk_dma),
+                       vdm_fault_name(f));
+  } else {
+    expect(r == 0, "%s: the next request failed", vdm_fault_name(f));
+    for (r = 0; r < 2048; r++) {
+      if (buf[r] != tblk_pattern(3 + (uint64_t)r / 512, (uint32_t)r % 512))
+        break;
+    }
+    expect(r == 2048, "%s: wrong data after the fault", vdm_fault_name(f));
+  }
+  vos_dma_free(buf, 2048 + GUARD);
+}
+
+// The console: a fault on the receive side (bytes arriving) or on the
+// transmit side (bytes leaving). Within a few calls the caller must get -1.
+static void cons_fault(enum vdm_fault f, int transmit)
+{
+  uint8_t *buf = guarded(256);
+  int r = 0, tries;
+
+  tc = tcons_create(CONS_BASE, 2);
+  if (f == VDM_FAULT_REFUSE_FEATURES) {
+    tc->m.vdm.fault = f;
+    expect(vio_probe(&dcons, CONS_BASE) == 1, "probe");
+    vc_up = 1;
+    expect(vcons_init(&vc, &dcons) == -1, "init succeeded without FEATURES_OK");
+    expect(tc->m.vdm.regs.status & VIRTIO_STATUS_FAILED, "FAILED not set");
+    expect(vcons_write(&vc, "x", 1) == -1 && vcons_read(&vc, buf, 1, 1) == -1,
+           "I/O on a console that refused us");
+    goto out;
+  }
+  if (!start_cons_driver())
+    goto out;
+  tc->m.vdm.fault = f;
+  arm_watchdog(0);  // every wait below ends: by the device, or by this
+  for (tries = 0; tries < 12 && r >= 0; tries++) {
+    if (transmit) {
+      memset(buf, 'a' + tries, 256);
+      r = vcons_write(&vc, buf, 256);
+    } else {
+      fakechar_push(&tc->fc, "0123456789", 10);
+      r = vcons_read(&vc, buf, 256, 0);
+    }
+    steps(2);
+    if (timed_out)
+      arm_watchdog(0);
+  }
+  expect(r == -1, "%s %s: the caller never got an error", vdm_fault_name(f),
+         transmit ? "transmit" : "receive");
+  if (!fault_needs_timeout(f)) {
+    expect(vc.broken && (tc->m.vdm.regs.status & VIRTIO_STATUS_FAILED),
+           "%s: the driver did not give up on the device", vdm_fault_name(f));
+    expect(!tc->m.vdm.q[0].ready && !tc->m.vdm.q[1].ready, "%s: device not reset",
+           vdm_fault_name(f));
+    fakechar_push(&tc->fc, "late bytes", 10);
+    check_device_quiet(&tc->m.vdm, vc.dma, (size_t)VCONS_RX_BUFS * VCONS_RX_BUF_SIZE,
+                       vdm_fault_name(f));
+  }
+  expect(guard_ok(buf, 256), "%s: caller buffer overrun", vdm_fault_name(f));
+out:
+  free(buf);
+}
+
+static void rng_fault(enum vdm_fault f)
+{
+  uint8_t *buf = guarded(40);
+  int r;
+
+  tr = trng_create(RNG_BASE, 2, 99);
+  if (f == VDM_FAULT_REFUSE_FEATURES) {
+    tr->m.vdm.fault = f;
+    expect(vio_probe(&drng, RNG_BASE) == 1, "probe");
+    vr_up = 1;
+    expect(vrng_init(&vr, &drng) == -1, "init succeeded without FEATURES_OK");
+    expect(vrng_read(&vr, buf, 8) == -1, "read from an rng that refused us");
+    goto out;
+  }
+  if (!start_rng_driver())
+    goto out;
+  tr->m.vdm.fault = f;
+  arm_watchdog(0);
+  r = vrng_read(&vr, buf, 40);
+  expect(r == -1, "%s: read returned %d", vdm_fault_name(f), r);
+  if (!fault_needs_timeout(f) && f != VDM_FAULT_NEEDS_RESET) {
+    expect(vr.broken && (tr->m.vdm.regs.status & VIRTIO_STATUS_FAILED),
+           "%s: the driver did not give up on the device", vdm_fault_name(f));
+    check_device_quiet(&tr->m.vdm, vr.buf, VRNG_BUF_SIZE, vdm_fault_name(f));
+  }
+  expect(guard_ok(buf, 40), "%s: caller buffer overrun", vdm_fault_name(f));
+out:
+  free(buf);
+}
+
+static void test_fault_blk_ioerr(void)            { blk_fault(VDM_FAULT_IOERR); }
+static void test_fault_blk_unsupp(void)           { blk_fault(VDM_FAULT_UNSUPP); }
+static void test_fault_blk_bad_status(void)       { blk_fault(VDM_FAULT_BAD_STATUS); }
+static void test_fault_blk_no_status(void)        { blk_fault(VDM_FAULT_NO_STATUS); }
+static void test_fault_blk_bad_id(void)           { blk_fault(VDM_FAULT_BAD_ID); }
+static void test_fault_blk_dup_id(void)           { blk_fault(VDM_FAULT_DUP_ID); }
+static void test_fault_blk_big_len(void)          { blk_fault(VDM_FAULT_BIG_LEN); }
+static void test_fault_blk_idx_jump(void)         { blk_fault(VDM_FAULT_IDX_JUMP); }
+static void test_fault_blk_never(void)            { blk_fault(VDM_FAULT_NEVER); }
+static void test_fault_blk_needs_reset(void)      { blk_fault(VDM_FAULT_NEEDS_RESET); }
+static void test_fault_blk_reset_inflight(void)   { blk_fault(VDM_FAULT_RESET_INFLIGHT); }
+static void test_fault_blk_refuse_features(void)  { blk_fault(VDM_FAULT_REFUSE_FEATURES); }
+
+static void test_fault_cons_rx_bad_id(void)         { cons_fault(VDM_FAULT_BAD_ID, 0); }
+static void test_fault_cons_rx_dup_id(void)         { cons_fault(VDM_FAULT_DUP_ID, 0); }
+static void test_fault_cons_rx_big_len(void)        { cons_fault(VDM_FAULT_BIG_LEN, 0); }
+static void test_fault_cons_rx_idx_jump(void)       { cons_fault(VDM_FAULT_IDX_JUMP, 0); }
+static void test_fault_cons_rx_never(void)          { cons_fault(VDM_FAULT_NEVER, 0); }
+static void test_fault_cons_rx_needs_reset(void)    { cons_fault(VDM_FAULT_NEEDS_RESET, 0); }
+static void test_fault_cons_rx_reset_inflight(void) { cons_fault(VDM_FAULT_RESET_INFLIGHT, 0); }
+static void test_fault_cons_tx_bad_id(void)         { cons_fault(VDM_FAULT_BAD_ID, 1); }
+static void test_fault_cons_tx_dup_id(void)         { cons_fault(VDM_FAULT_DUP_ID, 1); }
+static void test_fault_cons_tx_big_len(void)        { cons_fault(VDM_FAULT_BIG_LEN, 1); }
+static void test_fault_cons_tx_idx_jump(void)       { cons_fault(VDM_FAULT_IDX_JUMP, 1); }
+static void test_fault_cons_tx_never(void)          { cons_fault(VDM_FAULT_NEVER, 1); }
+static void test_fault_cons_tx_needs_reset(void)    { cons_fault(VDM_FAULT_NEEDS_RESET, 1); }
+static void test_fault_cons_tx_reset_inflight(void) { cons_fault(VDM_FAULT_RESET_INFLIGHT, 1); }
+static void test_fault_cons_refuse_features(void)   { cons_fault(VDM_FAULT_REFUSE_FEATURES, 0); }
+
+static void test_fault_rng_bad_id(void)           { rng_fault(VDM_FAULT_BAD_ID); }
+static void test_fault_rng_dup_id(void)           { rng_fault(VDM_FAULT_DUP_ID); }
+static void test_fault_rng_big_len(void)          { rng_fault(VDM_FAULT_BIG_LEN); }
+static void test_fault_rng_idx_jump(void)         { rng_fault(VDM_FAULT_IDX_JUMP); }
+static void test_fault_rng_never(void)            { rng_fault(VDM_FAULT_NEVER); }
+static void test_fault_rng_needs_reset(void)      { rng_fault(VDM_FAULT_NEEDS_RESET); }
+static void test_fault_rng_reset_inflight(void)   { rng_fault(VDM_FAULT_RESET_INFLIGHT); }
+static void test_fault_rng_refuse_features(void)  { rng_fault(VDM_FAULT_REFUSE_FEATURES); }
+
+// ---- the randomized test ----
+//
+// Each step does one thing on one device: a block read or write of a few
+// sectors (checked against a shadow copy of the disk), console bytes in
+// or out (checked against the streams sent so far), an entropy read, or,
+// rarely, a fault episode: arm a fault, make calls until the caller sees
+// an error, check the caller's memory, then restart that driver and carry
+// on. Everything derives from one seed.
+
+static uint64_t rs;   // the test's own xorshift state
+
+static uint32_t rnd(uint32_t n)
+{
+  rs ^= rs << 13;
+  rs ^= rs >> 7;
+  rs ^= rs << 17;
+  return n ? (uint32_t)(rs % n) : 0;
+}
+
+struct rstate {
+  uint8_t *shadow;            // what the disk must hold
+  uint8_t *io;                // DMA buffer for block requests (+ GUARD)
+  uint8_t *cbuf;              // console read buffer (+ GUARD)
+  uint32_t cons_in_sent;      // stream position of bytes pushed to the backend
+  uint32_t cons_in_read;      // ... and read by the driver
+  uint32_t cons_out_sent;     // bytes written through the driver
+  uint32_t cons_out_base;     // fc.out offset where this driver's stream starts
+  uint32_t episodes, blk_ops, cons_bytes, rng_bytes;
+};
+
+static uint8_t stream_byte(uint32_t pos, uint32_t salt)
+{
+  return (uint8_t)(pos * 29 + (pos >> 8) + salt);
+}
+
+static const enum vdm_fault blk_faults[] = {
+  VDM_FAULT_IOERR, VDM_FAULT_UNSUPP, VDM_FAULT_BAD_STATUS, VDM_FAULT_NO_STATUS,
+  VDM_FAULT_BAD_ID, VDM_FAULT_DUP_ID, VDM_FAULT_BIG_LEN, VDM_FAULT_IDX_JUMP,
+  VDM_FAULT_NEVER, VDM_FAULT_NEEDS_RESET, VDM_FAULT_RESET_INFLIGHT,
+};
+static const enum vdm_fault ring_faults[] = {
+  VDM_FAULT_BAD_ID, VDM_FAULT_DUP_ID, VDM_FAULT_BIG_LEN, VDM_FAULT_IDX_JUMP,
+  VDM_FAULT_NEVER, VDM_FAULT_NEEDS_RESET, VDM_FAULT_RESET_INFLIGHT,
+};
+
+static int random_blk_op(struct rstate *st)
+{
+  uint32_t n = 1 + rnd(8), sector = rnd(CAP - n + 1), len = n * 512, i;
+  int write = rnd(2), r;
+
+  memset(st->io + len, CANARY, GUARD);
+  if (write) {
+    for (i = 0; i < len; i++)
+      st->io[i] = (uint8_t)rnd(256);
+    r = vblk_rw(&vb, 1, sector, st->io, len);
+    if (r == 0)
+      memcpy(st->shadow + (size_t)sector * 512, st->io, len);
+  } else {
+    r = vblk_rw(&vb, 0, sector, st->io, len);
+    if (r == 0 && !expect(memcmp(st->io, st->shadow + (size_t)sector * 512, len) == 0,
+                          "blk read of %u sectors at %u: data differs", n, sector))
+      return -1;
+  }
+  st->blk_ops++;
+  if (!expect(guard_ok(st->io, len), "blk: memory after the buffer changed"))
+    return -1;
+  return r;
+}
+
+static int random_cons_op(struct rstate *st)
+{
+  uint8_t tmp[300];
+  uint32_t n = 1 + rnd(300), i;
+  int r;
+
+  if (rnd(2)) {
+    for (i = 0; i < n; i++)
+      tmp[i] = stream_byte(st->cons_in_sent + i, 1);
+    st->cons_in_sent += fakechar_push(&tc->fc, tmp, n);
+    memset(st->cbuf + 300, CANARY, GUARD);
+    r = vcons_read(&vc, st->cbuf, n, 1);
+    for (i = 0; r > 0 && i < (uint32_t)r; i++) {
+      if (!expect(st->cbuf[i] == stream_byte(st->cons_in_read + i, 1),
+                  "console input byte %u changed", st->cons_in_read + i))
+        return -1;
+    }
+    if (r > 0)
+      st->cons_in_read += (uint32_t)r;
+  } else {
+    for (i = 0; i < n; i++)
+      tmp[i] = stream_byte(st->cons_out_sent + i, 2);
+    r = vcons_write(&vc, tmp, n);
+    if (r > 0)
+      st->cons_out_sent += (uint32_t)r;
+  }
+  if (!expect(guard_ok(st->cbuf, 300), "console: caller buffer overrun"))
+    return -1;
+  // Whatever reached the wire so far must be the stream, in order.
+  for (i = st->cons_out_base; i < tc->fc.out_len; i++) {
+    if (!expect(tc->fc.out[i] == stream_byte(i - st->cons_out_base, 2),
+                "console output byte %u changed", i - st->cons_out_base))
+      return -1;
+  }
+  if (tc->fc.out_len > FAKECHAR_BUF - 1000) {  // keep the fake wire from filling up
+    tc->fc.out_len = 0;
+    st->cons_out_base = 0;
+    st->cons_out_sent = 0;
+    // bytes still in flight would now be misplaced: restart both streams
+    return 1;
+  }
+  st->cons_bytes += n;
+  return r < 0 ? -1 : 0;
+}
+
+static int random_rng_op(struct rstate *st)
+{
+  uint32_t n = 1 + rnd(200);
+  uint8_t *buf = guarded(n);
+  int r = vrng_read(&vr, buf, n);
+
+  if (r > 0)
+    st->rng_bytes += (uint32_t)r;
+  expect(r == -1 || r == (int)n, "rng: %d of %u bytes", r, n);
+  expect(guard_ok(buf, n), "rng: caller buffer overrun");
+  free(buf);
+  return r < 0 ? -1 : 0;
+}
+
+// Bytes in, a blocking read, bytes out: whatever the fault, one of these
+// must end in -1 (a dead device is noticed through the watchdog's timeout).
+static int cons_episode_step(struct rstate *st)
+{
+  uint8_t tmp[50];
+  uint32_t i;
+  int r;
+
+  for (i = 0; i < 10; i++)
+    tmp[i] = stream_byte(st->cons_in_sent + i, 1);
+  st->cons_in_sent += fakechar_push(&tc->fc, tmp, 10);
+  r = vcons_read(&vc, st->cbuf, 300, 0);
+  for (i = 0; r > 0 && i < (uint32_t)r; i++) {
+    if (!expect(st->cbuf[i] == stream_byte(st->cons_in_read + i, 1),
+                "console input byte %u changed", st->cons_in_read + i))
+      return -2;
+  }
+  if (r > 0)
+    st->cons_in_read += (uint32_t)r;
+  if (r < 0)
+    return -1;
+  for (i = 0; i < 50; i++)
+    tmp[i] = stream_byte(st->cons_out_sent + i, 2);
+  r = vcons_write(&vc, tmp, 50);
+  if (r > 0)
+    st->cons_out_sent += (uint32_t)r;
+  steps(1);
+  return r < 0 ? -1 : 0;
+}
+
+static void restart_console(struct rstate *st)
+{
+  stop_cons_driver();
+  tc->fc.in_head = tc->fc.in_tail;  // bytes the old driver never saw: drop them
+  tc->fc.out_len = 0;
+  st->cons_in_sent = st->cons_in_read = 0;
+  st->cons_out_sent = st->cons_out_base = 0;
+  tc->m.vdm.fault = VDM_FAULT_NONE;
+  start_cons_driver();
+}
+
+// One fault episode on device `which`. Returns 0, or -1 on a failed check.
+static int fault_episode(struct rstate *st, int which)
+{
+  enum vdm_fault f;
+  int r = 0, tries;
+
+  st->episodes++;
+  arm_watchdog(which == 0);
+  if (which == 0) {
+    f = blk_faults[rnd(sizeof(blk_faults) / sizeof(blk_faults[0]))];
+    tb->m.vdm.fault = f;
+    for (tries = 0; tries < 5 && r != -1; tries++)
+      r = random_blk_op(st);
+    tb->m.vdm.fault = VDM_FAULT_NONE;
+    if (!expect(r == -1, "blk %s: no error reached the caller", vdm_fault_name(f)))
+      return -1;
+    // A failed write may or may not have reached the disk: believe the disk.
+    memcpy(st->shadow, tb->disk, (size_t)CAP * 512);
+    stop_blk_driver();
+    return start_blk_driver() ? 0 : -1;
+  }
+  if (which == 1) {
+    f = ring_faults[rnd(sizeof(ring_faults) / sizeof(ring_faults[0]))];
+    tc->m.vdm.fault = f;
+    for (tries = 0; tries < 20 && r != -1; tries++)
+      r = cons_episode_step(st);
+    tc->m.vdm.fault = VDM_FAULT_NONE;
+    if (!expect(r == -1, "console %s: no error reached the caller", vdm_fault_name(f)))
+      return -1;
+    restart_console(st);
+    return 0;
+  }
+  f = ring_faults[rnd(sizeof(ring_faults) / sizeof(ring_faults[0]))];
+  tr->m.vdm.fault = f;
+  for (tries = 0; tries < 5 && r != -1; tries++)
+    r = random_rng_op(st);
+  tr->m.vdm.fault = VDM_FAULT_NONE;
+  if (!expect(r == -1, "rng %s: no error reached the caller", vdm_fault_name(f)))
+    return -1;
+  stop_rng_driver();
+  return start_rng_driver() ? 0 : -1;
+}
+
+static void test_random_mix(void)
+{
+  const char *env_seed = getenv("VDM_SEED"), *env_steps = getenv("VDM_STEPS");
+  uint64_t seed = env_seed ? strtoull(env_seed, 0, 0) : 0;
+  long nsteps = env_steps ? strtol(env_steps, 0, 0) : 100000;
+  struct rstate st;
+  long i;
+  int r = 0, what, verbose = host_verbose;
+
+  if (seed == 0) {
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (f == 0 || fread(&seed, sizeof(seed), 1, f) != 1)
+      seed = 0x1234567;
+    if (f)
+      fclose(f);
+  }
+  seed |= 1;
+  printf("    random_mix: seed %llu, %ld steps (repeat: VDM_SEED=%llu "
+         "tests/host/build/test_devmodel)\n", (unsigned long long)seed, nsteps,
+         (unsigned long long)seed);
+  fflush(stdout);
+  rs = seed;
+  memset(&st, 0, sizeof(st));
+  if (getenv("VDM_VERBOSE") == 0)
+    host_verbose = 0;  // fault episodes log a lot; VDM_VERBOSE=1 shows it
+  if (!start_all(2))
+    goto out;
+  tr->prng.max_chunk = 1 + rnd(64);
+  st.shadow = malloc((size_t)CAP * 512);
+  memcpy(st.shadow, tb->disk, (size_t)CAP * 512);
+  st.io = vos_dma_alloc(8 * 512 + GUARD);
+  st.cbuf = guarded(300);
+  for (i = 0; i < nsteps && failure[0] == 0; i++) {
+    what = (int)rnd(1000);
+    if (what < 3) {
+      r = fault_episode(&st, what);
+      disarm_watchdog();
+    }
+    else if (what < 400)
+      r = random_blk_op(&st);
+    else if (what < 800) {
+      r = random_cons_op(&st);
+      steps(1);  // the console is only polled: let bytes move
+    }
+    else
+      r = random_rng_op(&st);
+    if (r == 1) {
+      restart_console(&st);
+      r = 0;
+    }
+    if (r < 0 && failure[0] == 0)
+      expect(0, "step %ld: a %s operation failed with no fault armed", i,
+             what < 3 ? "fault episode" : what < 400 ? "block" : what < 800 ? "console" : "rng");
+  }
+  expect(st.episodes > 100, "only %u fault episodes", st.episodes);
+  if (failure[0]) {
+    char why[sizeof(failure) + 64];
+    snprintf(why, sizeof(why), "%.400s (seed %llu, step %ld)", failure,
+             (unsigned long long)seed, i);
+    failure[0] = 0;
+    expect(0, "%s", why);
+  }
+  printf("    random_mix: %u block requests, %u console bytes, %u random bytes, "
+         "%u fault episodes\n", st.blk_ops, st.cons_bytes, st.rng_bytes, st.episodes);
+out:
+  host_verbose = verbose;
+  free(st.shadow);
+  if (st.io)
+    vos_dma_free(st.io, 8 * 512 + GUARD);
+  free(st.cbuf);
+}
+
+// ---- runner ----
+
+static void check_model(struct vdm *m, const char *name)
+{
+  if (m->violations)
+    expect(0, "%s device saw %d spec violations, first: %s (0x%x)", name, m->violations,
+           m->first_violation, (unsigned)m->violation_arg);
+}
+
+static void teardown(void)
+{
+  if (tb)
+    check_model(&tb->m.vdm, "blk");
+  if (tc)
+    check_model(&tc->m.vdm, "console");
+  if (tr)
+    check_model(&tr->m.vdm, "rng");
+  stop_blk_driver();
+  stop_cons_driver();
+  stop_rng_driver();
+  if (tb)
+    tblk_destroy(tb);
+  if (tc)
+    tcons_destroy(tc);
+  if (tr)
+    trng_destroy(tr);
+  tb = 0;
+  tc = 0;
+  tr = 0;
+  if (host_dma_live() != 0) {
+    expect(0, "%d DMA blocks never freed", host_dma_live());
+    host_dma_free_all();
+  }
+}
+
+static int nfail;
+
+static void run(const char *name, void (*fn)(void))
+{
+  static jmp_buf jb;
+
+  failure[0] = 0;
+  host_reset();
+  memset(&vb, 0, sizeof(vb));
+  memset(&vc, 0, sizeof(vc));
+  memset(&vr, 0, sizeof(vr));
+  vb_up = vc_up = vr_up = 0;
+  timed_out = 0;
+  tb = 0;
+  tc = 0;
+  tr = 0;
+  host_set_abort_jmp(&jb);
+  printf("  -- %s\n", name);
+  if (setjmp(jb) == 0) {
+    fn();
+    teardown();
+  } else {
+    expect(0, "aborted: %s", host_abort_reason());
+    vb_up = vc_up = vr_up = 0;
+    host_dma_free_all();
+    if (tb)
+      tblk_destroy(tb);
+    if (tc)
+      tcons_destroy(tc);
+    if (tr)
+      trng_destroy(tr);
+    tb = 0;
+    tc = 0;
+    tr = 0;
+  }
+  host_set_abort_jmp(0);
+  if (host_first_error())
+    expect(0, "OS interface misuse: %s", host_first_error());
+  if (failure[0]) {
+    printf("FAIL: %s: %s\n", name, failure);
+    nfail++;
+  } else {
+    printf("PASS: %s\n", name);
+  }
+  fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+  if (argc > 1 && strcmp(argv[1], "-q") == 0)
+    host_verbose = 0;
+
+  run("model_registers", test_model_registers);
+  run("model_console_config", test_model_console_config);
+  run("model_catches_bad_chains", test_model_catches_bad_chains);
+  run("console_roundtrip_modern", test_console_roundtrip_modern);
+  run("console_roundtrip_legacy", test_console_roundtrip_legacy);
+  run("console_64k_backpressure", test_console_64k_backpressure);
+  run("console_flow_control", test_console_flow_control);
+  run("rng_stream", test_rng_stream);
+  run("rng_short_fills", test_rng_short_fills);
+
+  run("fault_blk_ioerr", test_fault_blk_ioerr);
+  run("fault_blk_unsupp", test_fault_blk_unsupp);
+  run("fault_blk_bad_status", test_fault_blk_bad_status);
+  run("fault_blk_no_status", test_fault_blk_no_status);
+  run("fault_blk_bad_id", test_fault_blk_bad_id);
+  run("fault_blk_dup_id", test_fault_blk_dup_id);
+  run("fault_blk_big_len", test_fault_blk_big_len);
+  run("fault_blk_idx_jump", test_fault_blk_idx_jump);
+  run("fault_blk_never", test_fault_blk_never);
+  run("fault_blk_needs_reset", test_fault_blk_needs_reset);
+  run("fault_blk_reset_inflight", test_fault_blk_reset_inflight);
+  run("fault_blk_refuse_features", test_fault_blk_refuse_features);
+
+  run("fault_cons_rx_bad_id", test_fault_cons_rx_bad_id);
+  run("fault_cons_rx_dup_id", test_fault_cons_rx_dup_id);
+  run("fault_cons_rx_big_len", test_fault_cons_rx_big_len);
+  run("fault_cons_rx_idx_jump", test_fault_cons_rx_idx_jump);
+  run("fault_cons_rx_never", test_fault_cons_rx_never);
+  run("fault_cons_rx_needs_reset", test_fault_cons_rx_needs_reset);
+  run("fault_cons_rx_reset_inflight", test_fault_cons_rx_reset_inflight);
+  run("fault_cons_tx_bad_id", test_fault_cons_tx_bad_id);
+  run("fault_cons_tx_dup_id", test_fault_cons_tx_dup_id);
+  run("fault_cons_tx_big_len", test_fault_cons_tx_big_len);
+  run("fault_cons_tx_idx_jump", test_fault_cons_tx_idx_jump);
+  run("fault_cons_tx_never", test_fault_cons_tx_never);
+  run("fault_cons_tx_needs_reset", test_fault_cons_tx_needs_reset);
+  run("fault_cons_tx_reset_inflight", test_fault_cons_tx_reset_inflight);
+  run("fault_cons_refuse_features", test_fault_cons_refuse_features);
+
+  run("fault_rng_bad_id", test_fault_rng_bad_id);
+  run("fault_rng_dup_id", test_fault_rng_dup_id);
+  run("fault_rng_big_len", test_fault_rng_big_len);
+  run("fault_rng_idx_jump", test_fault_rng_idx_jump);
+  run("fault_rng_never", test_fault_rng_never);
+  run("fault_rng_needs_reset", test_fault_rng_needs_reset);
+  run("fault_rng_reset_inflight", test_fault_rng_reset_inflight);
+  run("fault_rng_refuse_features", test_fault_rng_refuse_features);
+
+  run("random_mix", test_random_mix);
+
+  printf("  %d test(s) failed\n", nfail);
+  return nfail ? 1 : 0;
+}

@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""bench.py: `make bench`. One QEMU run measures the file system and the
+raw disk and prints the table the README shows.
+
+In the guest, on a copy of fs.img grown by SCRATCH_MB (the raw write
+benchmark writes only past the file system's end):
+  1. fsbench: workload 1 (2 MB as 8 rounds of a 256 KB file in 4 KB writes,
+     fsync each; then cold-cache 4 KB reads) in baseline mode (diskmode(1):
+     one 1 KB block per request, one request in flight, no EVENT_IDX or
+     indirect descriptors, commit per operation, no read-ahead) and in full
+     mode, alternating, best of 3 each; then a 16 MB file written and read
+     (cold) in 64 KB calls;
+  2. blkbench: raw device throughput, request sizes 4 KB..256 KB by queue
+     depth 1..32, and notifications (QueueNotify writes) and interrupts per
+     request;
+  3. halt.
+Then the summary: each ratio against its target. Standard library only;
+the whole transcript is kept in tests/out/bench.log.
+"""
+import datetime
+import os
+import re
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from qemu import Qemu, fresh_disk, PROMPT, FSIMG  # noqa: E402
+
+SCRATCH_MB = 128
+
+
+def qemu_version():
+    out = subprocess.run(["qemu-system-riscv64", "--version"], stdout=subprocess.PIPE,
+                         text=True).stdout
+    return out.splitlines()[0].strip() if out else "unknown"
+
+
+def run_guest(cpus):
+    disk = fresh_disk("bench", os.path.getsize(FSIMG) + SCRATCH_MB * 1024 * 1024)
+    with Qemu(disk, slot=0, log_name="bench", cpus=cpus) as q:
+        q.expect(PROMPT, 120)
+        fs = q.run("fsbench", 1800)
+        print(fs, flush=True)
+        blk = q.run("blkbench", 1800)
+        print(blk, flush=True)
+        q.send("halt\n")
+        q.wait_exit(120)
+    return fs, blk
+
+
+def parse_table(blk, title):
+    """{(size_kb, depth): MB/s} of blkbench's table named `title`."""
+    cells = {}
+    lines = blk.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip().startswith(title):
+            depths = [int(d) for d in re.findall(r"\d+", lines[i + 1].split("\\")[-1])]
+            for row in lines[i + 2:]:
+                m = re.match(r"\s*(\d+) KB\s+(.*)", row)
+                if not m:
+                    break
+                vals = m.group(2).split()
+                for d, v in zip(depths, vals):
+                    try:
+                        cells[(int(m.group(1)), d)] = float(v)
+                    except ValueError:
+                        pass
+            break
+    return cells
+
+
+def num(rx, text, cast=float):
+    m = re.search(rx, text)
+    return cast(m.group(1)) if m else None
+
+
+def main():
+    cpus = int(os.environ.get("CPUS", "3"))
+    when = datetime.date.today().isoformat()
+    version = qemu_version()
+    print("make bench: %s, %s, %d harts, host with %d CPUs" % (when, version, cpus,
+                                                              os.cpu_count() or 0))
+    fs, blk = run_guest(cpus)
+
+    best = re.search(r"best of \d+: baseline write (\d+) KB/s, read (\d+) KB/s; "
+                     r"full write (\d+) KB/s, read (\d+) KB/s", fs)
+    big = re.search(r"(\d+) MB file: write (\d+) KB/s, read (\d+) KB/s in 64 KB reads, "
+                    r"read (\d+) KB/s in (\d+) KB reads", fs)
+    reads = parse_table(blk, "read throughput")
+    writes = parse_table(blk, "write throughput")
+    rows = []
+    ok = True
+
+    def row(what, value, target, met):
+        nonlocal ok
+        rows.append((what, value, target, "met" if met else ("NOT met" if met is not None else "")))
+        if met is False:
+            ok = False
+
+    if best:
+        bw, br, fw, fr = (int(x) for x in best.groups())
+        wx, rx = fw / max(bw, 1), fr / max(br, 1)
+        row("workload 1 write (2 MB, 4 KB writes, fsync per 256 KB)",
+            "baseline %d KB/s, full %d KB/s: %.1fx" % (bw, fw, wx), ">= 30x", wx >= 30)
+        row("workload 1 read (cold cache, 4 KB reads)",
+            "baseline %d KB/s, full %d KB/s: %.1fx" % (br, fr, rx), ">= 20x", rx >= 20)
+    else:
+        row("workload 1", "fsbench printed no result", "", False)
+    if big and reads:
+        (size_kb, depth), raw = max(reads.items(), key=lambda kv: kv[1])
+        mb, bigw, bigr64, bigr, rsize = (int(x) for x in big.groups())
+        share = bigr / 1024.0 / raw
+        row("%d MB file write (64 KB writes, fsync)" % mb, "%d KB/s" % bigw, "", None)
+        row("%d MB file read (cold cache, 64 KB reads)" % mb,
+            "%d KB/s = %.0f%% of the best raw read" % (bigr64, 100 * bigr64 / 1024.0 / raw),
+            "", None)
+        row("%d MB file read (cold cache, one %d KB read)" % (mb, rsize),
+            "%d KB/s = %.0f%% of the best raw read (%.0f MB/s: %d KB x depth %d)"
+            % (bigr, 100 * share, raw, size_kb, depth), ">= 50%", share >= 0.5)
+    if reads:
+        row("raw read, best cell", "%.0f MB/s" % max(reads.values()), "", None)
+    if writes:
+        row("raw write, best cell", "%.0f MB/s" % max(writes.values()), "", None)
+    # Only the full-mode ratios (printed before the baseline section).
+    full_part = blk.split("baseline mode")[0]
+    notes = re.findall(r"depth\s+(\d+):\s+([\d.]+) notifications/req\s+([\d.]+) interrupts/req",
+                       full_part)
+    deep = [(int(d), float(n), float(i)) for d, n, i in notes if int(d) >= 8]
+    sizes = re.findall(r"\n  (\d+ KB) reads\n", full_part)
+    labels = []
+    for k, x in enumerate(deep):
+        size = sizes[k // 2] if k // 2 < len(sizes) else ""
+        labels.append("%s depth %d: %.3f (interrupts %.3f)" % ((size,) + x))
+    if deep:
+        worst = max(n for _, n, _ in deep)
+        row("notifications per request, EVENT_IDX, depth >= 8",
+            "; ".join(labels),
+            "<= 0.25", worst <= 0.25)
+
+    print()
+    print("Results (%s, %s, %d harts):" % (when, version, cpus))
+    print()
+    print("| measurement | result | target | |")
+    print("|---|---|---|---|")
+    for what, value, target, met in rows:
+        print("| %s | %s | %s | %s |" % (what, value, target, met))
+    print()
+    print("bench: %s" % ("every target met" if ok else "SOME TARGETS NOT MET"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,264 @@
+"""QEMU tests of the Cortex-M3 port (kernel/cm3) on QEMU's lm3s6965evb.
+
+The image has no virtio hardware under it: its devices are the software
+device model (kernel/devmodel) with register files in SRAM, driven by the
+same virtio core files the RISC-V kernel uses. UART0 (stdio here) is a
+shell; UART2 (the third -serial, a TCP socket here) is the wire of the
+virtio-console device, and the image echoes every byte it receives there.
+
+    python3 tests/run_tests.py cm3          all of them
+Transcripts: tests/out/cm3_*.log (UART0) and the seed of the random bytes.
+"""
+import os
+import random
+import re
+import select
+import signal
+import socket
+import subprocess
+import time
+
+from qemu import QemuError, OUT, ROOT
+
+ELF = os.path.join(ROOT, "kernel", "cm3", "build", "cm3.elf")
+PROMPT = "cm3> "
+
+
+def free_port():
+    """A TCP port nobody listens on right now (QEMU binds it a moment later)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Cm3:
+    """QEMU running the M3 image: .expect()/.run() on UART0, .uart2 a socket."""
+
+    def __init__(self, log_name):
+        if not os.path.exists(ELF):
+            raise QemuError("%s is missing: run `make cm3`" % ELF)
+        self.log_path = os.path.join(OUT, log_name + ".log")
+        self.buf = ""
+        self.transcript = ""
+        self.proc = None
+        self.uart2 = None
+        os.makedirs(OUT, exist_ok=True)
+        for attempt in range(3):       # the port may be taken between probe and bind
+            self.port = free_port()
+            self.args = ["qemu-system-arm", "-M", "lm3s6965evb", "-display", "none",
+                         "-monitor", "none", "-kernel", ELF, "-serial", "stdio",
+                         "-serial", "null",
+                         "-serial", "tcp:127.0.0.1:%d,server=on,wait=off" % self.port]
+            self.proc = subprocess.Popen(self.args, stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+            if self._connect(10):
+                return
+            self.kill()
+        raise QemuError("could not start QEMU with UART2 on a TCP port")
+
+    def _connect(self, timeout):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                self.uart2 = socket.create_connection(("127.0.0.1", self.port), timeout=1)
+                self.uart2.setblocking(False)
+                return True
+            except OSError:
+                time.sleep(0.1)
+        return False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.kill()
+        return False
+
+    def _read_some(self, timeout):
+        fd = self.proc.stdout.fileno()
+        r, _, _ = select.select([fd], [], [], timeout)
+        if not r:
+            return
+        data = os.read(fd, 65536)
+        if not data:
+            raise QemuError("QEMU exited (status %s)" % self.proc.poll())
+        text = data.decode("utf-8", "replace").replace("\r", "")
+        self.buf += text
+        self.transcript += text
+        if "panic:" in self.transcript or "*** fault" in self.transcript:
+            time.sleep(0.2)
+            raise QemuError("the M3 image crashed: " + self.transcript[-400:])
+
+    def expect(self, pattern, timeout=30):
+        rx = re.compile(re.escape(pattern))
+        deadline = time.time() + timeout
+        while True:
+            m = rx.search(self.buf)
+            if m:
+                before = self.buf[:m.end()]
+                self.buf = self.buf[m.end():]
+                return before
+            left = deadline - time.time()
+            if left <= 0:
+                raise QemuError("timed out waiting for %r; last output: %r"
+                                % (pattern, self.buf[-400:]))
+            self._read_some(min(left, 0.5))
+
+    def run(self, line, timeout=30):
+        """Type a shell command on UART0; its output up to the next prompt."""
+        self.proc.stdin.write((line + "\n").encode())
+        self.proc.stdin.flush()
+        out = self.expect(PROMPT, timeout)[:-len(PROMPT)]
+        first_nl = out.find("\n")
+        return out[first_nl + 1:] if first_nl >= 0 else ""
+
+    def echo(self, data, timeout=60):
+        """Send bytes to UART2 while collecting what comes back; returns it
+        once as many bytes as were sent have returned (or the time is up)."""
+        got = bytearray()
+        sent = 0
+        deadline = time.time() + timeout
+        while len(got) < len(data) and time.time() < deadline:
+            want_w = [self.uart2] if sent < len(data) else []
+            r, w, _ = select.select([self.uart2], want_w, [], 0.5)
+            if w:
+                sent += self.uart2.send(data[sent:sent + 4096])
+            if r:
+                chunk = self.uart2.recv(65536)
+                if not chunk:
+                    raise QemuError("UART2 socket closed")
+                got += chunk
+            # keep UART0 drained so a panic message is noticed
+            self._read_some(0)
+        return bytes(got)
+
+    def kill(self):
+        if self.uart2 is not None:
+            self.uart2.close()
+            self.uart2 = None
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)   # our own session: QEMU alone
+            except ProcessLookupError:
+                pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        for f in (self.proc.stdin, self.proc.stdout):
+            try:
+                f.close()
+            except Exception:
+                pass
+        with open(self.log_path, "w") as f:
+            f.write(" ".join(self.args) + "\n\n" + self.transcript)
+
+
+def table_rows(text):
+    """{type: (slot, driver)} from a device table."""
+    rows = {}
+    for m in re.finditer(r"^\s*(\d+)\s+0x([0-9a-f]{8})\s+(\d+)\s+(modern|legacy)\s+"
+                         r"(\w+) \((\d+)\)\s+(\S+)", text, re.M):
+        rows[m.group(5)] = (int(m.group(1)), m.group(7), int(m.group(2), 16), int(m.group(3)))
+    return rows
+
+
+def check_table(text):
+    rows = table_rows(text)
+    want = {"block": "virtio-blk", "console": "virtio-console", "entropy": "virtio-rng"}
+    for typ, drv in want.items():
+        assert typ in rows, "no %s device in the table:\n%s" % (typ, text)
+        assert rows[typ][1] == drv, "%s bound to %r, not %s:\n%s" % (typ, rows[typ][1], drv, text)
+        base = rows[typ][2]
+        assert 0x20000000 <= base < 0x20010000, "register file not in SRAM: 0x%x" % base
+    assert len(rows) == 3, "the empty slot (DeviceID 0) must not be listed:\n" + text
+    irqs = sorted(r[3] for r in rows.values())
+    assert len(set(irqs)) == 3, "devices share an IRQ: %s" % irqs
+
+
+def queue_counts(stat, dev, q):
+    """(driver requests, notifies, intrs, done, errors, device requests, notifies,
+    intrs, errors) of one queue row of `stat`; -1 where the driver does not
+    count per queue."""
+    m = re.search(r"^\s*%s\s+%d\s+\S+\s+((?:(?:\d+|-)\s+){5})\|\s+((?:\d+\s*){4})$"
+                  % (dev, q), stat, re.M)
+    assert m, "no stat row for %s queue %d:\n%s" % (dev, q, stat)
+    return [-1 if x == "-" else int(x) for x in (m.group(1) + m.group(2)).split()]
+
+
+def test_cm3_devs():
+    """Boot banner and `devs`: blk, console, rng found by probing, the empty slot skipped."""
+    with Cm3("cm3_devs") as m:
+        banner = m.expect(PROMPT, 30)
+        check_table(banner)
+        check_table(m.run("devs"))
+
+
+def test_cm3_blktest():
+    """`blktest` twice (different patterns), then `stat` shows the blk queue's work."""
+    with Cm3("cm3_blktest") as m:
+        m.expect(PROMPT, 30)
+        for _ in range(2):
+            out = m.run("blktest", 60)
+            assert re.search(r"blktest: \d+ sectors, \d+ writes and \d+ reads.*: OK", out), out
+        stat = m.run("stat")
+        c = queue_counts(stat, "blk", 0)
+        drv_req, drv_notify, drv_intr, drv_done, drv_err = c[:5]
+        dev_req, dev_notify, dev_intr, dev_err = c[5:]
+        assert drv_req > 100 and drv_req == drv_done == dev_req, stat
+        assert 0 < drv_notify == dev_notify <= drv_req, stat
+        assert 0 < drv_intr and 0 < dev_intr, stat
+        assert drv_err == 0 and dev_err == 0, stat
+        assert re.search(r"0 violations", stat), stat
+        m2 = re.search(r"free (\d+)", stat)
+        assert m2 and int(m2.group(1)) > 8192, "less than 8 KB of SRAM free:\n" + stat
+
+
+def test_cm3_uart2_echo():
+    """UART2: lines, then 16 KB of random bytes, come back complete and in order."""
+    with Cm3("cm3_echo") as m:
+        m.expect(PROMPT, 30)
+        for line in [b"hello, virtio-console\n", b"x\n", b"The quick brown fox " * 10 + b"\n"]:
+            got = m.echo(line, 20)
+            assert got == line, "sent %r, got back %r" % (line, got)
+        seed = random.randrange(1 << 32)
+        rnd = random.Random(seed)
+        data = bytes(rnd.randrange(256) for _ in range(16 * 1024))
+        with open(os.path.join(OUT, "cm3_echo.seed"), "w") as f:
+            f.write("%d\n" % seed)
+        got = m.echo(data, 120)
+        if got != data:
+            first = next((i for i in range(min(len(got), len(data))) if got[i] != data[i]),
+                         min(len(got), len(data)))
+            raise AssertionError("random bytes (seed %d): %d sent, %d back, first difference "
+                                 "at byte %d" % (seed, len(data), len(got), first))
+        stat = m.run("stat")
+        rx = queue_counts(stat, "console", 0)
+        tx = queue_counts(stat, "console", 1)
+        assert rx[3] > 0 and tx[3] > 0 and rx[4] == 0 and tx[4] == 0, stat
+        assert rx[5] > 0 and tx[5] > 0 and rx[7] > 0 and tx[7] > 0, stat
+        assert rx[8] == 0 and tx[8] == 0, stat
+        assert re.search(r"console driver: [1-9]\d* interrupts", stat), stat
+        assert not re.search(r"[1-9]\d* violations", stat), stat
+        m2 = re.search(r"echo: (\d+) bytes", stat)
+        total = sum(len(l) for l in [b"hello, virtio-console\n", b"x\n",
+                                     b"The quick brown fox " * 10 + b"\n"]) + len(data)
+        assert m2 and int(m2.group(1)) == total, "echo count != %d:\n%s" % (total, stat)
+
+
+def test_cm3_rng():
+    """`rng 32`: 32 bytes from virtio-rng, not all the same."""
+    with Cm3("cm3_rng") as m:
+        m.expect(PROMPT, 30)
+        out = m.run("rng 32")
+        m2 = re.search(r"rng: 32 bytes: ((?:[0-9a-f]{2} ?){32})", out)
+        assert m2, out
+        vals = m2.group(1).split()
+        assert len(set(vals)) > 4, out

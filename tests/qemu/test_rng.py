@@ -1,0 +1,57 @@
+"""QEMU tests of the virtio entropy device (kernel/virtio/virtio_rng.c,
+/dev/random in kernel/devfiles.c, user/rand.c), and of a machine with
+every device `make qemu` attaches.
+"""
+import re
+import socket
+
+from qemu import Qemu, fresh_disk, PROMPT
+import netutil
+
+BOOT_TIMEOUT = 120
+
+
+def rand_bytes(q, n):
+    out = q.run("rand %d" % n)
+    hexdigits = "".join(out.split())
+    assert re.fullmatch(r"[0-9a-f]+", hexdigits) and len(hexdigits) == 2 * n, "rand:\n" + out
+    return bytes.fromhex(hexdigits)
+
+
+def test_rng_bytes():
+    """/dev/random gives bytes from virtio-rng; reads differ and are not all one value."""
+    with Qemu(fresh_disk("rng"), extra=netutil.rng_args(), log_name="rng") as q:
+        banner = q.expect(PROMPT, BOOT_TIMEOUT)
+        assert re.search(r"entropy \(4\)\s+virtio-rng", banner), "no virtio-rng:\n" + banner
+        reads = [rand_bytes(q, 32) for _ in range(3)]
+        for r in reads:
+            assert len(set(r)) > 1, "32 bytes all equal: %r" % r
+        assert len(set(reads)) == 3, "two reads returned the same bytes: %r" % reads
+        big = rand_bytes(q, 4096)
+        assert len(set(big)) > 200, "4096 bytes use only %d values" % len(set(big))
+
+
+def test_rng_absent():
+    """Without the device /dev/random fails cleanly and nothing else changes."""
+    with Qemu(fresh_disk("rng_absent"), log_name="rng_absent") as q:
+        q.expect(PROMPT, BOOT_TIMEOUT)
+        out = q.run("rand")
+        assert "no random bytes" in out, "rand without a device:\n" + out
+        out = q.run("netstat")
+        assert "no network device" in out, out
+        out = q.run("echo fine")
+        assert out.strip() == "fine", repr(out)
+
+
+def test_all_devices():
+    """Disk, network, entropy and console together (what `make qemu` attaches): all bound."""
+    extra = (netutil.rng_args() + netutil.user_net_args(netutil.free_port(socket.SOCK_DGRAM))
+             + netutil.vconsole_args(netutil.free_port()))
+    with Qemu(fresh_disk("all_devices"), extra=extra, log_name="all_devices") as q:
+        q.expect(PROMPT, BOOT_TIMEOUT)
+        out = q.run("lsdev")
+        for want in ("virtio-blk", "virtio-net", "virtio-rng", "virtio-console"):
+            assert want in out, "lsdev lacks %s:\n%s" % (want, out)
+        out = q.run("netstat")
+        assert re.search(r"mac\s+52:54:00:12:34:56", out) and re.search(r"ip\s+10\.0\.2\.15", out), out
+        rand_bytes(q, 8)
