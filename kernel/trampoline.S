@@ -81,10 +81,13 @@ uservec:
         ld      t0, 272(a0)             # usertrap
         ld      t1, 256(a0)             # kernel page table
 
-        # The first fence makes the user-mode stores above complete under
-        # the user page table before we leave it; the second drops the
-        # user's cached translations once the kernel table is in place.
-        sfence.vma zero, zero
+        # Switch to the kernel table, then drop the user's cached
+        # translations. One fence, after the write, is enough (privileged
+        # spec 4.2.1): it orders every earlier store, page-table stores
+        # included, before every later translation. Until it executes, the
+        # only translation used is this page's, which is the same in both
+        # tables. A fence costs: QEMU empties its whole software TLB on each
+        # one, so a system call pays for two (here and in userret).
         csrw    satp, t1
         sfence.vma zero, zero
 
@@ -95,9 +98,11 @@ uservec:
 # kernel page table, with a0 = the user page table in satp format. sepc
 # and sstatus are already set up for the sret below.
 userret:
-        sfence.vma zero, zero           # kernel stores done before the switch
+        # The fence after the write both publishes the kernel's stores to
+        # this page table (sbrk, exec) to the walker and drops the kernel's
+        # and any other process's cached translations (see uservec).
         csrw    satp, a0
-        sfence.vma zero, zero           # no stale kernel or old-process translations
+        sfence.vma zero, zero
 
         li      a0, TRAPFRAME
         ld      x1,    8(a0)

@@ -85,11 +85,15 @@ _Static_assert(sizeof(struct virtio_blk_req_hdr) == 16, "virtio_blk_req header i
 #define VBLK_QUEUE_SIZE 256
 // Device requests in flight at most (each needs a header slot). Without
 // indirect descriptors the queue may hold fewer (a request takes 2 +
-// segments descriptors then). Override with -DVBLK_NSLOT=n.
+// segments descriptors then). These two sizes are #ifndef defaults, the
+// only conditional compilation here, because the Cortex-M3 port has 64 KB
+// of RAM in all and passes smaller ones with -D (kernel/cm3/Makefile, TUNE);
+// every file of a build must see the same values.
 #ifndef VBLK_NSLOT
 #define VBLK_NSLOT 32
 #endif
-// Most caller segments in one vblk_req: 256 KB of 4 KB pages.
+// Most caller segments in one vblk_req: 256 KB of 4 KB pages (the M3
+// passes 4).
 #ifndef VBLK_MAX_SEGS
 #define VBLK_MAX_SEGS 64
 #endif

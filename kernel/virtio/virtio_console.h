@@ -53,7 +53,10 @@
 #define VIRTIO_CONSOLE_RXQ 0             // receiveq (port 0)
 #define VIRTIO_CONSOLE_TXQ 1             // transmitq (port 0)
 
-// ---- sizes: a port may override them with -D (every file must agree) ----
+// ---- sizes ----
+// #ifndef defaults, because the Cortex-M3 port, with 64 KB of RAM in all,
+// passes smaller ones with -D (kernel/cm3/Makefile, TUNE). Every file of a
+// build must see the same values.
 #ifndef VCONS_RX_BUFS
 #define VCONS_RX_BUFS      8     // receive buffers kept posted
 #endif
@@ -76,7 +79,8 @@ _Static_assert(VCONS_RX_BUFS <= 256, "held[] stores buffer numbers in a byte");
 struct vcons_stats {
   uint32_t rx_bytes;      // bytes the device delivered
   uint32_t rx_buffers;    // receive buffers it gave back
-  uint32_t rx_held;       // ... that had to wait for room in the ring
+  uint32_t rx_held;       // times the ring filled while a buffer still held bytes
+                          // (one buffer may count several times)
   uint32_t tx_bytes;      // bytes handed to the device
   uint32_t tx_buffers;    // transmit buffers (chains) handed to it
   uint32_t tx_waits;      // times a writer slept because all buffers were busy

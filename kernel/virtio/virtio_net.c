@@ -72,7 +72,7 @@ static void give_up(struct vnet *vn, struct virtq *vq, const char *why)
 static void post_rx(struct vnet *vn, uint32_t i)
 {
   struct virtq_buf b[2] = {
-    { vn->bufs[i].hdr, vn->hdr_len, 1 },
+    { &vn->bufs[i].hdr, vn->hdr_len, 1 },
     { vn->bufs[i].data, VNET_DATA_SIZE, 1 },
   };
 
@@ -94,7 +94,7 @@ static void deliver(struct vnet *vn, uint32_t i, uint32_t len)
     return;
   }
   flen = len - vn->hdr_len;
-  if (b->hdr[1] != VIRTIO_NET_HDR_GSO_NONE) {   // gso_type
+  if (b->hdr.h.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
     vn->stats.rx_bad_hdr++;
     return;
   }
@@ -169,7 +169,7 @@ int vnet_send(struct vnet *vn, const void *frame, uint32_t len)
 {
   struct virtq_buf b[2];
   struct vnet_buf *tb;
-  uint32_t i, k;
+  uint32_t i;
 
   if (len == 0 || len > VNET_FRAME_MAX) {
     vos_lock(&vn->tx_lock);
@@ -194,10 +194,17 @@ int vnet_send(struct vnet *vn, const void *frame, uint32_t len)
     return -1;
   }
   tb = &vn->bufs[VNET_RX_BUFS + i];
-  for (k = 0; k < vn->hdr_len; k++)
-    tb->hdr[k] = 0;         // flags 0, GSO_NONE: a plain, complete frame
+  // flags 0 and GSO_NONE: a plain, complete frame with its checksums
+  // already filled in (we negotiated no offloads, 5.1.6.2).
+  tb->hdr.h.flags = 0;
+  tb->hdr.h.gso_type = VIRTIO_NET_HDR_GSO_NONE;
+  tb->hdr.h.hdr_len = 0;
+  tb->hdr.h.gso_size = 0;
+  tb->hdr.h.csum_start = 0;
+  tb->hdr.h.csum_offset = 0;
+  tb->hdr.h.num_buffers = 0;
   copy_bytes(tb->data, frame, len);
-  b[0].addr = tb->hdr;
+  b[0].addr = &tb->hdr;
   b[0].len = vn->hdr_len;
   b[0].device_writes = 0;
   b[1].addr = tb->data;

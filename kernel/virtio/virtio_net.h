@@ -61,7 +61,9 @@
 
 // The header in front of every frame (5.1.6). A modern (VIRTIO_F_VERSION_1)
 // device always uses all 12 bytes; a legacy one without MRG_RXBUF leaves
-// num_buffers out, so its header is 10 bytes.
+// num_buffers out, so its header is 10 bytes. The 16-bit fields are
+// little-endian on the wire; this driver only ever writes them as 0 and
+// reads nothing but the one-byte gso_type, so it needs no conversions.
 struct virtio_net_hdr {
   uint8_t  flags;        // VIRTIO_NET_HDR_F_*
   uint8_t  gso_type;     // VIRTIO_NET_HDR_GSO_*
@@ -79,6 +81,9 @@ _Static_assert(sizeof(struct virtio_net_hdr) == 12, "virtio_net_hdr is 12 bytes"
 #define VIRTIO_NET_HDR_GSO_NONE     0
 
 // ---- sizes ----
+// #ifndef defaults, like the other drivers' sizes, so that a port short of
+// memory can pass smaller ones with -D (the host tests of the network stack
+// use the defaults; the Cortex-M3 port does not build this driver).
 #ifndef VNET_RX_BUFS
 #define VNET_RX_BUFS   16
 #endif
@@ -89,8 +94,14 @@ _Static_assert(sizeof(struct virtio_net_hdr) == 12, "virtio_net_hdr is 12 bytes"
 #define VNET_DATA_SIZE 1520        // room for a frame in one buffer (>= VNET_FRAME_MAX)
 
 // One buffer: header, then the frame. 1536 bytes, so buffers pack evenly.
+// The header is a struct virtio_net_hdr, so the code names its fields; the
+// union rounds it up to 16 bytes (only the first hdr_len go to the device:
+// a legacy device's header stops before num_buffers).
 struct vnet_buf {
-  uint8_t hdr[16];                 // the first hdr_len bytes are used
+  union {
+    struct virtio_net_hdr h;
+    uint8_t bytes[16];
+  } hdr;
   uint8_t data[VNET_DATA_SIZE];
 };
 

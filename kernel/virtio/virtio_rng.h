@@ -27,6 +27,8 @@
 #include "virtio_mmio.h"
 #include "virtq.h"
 
+// An #ifndef default: the Cortex-M3 port, short of RAM, passes a smaller
+// one with -D (kernel/cm3/Makefile, TUNE).
 #ifndef VRNG_BUF_SIZE
 #define VRNG_BUF_SIZE 64   // bytes asked for per request
 #endif

@@ -9,6 +9,7 @@ collision there makes QEMU fail to start, which the test reports.)
 """
 import socket
 import struct
+import subprocess
 
 GUEST_IP = "10.0.2.15"
 GATEWAY_IP = "10.0.2.2"
@@ -25,27 +26,81 @@ def free_port(kind=socket.SOCK_STREAM):
         s.close()
 
 
-def user_net_args(udp_fwd_port=None, pcap=None):
+def user_net_args(udp_fwd_port=None, pcap=None, mac="52:54:00:12:34:56"):
     """A virtio-net device on QEMU user networking; host UDP port
-    udp_fwd_port goes to guest port 2000."""
+    udp_fwd_port goes to guest port 2000. The device reports `mac` in its
+    configuration space (VIRTIO_NET_F_MAC); pcap: a capture file."""
     netdev = "user,id=n0"
     if udp_fwd_port:
         netdev += ",hostfwd=udp:127.0.0.1:%d-:2000" % udp_fwd_port
     args = ["-netdev", netdev,
-            "-device", "virtio-net-device,netdev=n0,mac=52:54:00:12:34:56"]
+            "-device", "virtio-net-device,netdev=n0,mac=%s" % mac]
     if pcap:
         args += ["-object", "filter-dump,id=f0,netdev=n0,file=%s" % pcap]
     return args
 
 
+_dgram = None
+
+
+def qemu_has_dgram():
+    """QEMU 7.2 added -netdev dgram; older ones (Ubuntu 22.04 has 6.2) only
+    know -netdev socket. Asked once, from QEMU's own list of backends."""
+    global _dgram
+    if _dgram is None:
+        try:
+            out = subprocess.run(["qemu-system-riscv64", "-netdev", "help"], stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True, timeout=30).stdout
+            _dgram = "dgram" in out.split()
+        except (OSError, subprocess.SubprocessError):
+            _dgram = True    # let QEMU itself report the problem
+    return _dgram
+
+
 def dgram_net_args(qemu_port, harness_port):
     """A virtio-net device whose wire is a UDP socket: QEMU receives frames
     on qemu_port and sends them to harness_port, one frame per datagram.
-    The test plays the rest of the network."""
-    netdev = ("dgram,id=n0,local.type=inet,local.host=127.0.0.1,local.port=%d,"
-              "remote.type=inet,remote.host=127.0.0.1,remote.port=%d" % (qemu_port, harness_port))
+    The test plays the rest of the network. Both backends put one raw
+    frame in each datagram, so the test cannot tell them apart."""
+    if qemu_has_dgram():
+        netdev = ("dgram,id=n0,local.type=inet,local.host=127.0.0.1,local.port=%d,"
+                  "remote.type=inet,remote.host=127.0.0.1,remote.port=%d"
+                  % (qemu_port, harness_port))
+    else:
+        netdev = ("socket,id=n0,udp=127.0.0.1:%d,localaddr=127.0.0.1:%d"
+                  % (harness_port, qemu_port))
     return ["-netdev", netdev,
             "-device", "virtio-net-device,netdev=n0,mac=52:54:00:12:34:56"]
+
+
+def pcap_frames(path):
+    """The frames in a classic pcap file (what QEMU's filter-dump writes),
+    checking the file header as tshark would: magic, version, Ethernet."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 24:
+        raise AssertionError("%s: %d bytes, no pcap header" % (path, len(data)))
+    magic = struct.unpack("<I", data[:4])[0]
+    if magic == 0xa1b2c3d4:
+        order = "<"
+    elif magic == 0xd4c3b2a1:
+        order = ">"
+    else:
+        raise AssertionError("%s: not a pcap file (magic %08x)" % (path, magic))
+    major, minor, _, _, _, linktype = struct.unpack(order + "HHiIII", data[4:24])
+    if (major, minor) != (2, 4) or linktype != 1:
+        raise AssertionError("%s: pcap %d.%d, link type %d (want 2.4, Ethernet)"
+                             % (path, major, minor, linktype))
+    frames, off = [], 24
+    while off + 16 <= len(data):
+        incl, orig = struct.unpack(order + "II", data[off + 8:off + 16])
+        if incl > orig or off + 16 + incl > len(data):
+            raise AssertionError("%s: record at %d is cut or lies about its length" % (path, off))
+        frames.append(data[off + 16:off + 16 + incl])
+        off += 16 + incl
+    if off != len(data):
+        raise AssertionError("%s: %d stray bytes at the end" % (path, len(data) - off))
+    return frames
 
 
 def vconsole_args(tcp_port):

@@ -193,6 +193,19 @@ def queue_counts(stat, dev, q):
     return [-1 if x == "-" else int(x) for x in (m.group(1) + m.group(2)).split()]
 
 
+def check_memory(stat):
+    """The `memory:` line of `stat`: more than 8 KB of SRAM free, and the
+    stack's high-water mark well inside its region. The README's SRAM
+    figures rest on both; a deepest value near the stack size would mean
+    the painted stack was used up and .bss may have been overwritten."""
+    m = re.search(r"free (\d+)", stat)
+    assert m and int(m.group(1)) > 8192, "less than 8 KB of SRAM free:\n" + stat
+    m = re.search(r"stack (\d+) \(deepest (\d+)\)", stat)
+    assert m, "no stack figures in stat:\n" + stat
+    size, deepest = int(m.group(1)), int(m.group(2))
+    assert 0 < deepest < size // 2, "stack high-water %d of %d:\n%s" % (deepest, size, stat)
+
+
 def test_cm3_devs():
     """Boot banner and `devs`: blk, console, rng found by probing, the empty slot skipped."""
     with Cm3("cm3_devs") as m:
@@ -217,8 +230,7 @@ def test_cm3_blktest():
         assert 0 < drv_intr and 0 < dev_intr, stat
         assert drv_err == 0 and dev_err == 0, stat
         assert re.search(r"0 violations", stat), stat
-        m2 = re.search(r"free (\d+)", stat)
-        assert m2 and int(m2.group(1)) > 8192, "less than 8 KB of SRAM free:\n" + stat
+        check_memory(stat)
 
 
 def test_cm3_uart2_echo():
@@ -251,6 +263,7 @@ def test_cm3_uart2_echo():
         total = sum(len(l) for l in [b"hello, virtio-console\n", b"x\n",
                                      b"The quick brown fox " * 10 + b"\n"]) + len(data)
         assert m2 and int(m2.group(1)) == total, "echo count != %d:\n%s" % (total, stat)
+        check_memory(stat)
 
 
 def test_cm3_rng():
@@ -262,3 +275,16 @@ def test_cm3_rng():
         assert m2, out
         vals = m2.group(1).split()
         assert len(set(vals)) > 4, out
+        # The bytes came through the queue, not from somewhere else: the
+        # driver and the device both counted the requests, the device
+        # interrupted for them, and nobody saw an error.
+        stat = m.run("stat")
+        c = queue_counts(stat, "rng", 0)
+        drv_req, drv_notify, _, drv_done, drv_err = c[:5]
+        dev_req, dev_notify, dev_intr, dev_err = c[5:]
+        assert 0 < drv_req == drv_done == dev_req, stat
+        assert 0 < drv_notify == dev_notify, stat
+        assert dev_intr > 0 and drv_err == 0 and dev_err == 0, stat
+        m3 = re.search(r"rng driver: \d+ interrupts, (\d+) bytes; device: (\d+) bytes, "
+                       r"0 violations", stat)
+        assert m3 and int(m3.group(1)) >= 32 and int(m3.group(2)) >= 32, stat

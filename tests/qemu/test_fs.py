@@ -174,6 +174,25 @@ def test_fs_stress(progress):
     assert rc == 0, "fsck after fsstress:\n" + out
 
 
+def test_fsbench_quick():
+    """fsbench quick: both disk modes write files and read them back (cold
+    in 4 KB and 64 KB calls, then cached) with every read checked against
+    the pattern written; the 2 MB file through the direct-read path too.
+    Its speeds are not judged here (make bench does that)."""
+    disk = fresh_disk("fsbench")
+    with Qemu(disk, slot=0, log_name="fsbench") as q:
+        q.expect(PROMPT, 120)
+        out = q.run("fsbench quick", 600)
+        assert "fsbench: done" in out and "FAILED" not in out, "fsbench quick:\n" + out
+        for mode in ("baseline", "full"):
+            assert re.search(r"fsbench:\s+%s\s+write \d+ KB/s, read \d+ KB/s in 4 KB calls" % mode,
+                             out), "no %s figures:\n%s" % (mode, out)
+        q.send("halt\n")
+        q.wait_exit(60)
+    rc, out = fsck(disk)
+    assert rc == 0, "fsck after fsbench:\n" + out
+
+
 def test_maxfile():
     """A file of MAXFILE blocks (64 MB, through the double-indirect block),
     written and read back by usertests' maxfile test; then fsck."""

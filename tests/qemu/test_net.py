@@ -4,11 +4,15 @@ kernel/net/, kernel/sysnet.c, user/udpecho.c, nettest.c, ping.c, netstat.c).
   udp_echo_1000   the host sends 1000 datagrams of 1..1400 bytes to the
                   forwarded port; every echo must come back intact
   nettest         the guest talks to a UDP server the test runs on the host
-  ping            ping 10.0.2.2 (QEMU's gateway answers)
-  malformed       the test is the whole network (-netdev dgram): a burst of
+  ping            ping 10.0.2.2 (QEMU's gateway answers), with a MAC that is
+                  not QEMU's default (it must come from config space) and the
+                  capture `make qemu` makes (filter-dump): the pings are in it
+  malformed       the test is the whole network (-netdev dgram, or -netdev
+                  socket,udp= on a QEMU older than 7.2): a burst of
                   broken frames, then ARP, ping and a UDP echo still work,
                   and netstat counted the drops
-  net_legacy      the same driver on the legacy transport (10-byte header)
+  net_legacy      the same driver on the legacy transport (10-byte header,
+                  MAC read through the legacy configuration space)
 
 Run one alone with:  python3 tests/run_tests.py udp_echo
 """
@@ -32,7 +36,10 @@ def sync(q):
     so that the next q.run() sees only its own output."""
     marker = "sync%08x" % random.getrandbits(32)
     q.send("echo %s\n" % marker)
-    q.expect(re.compile(r"(?m)^%s\n" % marker), 30)
+    # The console echoes what we type at once, but the shell may print the
+    # prompt of the command before only after that, so the marker can
+    # follow a "$ " on its line. (Our typed line has "echo " before it.)
+    q.expect(re.compile(r"(?m)^(?:\$ )*%s\n" % marker), 30)
     q.expect(PROMPT, 30)
 
 
@@ -153,8 +160,15 @@ def test_nettest():
 
 
 def test_ping():
-    """ping 10.0.2.2 gets replies."""
-    with Qemu(fresh_disk("net_ping"), extra=netutil.user_net_args(), log_name="net_ping") as q:
+    """ping 10.0.2.2 gets replies; the MAC is the one QEMU put in config space;
+    the capture (filter-dump, as in `make qemu`) is a pcap file holding the pings."""
+    mac = "52:54:00:5e:a1:07"     # not QEMU's default, so it must come from config space
+    pcap = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "out",
+                                         "net_ping.pcap"))
+    if os.path.exists(pcap):
+        os.unlink(pcap)
+    with Qemu(fresh_disk("net_ping"), extra=netutil.user_net_args(mac=mac, pcap=pcap),
+              log_name="net_ping") as q:
         q.expect(PROMPT, BOOT_TIMEOUT)
         out = q.run("ping -c 3 %s" % GATEWAY_IP, 60)
         assert re.search(r"3 sent, 3 received", out), "ping:\n" + out
@@ -163,6 +177,20 @@ def test_ping():
         assert "1 received" in out, "a 1400-byte ping:\n" + out
         st = netutil.netstat(q)
         assert st.get("rx_icmp_echo_reply", 0) >= 4, st
+        out = q.run("netstat")
+        assert re.search(r"(?m)^mac\s+%s$" % mac, out), "MAC not from config space:\n" + out
+    # Echo requests from us and replies from the gateway, both ways through
+    # our MAC, in the capture.
+    ours = bytes.fromhex(mac.replace(":", ""))
+    req = rep = 0
+    for f in netutil.pcap_frames(pcap):
+        if len(f) < 42 or f[12:14] != b"\x08\x00" or f[23] != 1:
+            continue
+        if f[26:30] == socket.inet_aton(GUEST_IP) and f[6:12] == ours and f[34] == 8:
+            req += 1
+        if f[26:30] == socket.inet_aton(GATEWAY_IP) and f[0:6] == ours and f[34] == 0:
+            rep += 1
+    assert req >= 4 and rep >= 4, "packets.pcap: %d echo requests, %d replies" % (req, rep)
 
 
 # ---- the test as the network ----
@@ -344,10 +372,11 @@ def test_malformed(progress):
 def test_net_legacy():
     """The legacy transport: 10-byte virtio_net_hdr, ping and UDP echo work."""
     port = netutil.free_port(socket.SOCK_DGRAM)
-    extra = netutil.user_net_args(udp_fwd_port=port)
+    extra = netutil.user_net_args(udp_fwd_port=port, mac="52:54:00:c0:ff:ee")
     with Qemu(fresh_disk("net_legacy"), legacy=True, extra=extra, log_name="net_legacy") as q:
         banner = q.expect(PROMPT, BOOT_TIMEOUT)
-        assert re.search(r"virtio-net \S+: legacy transport.*10-byte header", banner), banner
+        assert re.search(r"virtio-net \S+: legacy transport, mac 52:54:00:c0:ff:ee, 10-byte header",
+                         banner), banner
         out = q.run("ping -c 2 %s" % GATEWAY_IP, 60)
         assert "2 received" in out, "ping:\n" + out
         start_udpecho(q)
