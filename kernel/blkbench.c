@@ -14,8 +14,10 @@
 // the file system (superblock `size`), so the file system is never
 // touched; `make bench` gives QEMU a disk larger than fs.img for this.
 // Without a scratch area writes fail with BLKBENCH_NOSCRATCH, and reads
-// use the whole disk (reading is harmless). Every request in flight uses
-// the same data pages: the contents do not matter, only the transfer.
+// use the whole disk (reading is harmless). Every request in flight has
+// pages of its own, as the requests of a real reader would: were they to
+// share one set of pages, the host would copy into the same few hundred KB
+// over and over, which its caches make faster than any real transfer.
 //
 // Time comes from the `time` CSR (r_time(), 10 MHz on QEMU virt). The
 // counters come from the virtio core (virtio 1.2 2.7.7/2.7.10: a
@@ -44,7 +46,7 @@ _Static_assert(BLKBENCH_MAXBYTES / PGSIZE <= VBLK_MAX_SEGS, "a request is one pa
 struct bench {
   int reqsize, depth, nreq, write;
   int npages;
-  char *data[BLKBENCH_MAXBYTES / PGSIZE];    // the data pages, shared by all requests
+  char *data[BLKBENCH_MAXDEPTH][BLKBENCH_MAXBYTES / PGSIZE];  // each request's data pages
   char *reqpage[BLKBENCH_MAXDEPTH];          // pages holding the vblk_reqs
   struct vblk_req *req[BLKBENCH_MAXDEPTH];
   uint64 area_start, area_end;               // sectors
@@ -91,9 +93,10 @@ choose_area(struct bench *bb)
 static void
 free_pages(struct bench *bb)
 {
-  for(int i = 0; i < bb->npages; i++)
-    if(bb->data[i])
-      kfree(bb->data[i]);
+  for(int d = 0; d < BLKBENCH_MAXDEPTH; d++)
+    for(int i = 0; i < bb->npages; i++)
+      if(bb->data[d][i])
+        kfree(bb->data[d][i]);
   for(int i = 0; i < BLKBENCH_MAXDEPTH; i++)
     if(bb->reqpage[i])
       kfree(bb->reqpage[i]);
@@ -103,10 +106,12 @@ static int
 alloc_pages(struct bench *bb)
 {
   bb->npages = (bb->reqsize + PGSIZE - 1) / PGSIZE;
-  for(int i = 0; i < bb->npages; i++){
-    if((bb->data[i] = kalloc()) == 0)
-      return -1;
-    memset(bb->data[i], 0x5a, PGSIZE);
+  for(int d = 0; d < bb->depth; d++){
+    for(int i = 0; i < bb->npages; i++){
+      if((bb->data[d][i] = kalloc()) == 0)
+        return -1;
+      memset(bb->data[d][i], 0x5a, PGSIZE);
+    }
   }
   for(int i = 0; i < bb->depth; i++){
     int page = i / REQS_PER_PAGE;
@@ -117,11 +122,12 @@ alloc_pages(struct bench *bb)
   return 0;
 }
 
-// Set up request r as the k-th of the run: its own place in the area,
-// one segment per data page.
-static void
-fill(struct bench *bb, struct vblk_req *r, int k)
+// Set up the request in flight slot `slot` as the k-th of the run: its
+// own place in the area, one segment per data page of that slot.
+static struct vblk_req *
+fill(struct bench *bb, int slot, int k)
 {
+  struct vblk_req *r = bb->req[slot];
   uint64 nsect = bb->reqsize / 512;
   int left = bb->reqsize;
 
@@ -129,12 +135,13 @@ fill(struct bench *bb, struct vblk_req *r, int k)
   r->sector = bb->area_start + ((uint64)k % bb->slots) * nsect;
   r->nseg = bb->npages;
   for(int i = 0; i < bb->npages; i++){
-    r->seg[i].addr = bb->data[i];
+    r->seg[i].addr = bb->data[slot][i];
     r->seg[i].len = left < PGSIZE ? left : PGSIZE;
     left -= r->seg[i].len;
   }
   r->complete = 0;
   r->arg = 0;
+  return r;
 }
 
 // Keep `depth` requests in flight. The oldest is waited for; then every
@@ -145,21 +152,18 @@ run(struct bench *bb)
 {
   int issued = 0, finished = 0, errors = 0;
 
-  for(int i = 0; i < bb->depth && issued < bb->nreq; i++){
-    fill(bb, bb->req[i], issued++);
-    disk_submit_nokick(bb->req[i]);
-  }
+  for(int i = 0; i < bb->depth && issued < bb->nreq; i++)
+    disk_submit_nokick(fill(bb, i, issued++));
   disk_kick();
   while(finished < bb->nreq){
     int refill = 0;
     do {
-      struct vblk_req *r = bb->req[finished % bb->depth];
-      if(disk_wait(r) < 0)
+      int slot = finished % bb->depth;
+      if(disk_wait(bb->req[slot]) < 0)
         errors++;
       finished++;
       if(issued < bb->nreq){
-        fill(bb, r, issued++);
-        disk_submit_nokick(r);
+        disk_submit_nokick(fill(bb, slot, issued++));
         refill++;
       }
     } while(finished < issued && bb->req[finished % bb->depth]->done);

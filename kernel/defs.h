@@ -232,5 +232,8 @@ int    fileread(struct file *f, uint64 addr, int n);
 int    filestat(struct file *f, uint64 addr);
 int    filewrite(struct file *f, uint64 addr, int n);
 
+// ---- sysfile.c ----
+int    fdalloc(struct file *f);
+
 #define NELEM(x) (sizeof(x)/sizeof((x)[0]))
 #endif

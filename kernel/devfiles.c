@@ -15,8 +15,13 @@
 // but "end of file" for the one read() that reaches it, so that `cat` on
 // the second shell can be ended from the other side.
 //
+// Specs: the devices behind these files follow virtio 1.2 sections 5.3
+// (console) and 5.4 (entropy); see their drivers. The byte stream itself
+// is raw, with no terminal discipline beyond the Ctrl-D rule above.
+//
 // See it run: `make qemu`, then `nc localhost PORT` (PORT printed by make)
-// for a shell on the virtio console; `rand` reads /dev/random.
+// for a shell on the virtio console; `rand` reads /dev/random;
+// tests/qemu/test_vconsole.py and test_rng.py.
 #include "types.h"
 #include "param.h"
 #include "riscv.h"

@@ -9,7 +9,7 @@ struct devinfo {
   uint version;      // 1 = legacy transport, 2 = modern
   uint device_id;    // virtio device type (2 = block, 3 = console, ...)
   uint vendor_id;    // "QEMU" is 0x554d4551
-  char name[16];     // device type by name ("block", "unknown(42)")
+  char name[16];     // device type by name ("block"; "unknown" if we have none)
   char driver[16];   // bound driver, or "-" when none
 };
 #endif

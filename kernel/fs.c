@@ -740,8 +740,18 @@ readahead(struct inode *ip, uint off, uint n)
 
 #define DIRECT_MIN (64 * 1024)
 
+// How far ahead of the data a direct read starts reading the indirect
+// blocks that map it: 4 MB of file, 16 indirect blocks. The device works
+// through its queue in order, and up to NBATCH big data requests (bio.c)
+// are queued ahead of any block map read we start now; a map read started
+// only when it is needed waits behind them all (a millisecond and more per
+// indirect block under QEMU). Started this far ahead, it is long done when
+// direct_next gets there.
+#define MAP_AHEAD 4096
+
 struct direct {
   struct inode *ip;
+  uint end;                  // the file block after the last one to read
   pagetable_t pt;
   uint64 dst;                // where the next block goes (user address)
   uint bn;                   // the next file block
@@ -749,41 +759,6 @@ struct direct {
   uint64 page;               // the user page last translated, ...
   uint64 pa;                 // ... and its physical address (0: none yet)
 };
-
-// bio_read_direct's source of blocks: the next file blocks and the kernel
-// addresses of the user memory they go to. The block map is read a window
-// at a time, the page table walked once per page.
-static int
-direct_next(void *arg, struct bvec *v, int max)
-{
-  struct direct *d = arg;
-  uint map[RA_BATCH];
-  int k = d->left < (uint)max ? d->left : max;
-  if(k > RA_BATCH)
-    k = RA_BATCH;
-  if(k == 0)
-    return 0;
-  bmap_range(d->ip, d->bn, k, map);
-  for(int i = 0; i < k; i++){
-    uint64 page = PGROUNDDOWN(d->dst);
-    if(d->pa == 0 || page != d->page){
-      pte_t *pte = walk(d->pt, page, 0);
-      int need = PTE_V | PTE_U | PTE_W;
-      if(pte == 0 || (*pte & need) != need)
-        return -1;           // a bad address: readi's slow path reports it
-      d->page = page;
-      d->pa = PTE2PA(*pte);
-    }
-    if(map[i] == 0)
-      return -1;             // a corrupt block map: the same
-    v[i].blockno = map[i];
-    v[i].data = (uchar *)(d->pa + d->dst % PGSIZE);
-    d->dst += BSIZE;
-  }
-  d->bn += k;
-  d->left -= k;
-  return k;
-}
 
 // Start reading the indirect blocks that map file blocks [bn, bn+n), so
 // that the block map does not stall a direct read once per 256 KB.
@@ -812,6 +787,45 @@ prefetch_map(struct inode *ip, uint bn, uint n)
     breadahead(ip->dev, want, k);
 }
 
+// bio_read_direct's source of blocks: the next file blocks and the kernel
+// addresses of the user memory they go to. The block map is read a window
+// at a time, the page table walked once per page.
+static int
+direct_next(void *arg, struct bvec *v, int max)
+{
+  struct direct *d = arg;
+  uint map[RA_BATCH];
+  int k = d->left < (uint)max ? d->left : max;
+  if(k > RA_BATCH)
+    k = RA_BATCH;
+  if(k == 0)
+    return 0;
+  // Keep the block map reads MAP_AHEAD ahead (cheap when they are cached).
+  uint ahead = d->bn + MAP_AHEAD;
+  if(ahead < d->end)
+    prefetch_map(d->ip, ahead, d->end - ahead < (uint)k ? d->end - ahead : (uint)k);
+  bmap_range(d->ip, d->bn, k, map);
+  for(int i = 0; i < k; i++){
+    uint64 page = PGROUNDDOWN(d->dst);
+    if(d->pa == 0 || page != d->page){
+      pte_t *pte = walk(d->pt, page, 0);
+      int need = PTE_V | PTE_U | PTE_W;
+      if(pte == 0 || (*pte & need) != need)
+        return -1;           // a bad address: readi's slow path reports it
+      d->page = page;
+      d->pa = PTE2PA(*pte);
+    }
+    if(map[i] == 0)
+      return -1;             // a corrupt block map: the same
+    v[i].blockno = map[i];
+    v[i].data = (uchar *)(d->pa + d->dst % PGSIZE);
+    d->dst += BSIZE;
+  }
+  d->bn += k;
+  d->left -= k;
+  return k;
+}
+
 // Read the whole blocks of [off, off+n) straight to user address dst.
 // Returns the bytes read, or 0 if this read does not qualify or failed
 // (then readi does it the ordinary way, which also reports errors).
@@ -829,8 +843,9 @@ read_direct(struct inode *ip, uint64 dst, uint off, uint n)
   d.dst = dst;
   d.bn = off / BSIZE;
   d.left = whole / BSIZE;
+  d.end = d.bn + d.left;
   d.pa = d.page = 0;
-  prefetch_map(ip, d.bn, d.left);
+  prefetch_map(ip, d.bn, d.left < MAP_AHEAD + RA_BATCH ? d.left : MAP_AHEAD + RA_BATCH);
   if(bio_read_direct(ip->dev, direct_next, &d) < 0)
     return 0;
   ip->ra_next = (off + whole) / BSIZE;   // a following read is sequential

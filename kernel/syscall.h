@@ -1,5 +1,5 @@
 // syscall.h: system call numbers. 1..21 are xv6-riscv's, so xv6 binaries and
-// sources keep working; ours start at 22. The user stubs (user/usys.pl) and the
+// sources keep working; ours start at 22. The user stubs (user/usys.py) and the
 // kernel dispatch table (kernel/syscall.c) both read this file.
 #ifndef SYSCALL_H
 #define SYSCALL_H

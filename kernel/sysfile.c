@@ -48,8 +48,9 @@ argfd(int n, int *pfd, struct file **pf)
 }
 
 // Give f the lowest free fd of the calling process; -1 if all NOFILE are
-// in use. The fd table is private to the process, so no lock.
-static int
+// in use. The fd table is private to the process, so no lock. (sysnet.c
+// uses it too, for sockets.)
+int
 fdalloc(struct file *f)
 {
   struct proc *p = myproc();
@@ -129,6 +130,42 @@ sys_fstat(void)
   return filestat(f, st);
 }
 
+// The first half of link and rename: the file `old` (not a directory),
+// its link count raised by one for the name about to be added. Counting
+// the new link before adding the entry means the file is never named by
+// more entries than nlink says, even while another process looks on; if
+// adding the entry fails, nlink_drop takes the count back. Both changes
+// are in the caller's transaction, so a crash keeps neither or both.
+// Returns the inode referenced and unlocked, or 0.
+static struct inode *
+nlink_take(char *old)
+{
+  struct inode *ip = namei(old);
+
+  if(ip == 0)
+    return 0;
+  // Directories may not be linked: a second name could make a cycle that
+  // ".." and unlink's emptiness check cannot cope with. nlink is a short.
+  if(ilock(ip) < 0 || ip->type == T_DIR || ip->nlink >= 32767){
+    iunlockput(ip);
+    return 0;
+  }
+  ip->nlink++;
+  iupdate(ip);
+  iunlock(ip);
+  return ip;
+}
+
+// One link fewer for ip (referenced, unlocked); ip stays referenced.
+static void
+nlink_drop(struct inode *ip)
+{
+  ilock(ip);
+  ip->nlink--;
+  iupdate(ip);
+  iunlock(ip);
+}
+
 // link(old, new): a second directory entry new for the file old.
 uint64
 sys_link(void)
@@ -142,23 +179,10 @@ sys_link(void)
     return -1;
 
   begin_op();
-  if((ip = namei(old)) == 0){
+  if((ip = nlink_take(old)) == 0){
     end_op();
     return -1;
   }
-  // Directories may not be linked: a second name could make a cycle that
-  // ".." and unlink's emptiness check cannot cope with. nlink is a short.
-  if(ilock(ip) < 0 || ip->type == T_DIR || ip->nlink >= 32767){
-    iunlockput(ip);
-    end_op();
-    return -1;
-  }
-  // Count the new link before adding the entry, and take the count back
-  // if adding it fails. Both are in this one transaction, so a crash
-  // leaves neither or both on disk.
-  ip->nlink++;
-  iupdate(ip);
-  iunlock(ip);
 
   // ip stays referenced, but unlocked while we lock the new parent: we may
   // hold only a parent and then its child, not the other way round.
@@ -175,10 +199,8 @@ sys_link(void)
   return 0;
 
 undo:
-  ilock(ip);
-  ip->nlink--;
-  iupdate(ip);
-  iunlockput(ip);
+  nlink_drop(ip);
+  iput(ip);
   end_op();
   return -1;
 }
@@ -613,18 +635,10 @@ sys_rename(void)
     return -1;
 
   begin_op();
-  if((ip = namei(old)) == 0){
+  if((ip = nlink_take(old)) == 0){
     end_op();
     return -1;
   }
-  if(ilock(ip) < 0 || ip->type == T_DIR || ip->nlink >= 32767){
-    iunlockput(ip);
-    end_op();
-    return -1;
-  }
-  ip->nlink++;
-  iupdate(ip);
-  iunlock(ip);
 
   // 1. The new name: a new entry, or the existing one pointed at ip.
   if((dp = nameiparent(new, name)) == 0)
@@ -639,11 +653,8 @@ sys_rename(void)
       // old and new already name the same file: POSIX says do nothing.
       iput(victim);
       iunlockput(dp);
-      victim = 0;
-      ilock(ip);
-      ip->nlink--;
-      iupdate(ip);
-      iunlockput(ip);
+      nlink_drop(ip);
+      iput(ip);
       end_op();
       return 0;
     }
@@ -674,12 +685,8 @@ sys_rename(void)
   // 2. The old name goes, if it still names the file (a concurrent call
   // may have removed or replaced it meanwhile; then there is nothing to do).
   if((dp = nameiparent(old, name)) != 0){
-    if(ilock(dp) == 0 && remove_entry(dp, name, ip->inum) == 1){
-      ilock(ip);
-      ip->nlink--;
-      iupdate(ip);
-      iunlock(ip);
-    }
+    if(ilock(dp) == 0 && remove_entry(dp, name, ip->inum) == 1)
+      nlink_drop(ip);
     iunlockput(dp);
   }
   if(victim)
@@ -689,10 +696,8 @@ sys_rename(void)
   return 0;
 
 undo:
-  ilock(ip);
-  ip->nlink--;
-  iupdate(ip);
-  iunlockput(ip);
+  nlink_drop(ip);
+  iput(ip);
   end_op();
   return -1;
 }

@@ -83,13 +83,41 @@ bind_other(struct vdev_slot *s)
   return "-";
 }
 
+// Pad a table cell that took `used` characters out to `width`. The kernel's
+// printf can only pad on the left, and a fixed number of spaces after each
+// cell misaligns the columns as soon as one type name ("console (3)") is
+// longer than another ("block (2)"). The boot hart prints the table before
+// the other harts start, so the cell and its padding cannot be split by
+// another hart's output. At least one space always follows, so a cell
+// wider than its column (a huge unknown type number) cannot run into the
+// next one.
+static void
+pad_cell(int used, int width)
+{
+  do {
+    printf(" ");
+    used++;
+  } while(used < width);
+}
+
+// Column widths; the header in virtio_probe_all() uses the same ones.
+#define COL_SLOT    8    // "  " and the slot number
+#define COL_BASE   20    // 0x and 16 hex digits
+#define COL_IRQ     5
+#define COL_VERSION 9    // "modern" or "legacy"
+#define COL_TYPE   15    // type name and number: "unknown (4660)"
+
 static void
 print_row(struct vdev_slot *s)
 {
-  printf("  %d     %p  %d    %s  %s (%d)  %s\n",
-         s->dev.slot, (void *)s->dev.base, s->dev.irq,
-         s->dev.version == 1 ? "legacy" : "modern",
-         vio_type_name(s->dev.device_id), (int)s->dev.device_id, s->driver);
+  pad_cell(printf("  %d", s->dev.slot), COL_SLOT);
+  pad_cell(printf("%p", (void *)s->dev.base), COL_BASE);
+  pad_cell(printf("%d", s->dev.irq), COL_IRQ);
+  pad_cell(printf("%s", s->dev.version == 1 ? "legacy" : "modern"), COL_VERSION);
+  // An id we have no name for prints as "unknown (N)": listed, never fatal.
+  pad_cell(printf("%s (%d)", vio_type_name(s->dev.device_id), (int)s->dev.device_id),
+           COL_TYPE);
+  printf("%s\n", s->driver);
 }
 
 void
@@ -120,7 +148,12 @@ virtio_probe_all(void)
 
   // Print after binding, so driver messages do not split the table.
   printf("virtio-mmio device table:\n");
-  printf("  slot  base                irq  version type       driver\n");
+  pad_cell(printf("  slot"), COL_SLOT);
+  pad_cell(printf("base"), COL_BASE);
+  pad_cell(printf("irq"), COL_IRQ);
+  pad_cell(printf("version"), COL_VERSION);
+  pad_cell(printf("type"), COL_TYPE);
+  printf("driver\n");
   for(int i = 0; i < nslots; i++)
     print_row(&slots[i]);
   if(nslots == 0)

@@ -4,6 +4,8 @@
 
     python3 tests/run_tests.py                 all tests
     python3 tests/run_tests.py boot_legacy     tests whose name contains a word
+    python3 tests/run_tests.py net             every test of tests/qemu/test_net.py
+    python3 tests/run_tests.py host:net_       host tests (a word starting "host")
     python3 tests/run_tests.py --list          names only
 
 Groups:
@@ -77,7 +79,8 @@ def qemu_tests(wanted):
             if not (attr.startswith("test_") and callable(fn)):
                 continue
             name = "qemu:" + attr[5:]
-            if wanted and not any(w in name for w in wanted):
+            group = modname[5:]          # test_net.py -> "net": selects the whole file
+            if wanted and not any(w in name or w == group for w in wanted):
                 continue
             t0 = time.time()
             try:
@@ -102,7 +105,7 @@ def main():
                 mod = importlib.import_module(f[:-3])
                 for a in vars(mod):
                     if a.startswith("test_"):
-                        print("qemu:" + a[5:])
+                        print("%-28s (group %s)" % ("qemu:" + a[5:], f[5:-3]))
         return 0
     wanted = args
     host_tests(wanted)

@@ -19,6 +19,7 @@
 #include "user/user.h"
 
 #define CONSOLE_MAJOR 1   // kernel/file.h: devsw[1] is the console
+#define VCONSOLE_MAJOR 2  // devsw[2]: the virtio console (kernel/devfiles.c)
 
 static char *shargv[] = { "sh", 0 };
 
@@ -35,17 +36,23 @@ open_console(void)
   dup(0);
 }
 
-// A second shell on the virtio console, if there is one. The node
-// /dev/vcons is always on the disk (mkfs makes it), but the kernel serves
-// it only when the device is present: a read of 0 bytes fails otherwise.
+// A second shell on the virtio console, if there is one. mkfs puts the
+// node /dev/vcons on the disk; on a disk made without it (an older image)
+// init makes it, as it does for the console. The kernel serves the node
+// only when the device is present: a read of 0 bytes fails otherwise.
 static void
 start_vconsole_shell(void)
 {
   char c;
   int fd = open("/dev/vcons", O_RDWR);
 
+  if(fd < 0){
+    mkdir("/dev");     // fails harmlessly if /dev is there
+    mknod("/dev/vcons", VCONSOLE_MAJOR, 0);
+    fd = open("/dev/vcons", O_RDWR);
+  }
   if(fd < 0)
-    return;
+    return;            // a read-only disk without the node: no second shell
   int present = read(fd, &c, 0) == 0;
   close(fd);
   if(!present)

@@ -163,6 +163,26 @@ sbrklazy(int n)
   return sbrk(n);
 }
 
+// A dotted IPv4 address to the number the network calls take:
+// "10.0.2.2" -> 0x0a000202; ~0 (all ones) if it is not four numbers 0..255.
+uint
+parse_ip(const char *s)
+{
+  uint ip = 0;
+
+  for(int part = 0; part < 4; part++){
+    if(*s < '0' || *s > '9')
+      return ~0u;
+    uint n = 0;
+    while(*s >= '0' && *s <= '9' && n <= 255)
+      n = n * 10 + (*s++ - '0');
+    if(n > 255 || (part < 3 && *s++ != '.'))
+      return ~0u;
+    ip = (ip << 8) | n;
+  }
+  return *s == 0 ? ip : ~0u;
+}
+
 // Decimal string to int: optional spaces, optional '-', digits. Stops at the
 // first non-digit; no overflow checking.
 int

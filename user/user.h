@@ -74,6 +74,7 @@ char* gets(char*, int max);
 uint strlen(const char*);
 void* memset(void*, int, uint);
 int atoi(const char*);
+uint parse_ip(const char*);       // "10.0.2.2" -> 0x0a000202; ~0 if malformed
 int memcmp(const void *, const void *, uint);
 void *memcpy(void *, const void *, uint);
 int pause(int);                  // newer xv6's name for sleep(); same call

@@ -13,6 +13,17 @@ uint8_t tblk_pattern(uint64_t sector, uint32_t i)
   return (uint8_t)(sector * 7 + i * 13 + (i >> 8) + 1);
 }
 
+int tblk_is_pattern(const uint8_t *buf, uint64_t sector, uint32_t len)
+{
+  uint32_t i;
+
+  for (i = 0; i < len; i++) {
+    if (buf[i] != tblk_pattern(sector + i / 512, i % 512))
+      return 0;
+  }
+  return 1;
+}
+
 static void blk_observer(struct vdm *d, int event, int q, uint16_t head)
 {
   struct tblk *t = d->test_arg;
@@ -136,4 +147,53 @@ void trng_destroy(struct trng *t)
 {
   vdm_host_detach(t->base);
   free(t);
+}
+
+void fix_check_model(const struct vdm *m, const char *who)
+{
+  if (m->violations)
+    expect(0, "%s%sdevice saw %d spec violations, first: %s (0x%x)", who ? who : "",
+           who ? " " : "", m->violations, m->first_violation, (unsigned)m->violation_arg);
+}
+
+// ---- the block driver on a tblk ----
+
+// The bus hands interrupt handlers a void *; vblk_intr wants its vblk.
+static void tblk_intr(void *arg)
+{
+  vblk_intr((struct vblk *)arg);
+}
+
+int tblk_start_driver(struct vio_dev *dev, struct vblk *vb, uintptr_t base, int flags)
+{
+  int r = vio_probe(dev, base);
+
+  if (!expect(r == 1, "vio_probe returned %d", r))
+    return 0;
+  // vblk_init is what a kernel calls at boot: keep that exact entry point
+  // under test rather than only the _opts one behind it.
+  if (flags == 0) {
+    r = vblk_init(vb, dev);
+    if (!expect(r == 0, "vblk_init returned %d", r))
+      return 0;
+  } else {
+    r = vblk_init_opts(vb, dev, flags);
+    if (!expect(r == 0, "vblk_init_opts returned %d", r))
+      return 0;
+  }
+  host_set_irq_handler(base, tblk_intr, vb);
+  return 1;
+}
+
+void tblk_cleanup(struct tblk **t, struct vblk *vb, int aborted)
+{
+  if (!aborted) {
+    if (*t)
+      fix_check_model(&(*t)->m.vdm, 0);
+    if (vb->ready)
+      vblk_shutdown(vb);
+  }
+  if (*t)
+    tblk_destroy(*t);
+  *t = 0;
 }

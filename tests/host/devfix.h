@@ -8,6 +8,10 @@
 //   struct tcons  virtio-console on a fakechar byte stream (vdm_host.h)
 //   struct trng   virtio-rng on the xorshift PRNG
 //
+// and the checks every test makes of them afterwards (fix_check_model), and
+// the block driver started on a tblk the way test_virtio.c and
+// test_perf_features.c both use it (tblk_start_driver, tblk_cleanup).
+//
 // Run: make -C tests/host check
 #ifndef DEVFIX_H
 #define DEVFIX_H
@@ -20,6 +24,7 @@
 #include "vdm_ramdisk.h"
 #include "vdm_prng.h"
 #include "vdm_host.h"
+#include "virtio_blk.h"
 
 #define TBLK_LOG 1024
 
@@ -50,6 +55,18 @@ void         tblk_resize(struct tblk *t, uint64_t capacity);
 // Announce size_max (0: feature not offered) and seg_max.
 void         tblk_limits(struct tblk *t, uint32_t size_max, uint32_t seg_max);
 uint8_t      tblk_pattern(uint64_t sector, uint32_t i);
+// 1 if buf holds the disk's initial contents from `sector` on, len bytes.
+int          tblk_is_pattern(const uint8_t *buf, uint64_t sector, uint32_t len);
+
+// Probe the tblk at `base` into dev and start the block driver on it with
+// vblk_init_opts(flags), or plain vblk_init when flags is 0; route the
+// device's interrupt to vblk_intr. On failure records why (expect) and
+// returns 0.
+int          tblk_start_driver(struct vio_dev *dev, struct vblk *vb, uintptr_t base, int flags);
+// The cleanup after a test (see host_tests_begin) for programs with one tblk:
+// unless the test aborted, record any spec violation the device saw and
+// shut the driver down if it is running; then destroy *t (if any), *t = NULL.
+void         tblk_cleanup(struct tblk **t, struct vblk *vb, int aborted);
 
 struct tcons {
   struct vdm_console m;
@@ -66,5 +83,10 @@ struct trng {
 };
 struct trng *trng_create(uintptr_t base, int version, uint64_t seed);
 void         trng_destroy(struct trng *t);
+
+// Fail the running test if the device model saw the driver break the spec.
+// `who` names the device in the message ("blk device saw ..."); NULL for
+// programs with only one device ("device saw ...").
+void fix_check_model(const struct vdm *m, const char *who);
 
 #endif

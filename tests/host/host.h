@@ -16,6 +16,8 @@
 //   - A vos_sleep that makes no progress for a while calls the test's
 //     watchdog (host_set_watchdog); after many more it aborts the test
 //     (longjmp back to the runner) instead of hanging.
+//   - host_run is the runner every test program uses (see the end of
+//     this file).
 //
 // Run: make -C tests/host check
 #ifndef HOST_H
@@ -62,5 +64,40 @@ const char *host_abort_reason(void);
 void        host_reset(void);
 // 1: print vos_log lines (default), 0: keep them quiet.
 extern int  host_verbose;
+
+// ---- the test runner all three test programs share ----
+//
+// A test is a void function that states what must hold with expect(). The
+// first failed expectation is kept (later ones usually just follow from
+// it) and the test goes on, so it still frees what it allocated. Each test
+// prints exactly one line, "PASS: name" or "FAIL: name: why", and every
+// other line the programs print is indented, so the two cannot be confused.
+
+#define HOST_FAILURE_MAX 512
+
+// Record the first failed expectation of the running test; returns `ok`,
+// so a test can stop with `if (!expect(...)) return;`.
+int  expect(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+// The failure recorded so far in the running test, or NULL.
+const char *host_test_failure(void);
+// Forget it, so a test can record it again with more context added.
+void host_test_clear_failure(void);
+
+// Called first by each test program's main. "-q" as the first argument
+// keeps vos_log quiet; each test starts at that verbosity, whatever the
+// one before it left behind. setup and cleanup (either may be NULL) are
+// what the program adds around each test: setup puts its fixtures in a
+// known state; cleanup checks the devices and frees everything after the
+// test. cleanup gets aborted = 1 when host_abort cut the test short: the
+// drivers were left in the middle of something and their DMA memory is
+// already taken back, so they must only be forgotten, not shut down.
+void host_tests_begin(int argc, char **argv, void (*setup)(void),
+                      void (*cleanup)(int aborted));
+// Run one test: reset the harness, call fn, check what every test must
+// leave behind (no DMA block still live, no misuse of the OS interface)
+// and print the PASS/FAIL line.
+void host_run(const char *name, void (*fn)(void));
+// Print how many tests failed; returns the program's exit status.
+int  host_tests_done(void);
 
 #endif

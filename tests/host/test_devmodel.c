@@ -22,8 +22,6 @@
 //
 // Run: make -C tests/host check   (or tests/host/build/test_devmodel [-q])
 // Output: "PASS: name" or "FAIL: name: why"; other lines are indented.
-#include <setjmp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,23 +42,6 @@
 #define GUARD     64          // canary bytes after every caller buffer
 #define CANARY    0xc5
 
-// ---- tiny test framework ----
-
-static char failure[512];
-
-static int expect(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int expect(int ok, const char *fmt, ...)
-{
-  va_list ap;
-
-  if (!ok && failure[0] == 0) {
-    va_start(ap, fmt);
-    vsnprintf(failure, sizeof(failure), fmt, ap);
-    va_end(ap);
-  }
-  return ok;
-}
-
 // ---- fixtures: one device of each kind, and its driver ----
 
 static struct tblk *tb;
@@ -70,7 +51,7 @@ static struct vio_dev dblk, dcons, drng;
 static struct vblk vb;
 static struct vcons vc;
 static struct vrng vr;
-static int vb_up, vc_up, vr_up;   // driver state the teardown must free
+static int vb_up, vc_up, vr_up;   // driver state the cleanup must free
 
 // A "timeout" for drivers waiting on a device that will never answer: the
 // harness calls the watchdog after a few scheduler steps without progress;
@@ -947,7 +928,7 @@ static void test_random_mix(void)
   memcpy(st.shadow, tb->disk, (size_t)CAP * 512);
   st.io = vos_dma_alloc(8 * 512 + GUARD);
   st.cbuf = guarded(300);
-  for (i = 0; i < nsteps && failure[0] == 0; i++) {
+  for (i = 0; i < nsteps && !host_test_failure(); i++) {
     what = (int)rnd(1000);
     if (what < 3) {
       r = fault_episode(&st, what);
@@ -965,16 +946,17 @@ static void test_random_mix(void)
       restart_console(&st);
       r = 0;
     }
-    if (r < 0 && failure[0] == 0)
+    if (r < 0 && !host_test_failure())
       expect(0, "step %ld: a %s operation failed with no fault armed", i,
              what < 3 ? "fault episode" : what < 400 ? "block" : what < 800 ? "console" : "rng");
   }
   expect(st.episodes > 100, "only %u fault episodes", st.episodes);
-  if (failure[0]) {
-    char why[sizeof(failure) + 64];
-    snprintf(why, sizeof(why), "%.400s (seed %llu, step %ld)", failure,
+  if (host_test_failure()) {
+    // Say how to repeat the run: record the failure again with the seed.
+    char why[HOST_FAILURE_MAX + 64];
+    snprintf(why, sizeof(why), "%.400s (seed %llu, step %ld)", host_test_failure(),
              (unsigned long long)seed, i);
-    failure[0] = 0;
+    host_test_clear_failure();
     expect(0, "%s", why);
   }
   printf("    random_mix: %u block requests, %u console bytes, %u random bytes, "
@@ -989,24 +971,34 @@ out:
 
 // ---- runner ----
 
-static void check_model(struct vdm *m, const char *name)
+static void setup(void)
 {
-  if (m->violations)
-    expect(0, "%s device saw %d spec violations, first: %s (0x%x)", name, m->violations,
-           m->first_violation, (unsigned)m->violation_arg);
+  memset(&vb, 0, sizeof(vb));
+  memset(&vc, 0, sizeof(vc));
+  memset(&vr, 0, sizeof(vr));
+  vb_up = vc_up = vr_up = 0;
+  timed_out = 0;
+  tb = 0;
+  tc = 0;
+  tr = 0;
 }
 
-static void teardown(void)
+static void cleanup(int aborted)
 {
-  if (tb)
-    check_model(&tb->m.vdm, "blk");
-  if (tc)
-    check_model(&tc->m.vdm, "console");
-  if (tr)
-    check_model(&tr->m.vdm, "rng");
-  stop_blk_driver();
-  stop_cons_driver();
-  stop_rng_driver();
+  if (aborted) {
+    // Their DMA memory is gone already: only forget the drivers ran.
+    vb_up = vc_up = vr_up = 0;
+  } else {
+    if (tb)
+      fix_check_model(&tb->m.vdm, "blk");
+    if (tc)
+      fix_check_model(&tc->m.vdm, "console");
+    if (tr)
+      fix_check_model(&tr->m.vdm, "rng");
+    stop_blk_driver();
+    stop_cons_driver();
+    stop_rng_driver();
+  }
   if (tb)
     tblk_destroy(tb);
   if (tc)
@@ -1016,114 +1008,60 @@ static void teardown(void)
   tb = 0;
   tc = 0;
   tr = 0;
-  if (host_dma_live() != 0) {
-    expect(0, "%d DMA blocks never freed", host_dma_live());
-    host_dma_free_all();
-  }
-}
-
-static int nfail;
-
-static void run(const char *name, void (*fn)(void))
-{
-  static jmp_buf jb;
-
-  failure[0] = 0;
-  host_reset();
-  memset(&vb, 0, sizeof(vb));
-  memset(&vc, 0, sizeof(vc));
-  memset(&vr, 0, sizeof(vr));
-  vb_up = vc_up = vr_up = 0;
-  timed_out = 0;
-  tb = 0;
-  tc = 0;
-  tr = 0;
-  host_set_abort_jmp(&jb);
-  printf("  -- %s\n", name);
-  if (setjmp(jb) == 0) {
-    fn();
-    teardown();
-  } else {
-    expect(0, "aborted: %s", host_abort_reason());
-    vb_up = vc_up = vr_up = 0;
-    host_dma_free_all();
-    if (tb)
-      tblk_destroy(tb);
-    if (tc)
-      tcons_destroy(tc);
-    if (tr)
-      trng_destroy(tr);
-    tb = 0;
-    tc = 0;
-    tr = 0;
-  }
-  host_set_abort_jmp(0);
-  if (host_first_error())
-    expect(0, "OS interface misuse: %s", host_first_error());
-  if (failure[0]) {
-    printf("FAIL: %s: %s\n", name, failure);
-    nfail++;
-  } else {
-    printf("PASS: %s\n", name);
-  }
-  fflush(stdout);
 }
 
 int main(int argc, char **argv)
 {
-  if (argc > 1 && strcmp(argv[1], "-q") == 0)
-    host_verbose = 0;
+  host_tests_begin(argc, argv, setup, cleanup);
+  host_run("model_registers", test_model_registers);
+  host_run("model_console_config", test_model_console_config);
+  host_run("model_catches_bad_chains", test_model_catches_bad_chains);
+  host_run("console_roundtrip_modern", test_console_roundtrip_modern);
+  host_run("console_roundtrip_legacy", test_console_roundtrip_legacy);
+  host_run("console_64k_backpressure", test_console_64k_backpressure);
+  host_run("console_flow_control", test_console_flow_control);
+  host_run("rng_stream", test_rng_stream);
+  host_run("rng_short_fills", test_rng_short_fills);
 
-  run("model_registers", test_model_registers);
-  run("model_console_config", test_model_console_config);
-  run("model_catches_bad_chains", test_model_catches_bad_chains);
-  run("console_roundtrip_modern", test_console_roundtrip_modern);
-  run("console_roundtrip_legacy", test_console_roundtrip_legacy);
-  run("console_64k_backpressure", test_console_64k_backpressure);
-  run("console_flow_control", test_console_flow_control);
-  run("rng_stream", test_rng_stream);
-  run("rng_short_fills", test_rng_short_fills);
+  host_run("fault_blk_ioerr", test_fault_blk_ioerr);
+  host_run("fault_blk_unsupp", test_fault_blk_unsupp);
+  host_run("fault_blk_bad_status", test_fault_blk_bad_status);
+  host_run("fault_blk_no_status", test_fault_blk_no_status);
+  host_run("fault_blk_bad_id", test_fault_blk_bad_id);
+  host_run("fault_blk_dup_id", test_fault_blk_dup_id);
+  host_run("fault_blk_big_len", test_fault_blk_big_len);
+  host_run("fault_blk_idx_jump", test_fault_blk_idx_jump);
+  host_run("fault_blk_never", test_fault_blk_never);
+  host_run("fault_blk_needs_reset", test_fault_blk_needs_reset);
+  host_run("fault_blk_reset_inflight", test_fault_blk_reset_inflight);
+  host_run("fault_blk_refuse_features", test_fault_blk_refuse_features);
 
-  run("fault_blk_ioerr", test_fault_blk_ioerr);
-  run("fault_blk_unsupp", test_fault_blk_unsupp);
-  run("fault_blk_bad_status", test_fault_blk_bad_status);
-  run("fault_blk_no_status", test_fault_blk_no_status);
-  run("fault_blk_bad_id", test_fault_blk_bad_id);
-  run("fault_blk_dup_id", test_fault_blk_dup_id);
-  run("fault_blk_big_len", test_fault_blk_big_len);
-  run("fault_blk_idx_jump", test_fault_blk_idx_jump);
-  run("fault_blk_never", test_fault_blk_never);
-  run("fault_blk_needs_reset", test_fault_blk_needs_reset);
-  run("fault_blk_reset_inflight", test_fault_blk_reset_inflight);
-  run("fault_blk_refuse_features", test_fault_blk_refuse_features);
+  host_run("fault_cons_rx_bad_id", test_fault_cons_rx_bad_id);
+  host_run("fault_cons_rx_dup_id", test_fault_cons_rx_dup_id);
+  host_run("fault_cons_rx_big_len", test_fault_cons_rx_big_len);
+  host_run("fault_cons_rx_idx_jump", test_fault_cons_rx_idx_jump);
+  host_run("fault_cons_rx_never", test_fault_cons_rx_never);
+  host_run("fault_cons_rx_needs_reset", test_fault_cons_rx_needs_reset);
+  host_run("fault_cons_rx_reset_inflight", test_fault_cons_rx_reset_inflight);
+  host_run("fault_cons_tx_bad_id", test_fault_cons_tx_bad_id);
+  host_run("fault_cons_tx_dup_id", test_fault_cons_tx_dup_id);
+  host_run("fault_cons_tx_big_len", test_fault_cons_tx_big_len);
+  host_run("fault_cons_tx_idx_jump", test_fault_cons_tx_idx_jump);
+  host_run("fault_cons_tx_never", test_fault_cons_tx_never);
+  host_run("fault_cons_tx_needs_reset", test_fault_cons_tx_needs_reset);
+  host_run("fault_cons_tx_reset_inflight", test_fault_cons_tx_reset_inflight);
+  host_run("fault_cons_refuse_features", test_fault_cons_refuse_features);
 
-  run("fault_cons_rx_bad_id", test_fault_cons_rx_bad_id);
-  run("fault_cons_rx_dup_id", test_fault_cons_rx_dup_id);
-  run("fault_cons_rx_big_len", test_fault_cons_rx_big_len);
-  run("fault_cons_rx_idx_jump", test_fault_cons_rx_idx_jump);
-  run("fault_cons_rx_never", test_fault_cons_rx_never);
-  run("fault_cons_rx_needs_reset", test_fault_cons_rx_needs_reset);
-  run("fault_cons_rx_reset_inflight", test_fault_cons_rx_reset_inflight);
-  run("fault_cons_tx_bad_id", test_fault_cons_tx_bad_id);
-  run("fault_cons_tx_dup_id", test_fault_cons_tx_dup_id);
-  run("fault_cons_tx_big_len", test_fault_cons_tx_big_len);
-  run("fault_cons_tx_idx_jump", test_fault_cons_tx_idx_jump);
-  run("fault_cons_tx_never", test_fault_cons_tx_never);
-  run("fault_cons_tx_needs_reset", test_fault_cons_tx_needs_reset);
-  run("fault_cons_tx_reset_inflight", test_fault_cons_tx_reset_inflight);
-  run("fault_cons_refuse_features", test_fault_cons_refuse_features);
+  host_run("fault_rng_bad_id", test_fault_rng_bad_id);
+  host_run("fault_rng_dup_id", test_fault_rng_dup_id);
+  host_run("fault_rng_big_len", test_fault_rng_big_len);
+  host_run("fault_rng_idx_jump", test_fault_rng_idx_jump);
+  host_run("fault_rng_never", test_fault_rng_never);
+  host_run("fault_rng_needs_reset", test_fault_rng_needs_reset);
+  host_run("fault_rng_reset_inflight", test_fault_rng_reset_inflight);
+  host_run("fault_rng_refuse_features", test_fault_rng_refuse_features);
 
-  run("fault_rng_bad_id", test_fault_rng_bad_id);
-  run("fault_rng_dup_id", test_fault_rng_dup_id);
-  run("fault_rng_big_len", test_fault_rng_big_len);
-  run("fault_rng_idx_jump", test_fault_rng_idx_jump);
-  run("fault_rng_never", test_fault_rng_never);
-  run("fault_rng_needs_reset", test_fault_rng_needs_reset);
-  run("fault_rng_reset_inflight", test_fault_rng_reset_inflight);
-  run("fault_rng_refuse_features", test_fault_rng_refuse_features);
+  host_run("random_mix", test_random_mix);
 
-  run("random_mix", test_random_mix);
-
-  printf("  %d test(s) failed\n", nfail);
-  return nfail ? 1 : 0;
+  return host_tests_done();
 }

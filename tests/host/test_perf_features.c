@@ -13,8 +13,6 @@
 // Run: make -C tests/host check
 // Output: one line per test, "PASS: name" or "FAIL: name: why"; other lines
 // are indented.
-#include <setjmp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,23 +32,6 @@
                       F(VIRTIO_BLK_F_BLK_SIZE) | F(VIRTIO_BLK_F_FLUSH) | \
                       F(VIRTIO_RING_F_INDIRECT_DESC) | F(VIRTIO_RING_F_EVENT_IDX))
 
-// ---- tiny test framework ----
-
-static char failure[512];
-
-static int expect(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int expect(int ok, const char *fmt, ...)
-{
-  va_list ap;
-
-  if (!ok && failure[0] == 0) {
-    va_start(ap, fmt);
-    vsnprintf(failure, sizeof(failure), fmt, ap);
-    va_end(ap);
-  }
-  return ok;
-}
-
 // ---- fixtures ----
 
 static struct tblk *fb;
@@ -59,11 +40,6 @@ static struct vblk vb;
 
 #define NREQ 100
 static struct vblk_req reqs[NREQ];
-
-static void blk_intr(void *arg)
-{
-  vblk_intr((struct vblk *)arg);
-}
 
 // A device offering exactly `features` (plus VERSION_1 when modern),
 // seg_max 128 and size_max 1 MiB in its configuration space.
@@ -78,31 +54,13 @@ static void new_device(int version, uint64_t features)
 
 static int start_driver(int flags)
 {
-  int r = vio_probe(&dev, BASE);
-  if (!expect(r == 1, "vio_probe returned %d", r))
-    return 0;
-  r = vblk_init_opts(&vb, &dev, flags);
-  if (!expect(r == 0, "vblk_init_opts returned %d", r))
-    return 0;
-  host_set_irq_handler(BASE, blk_intr, &vb);
-  return 1;
+  return tblk_start_driver(&dev, &vb, BASE, flags);
 }
 
 static int start(int version, uint64_t features, int flags)
 {
   new_device(version, features);
   return start_driver(flags);
-}
-
-static int is_pattern(const uint8_t *buf, uint64_t sector, uint32_t len)
-{
-  uint32_t i;
-
-  for (i = 0; i < len; i++) {
-    if (buf[i] != tblk_pattern(sector + i / 512, i % 512))
-      return 0;
-  }
-  return 1;
 }
 
 // A read of `nseg` segments of `seglen` bytes each, from one DMA block.
@@ -119,6 +77,15 @@ static void make_read(struct vblk_req *r, uint8_t *buf, uint64_t sector, int nse
     r->seg[i].addr = buf + (size_t)i * seglen;
     r->seg[i].len = seglen;
   }
+}
+
+// One read of `nseg` segments of `seglen` bytes into buf (in reqs[0]),
+// waited for; the data must be the disk's.
+static void read_checked(uint8_t *buf, uint64_t sector, int nseg, uint32_t seglen)
+{
+  make_read(&reqs[0], buf, sector, nseg, seglen);
+  expect(vblk_submit(&vb, &reqs[0]) == 0 && vblk_wait(&vb, &reqs[0]) == 0, "read failed");
+  expect(tblk_is_pattern(buf, sector, (uint32_t)nseg * seglen), "wrong data");
 }
 
 // Callbacks record their order and check they run without the driver's
@@ -168,9 +135,7 @@ static void test_features_absent(void)
   expect(!st.event_idx && !st.indirect_desc && !st.flush, "features in use anyway");
   buf = vos_dma_alloc(len);
   // 64 segments in one request: 66 plain descriptors in a queue of 256.
-  make_read(&reqs[0], buf, 7, 64, 4096);
-  expect(vblk_submit(&vb, &reqs[0]) == 0 && vblk_wait(&vb, &reqs[0]) == 0, "read failed");
-  expect(is_pattern(buf, 7, len), "wrong data");
+  read_checked(buf, 7, 64, 4096);
   expect((int)fb->m.vdm.q[0].stats.requests == 1 && (int)fb->m.max_data_segs == 64, "%d device requests, %d segments",
          (int)fb->m.vdm.q[0].stats.requests, (int)fb->m.max_data_segs);
   expect(vblk_flush(&vb) == 0 && (int)fb->m.vdm.q[0].stats.requests == 1, "flush without FLUSH reached the device");
@@ -181,7 +146,7 @@ static void test_features_absent(void)
   }
   vblk_kick(&vb);
   for (i = 0; i < 20; i++)
-    expect(vblk_wait(&vb, &reqs[i]) == 0 && is_pattern(buf + 4096 * i, (uint64_t)i * 8, 4096),
+    expect(vblk_wait(&vb, &reqs[i]) == 0 && tblk_is_pattern(buf + 4096 * i, (uint64_t)i * 8, 4096),
            "request %d", i);
   expect(fb->max_outstanding == 20, "%d in flight", fb->max_outstanding);
   vos_dma_free(buf, len);
@@ -199,9 +164,7 @@ static void test_features_absent_small_queue(void)
   if (!start_driver(0))
     return;
   buf = vos_dma_alloc(len);
-  make_read(&reqs[0], buf, 100, 64, 4096);
-  expect(vblk_submit(&vb, &reqs[0]) == 0 && vblk_wait(&vb, &reqs[0]) == 0, "read failed");
-  expect(is_pattern(buf, 100, len), "wrong data");
+  read_checked(buf, 100, 64, 4096);
   expect((int)fb->m.vdm.q[0].stats.requests == 2 && (int)fb->m.max_data_segs == 62, "%d device requests, at most %d segments",
          (int)fb->m.vdm.q[0].stats.requests, (int)fb->m.max_data_segs);
   expect(vb.nslot == 64 / 3, "%d slots", vb.nslot);
@@ -223,9 +186,7 @@ static void test_baseline_mode(void)
          "baseline %d event_idx %d indirect %d flush %d nslot %d", st.baseline,
          st.event_idx, st.indirect_desc, st.flush, st.nslot);
   buf = vos_dma_alloc(len);
-  make_read(&reqs[0], buf, 30, 2, 4096);
-  expect(vblk_submit(&vb, &reqs[0]) == 0 && vblk_wait(&vb, &reqs[0]) == 0, "read failed");
-  expect(is_pattern(buf, 30, len), "wrong data");
+  read_checked(buf, 30, 2, 4096);
   // One 1 KB block per device request, one at a time.
   expect((int)fb->m.vdm.q[0].stats.requests == 8 && fb->max_outstanding == 1, "%d requests, %d in flight",
          (int)fb->m.vdm.q[0].stats.requests, fb->max_outstanding);
@@ -246,11 +207,11 @@ static void test_reinit_modes(void)
   expect(vblk_reinit(&vb, VBLK_BASELINE) == 0, "reinit to baseline");
   vblk_get_stats(&vb, &st);
   expect(st.baseline && !st.event_idx && st.nslot == 1, "not in baseline mode");
-  expect(vblk_rw(&vb, 0, 2, buf, 4096) == 0 && is_pattern(buf, 2, 4096), "read in baseline");
+  expect(vblk_rw(&vb, 0, 2, buf, 4096) == 0 && tblk_is_pattern(buf, 2, 4096), "read in baseline");
   expect(vblk_reinit(&vb, 0) == 0, "reinit back");
   vblk_get_stats(&vb, &st);
   expect(!st.baseline && st.event_idx && st.indirect_desc, "full mode not back");
-  expect(vblk_rw(&vb, 0, 3, buf, 4096) == 0 && is_pattern(buf, 3, 4096), "read after reinit");
+  expect(vblk_rw(&vb, 0, 3, buf, 4096) == 0 && tblk_is_pattern(buf, 3, 4096), "read after reinit");
   expect(vb.reads == 3, "%u reads counted", (unsigned)vb.reads);
   vos_dma_free(buf, 4096);
 }
@@ -268,7 +229,7 @@ static void submit_each(uint8_t *buf, int first, int n)
     expect(vblk_submit(&vb, &reqs[i]) == 0, "submit %d", i);
   }
   for (i = first; i < first + n; i++)
-    expect(vblk_wait(&vb, &reqs[i]) == 0 && is_pattern(buf + 512 * i, (uint64_t)i, 512),
+    expect(vblk_wait(&vb, &reqs[i]) == 0 && tblk_is_pattern(buf + 512 * i, (uint64_t)i, 512),
            "request %d", i);
 }
 
@@ -426,7 +387,7 @@ static void recheck_race(uint64_t features)
   tblk_run(fb);
   expect((int)fb->m.vdm.q[0].stats.interrupts == 2 && fb->m.vdm.regs.interrupt_status == VIRTIO_MMIO_INT_VRING, "no interrupt after re-arming");
   expect(virtq_get(&hvq, &token, &len) == 1 && token == &htok[2], "completion 2");
-  expect(is_pattern(hdata + 1024, 2, 512), "data of request 2");
+  expect(tblk_is_pattern(hdata + 1024, 2, 512), "data of request 2");
   hand_done();
 }
 
@@ -511,14 +472,14 @@ static void test_indirect_small_queue(void)
   }
   vblk_kick(&vb);
   for (i = 0; i < 8; i++)
-    expect(vblk_wait(&vb, &reqs[i]) == 0 && is_pattern(buf + 4096 * i, (uint64_t)i * 8, 4096),
+    expect(vblk_wait(&vb, &reqs[i]) == 0 && tblk_is_pattern(buf + 4096 * i, (uint64_t)i * 8, 4096),
            "request %d", i);
   expect(fb->max_outstanding == 8 && (int)fb->m.vdm.q[0].stats.indirect == 8, "%d in flight, %d indirect",
          fb->max_outstanding, (int)fb->m.vdm.q[0].stats.indirect);
   // seg_max: 8 - 2 = 6 data pieces per chain, the queue size (2.7.5.3.1).
   make_read(&reqs[0], buf, 0, 8, 4096);
   expect(vblk_submit(&vb, &reqs[0]) == 0 && vblk_wait(&vb, &reqs[0]) == 0, "big read");
-  expect((int)fb->m.max_data_segs == 6 && is_pattern(buf, 0, 8 * 4096), "%d segments per chain",
+  expect((int)fb->m.max_data_segs == 6 && tblk_is_pattern(buf, 0, 8 * 4096), "%d segments per chain",
          (int)fb->m.max_data_segs);
   vos_dma_free(buf, 8 * 4096);
 }
@@ -586,7 +547,7 @@ static void test_indirect_fallback(void)
   expect(n == 4 && virtq_free_count(&hvq) == 32 && hvq.itab_nfree == 2,
          "%d back, %d free, %u tables free", n, virtq_free_count(&hvq),
          (unsigned)hvq.itab_nfree);
-  expect(is_pattern(hdata + 1536, 3, 512) && is_pattern(hdata, 0, 512), "data");
+  expect(tblk_is_pattern(hdata + 1536, 3, 512) && tblk_is_pattern(hdata, 0, 512), "data");
   expect((int)fb->m.vdm.q[0].stats.indirect == 2, "device saw %d indirect chains", (int)fb->m.vdm.q[0].stats.indirect);
   hand_done();
 }
@@ -602,9 +563,7 @@ static void test_seg_max_split(void)
   if (!start_driver(0))
     return;
   buf = vos_dma_alloc(10 * 512);
-  make_read(&reqs[0], buf, 77, 10, 512);
-  expect(vblk_submit(&vb, &reqs[0]) == 0 && vblk_wait(&vb, &reqs[0]) == 0, "read failed");
-  expect(is_pattern(buf, 77, 10 * 512), "wrong data");
+  read_checked(buf, 77, 10, 512);
   expect((int)fb->m.vdm.q[0].stats.requests == 3 && (int)fb->m.max_data_segs == 4, "%d requests of at most %d segments",
          (int)fb->m.vdm.q[0].stats.requests, (int)fb->m.max_data_segs);
   vos_dma_free(buf, 10 * 512);
@@ -619,9 +578,7 @@ static void test_size_max_split(void)
   if (!start_driver(0))
     return;
   buf = vos_dma_alloc(8192);
-  make_read(&reqs[0], buf, 200, 1, 8192);
-  expect(vblk_submit(&vb, &reqs[0]) == 0 && vblk_wait(&vb, &reqs[0]) == 0, "read failed");
-  expect(is_pattern(buf, 200, 8192), "wrong data");
+  read_checked(buf, 200, 1, 8192);
   // 8 pieces of 1 KB, 3 per request: 3 + 3 + 2.
   expect(fb->m.max_seg_len == 1024 && (int)fb->m.vdm.q[0].stats.requests == 3, "pieces of %u bytes, %d requests",
          (unsigned)fb->m.max_seg_len, (int)fb->m.vdm.q[0].stats.requests);
@@ -642,7 +599,7 @@ static void test_size_max_below_sector(void)
   buf = vos_dma_alloc(2048);
   make_read(&reqs[0], buf, 9, 1, 2048);
   expect(vblk_submit(&vb, &reqs[0]) == 0 && vblk_wait(&vb, &reqs[0]) == 0, "read failed");
-  expect(is_pattern(buf, 9, 2048) && (int)fb->m.vdm.q[0].stats.requests == 4 && fb->m.max_seg_len == 256,
+  expect(tblk_is_pattern(buf, 9, 2048) && (int)fb->m.vdm.q[0].stats.requests == 4 && fb->m.max_seg_len == 256,
          "%d requests, pieces of %u", (int)fb->m.vdm.q[0].stats.requests, (unsigned)fb->m.max_seg_len);
   vblk_shutdown(&vb);
   tblk_destroy(fb);
@@ -683,7 +640,7 @@ static void test_odd_segments(void)
     off += lens[i];
   }
   expect(vblk_submit(&vb, &reqs[0]) == 0 && vblk_wait(&vb, &reqs[0]) == 0, "read failed");
-  expect(is_pattern(buf, 40, 2560) && (int)fb->m.vdm.q[0].stats.requests == 2, "%d requests or wrong data",
+  expect(tblk_is_pattern(buf, 40, 2560) && (int)fb->m.vdm.q[0].stats.requests == 2, "%d requests or wrong data",
          (int)fb->m.vdm.q[0].stats.requests);
   // 100 + 300 + 112: two pieces never make a whole sector.
   reqs[0].seg[1].len = 300;
@@ -751,7 +708,7 @@ static void test_async_out_of_order(void)
   vblk_kick(&vb);
   for (i = 0; i < n; i++) {
     expect(vblk_wait(&vb, &reqs[i]) == 0, "request %d failed", i);
-    expect(is_pattern(buf + 8192 * i, (uint64_t)i * 20, 4096 * (1 + i % 2)),
+    expect(tblk_is_pattern(buf + 8192 * i, (uint64_t)i * 20, 4096 * (1 + i % 2)),
            "request %d got someone else's data", i);
   }
   expect((int)fb->m.vdm.q[0].stats.notifies == 1 && fb->max_outstanding == n, "%d notifies, %d in flight",
@@ -778,7 +735,7 @@ static void test_async_more_than_slots(void)
     expect(vblk_submit_nokick(&vb, &reqs[i]) == 0, "submit %d", i);
   }
   for (i = 0; i < n; i++)
-    expect(vblk_wait(&vb, &reqs[i]) == 0 && is_pattern(buf + 512 * i, (uint64_t)i, 512),
+    expect(vblk_wait(&vb, &reqs[i]) == 0 && tblk_is_pattern(buf + 512 * i, (uint64_t)i, 512),
            "request %d", i);
   expect(fb->max_outstanding == VBLK_NSLOT && ncb == n, "%d in flight, %d callbacks",
          fb->max_outstanding, ncb);
@@ -884,94 +841,52 @@ static void test_depth8_ratios(void)
 
 // ---- runner ----
 
-static void teardown(void)
+static void setup(void)
 {
-  if (fb && fb->m.vdm.violations)
-    expect(0, "device saw %d spec violations, first: %s (0x%x)", fb->m.vdm.violations,
-           fb->m.vdm.first_violation, (unsigned)fb->m.vdm.violation_arg);
-  if (vb.ready)
-    vblk_shutdown(&vb);
-  if (fb)
-    tblk_destroy(fb);
-  fb = 0;
-  if (host_dma_live() != 0) {
-    expect(0, "%d DMA blocks never freed", host_dma_live());
-    host_dma_free_all();
-  }
-}
-
-static int nfail;
-
-static void run(const char *name, void (*fn)(void))
-{
-  static jmp_buf jb;
-
-  failure[0] = 0;
-  host_reset();
-  host_verbose = 1;
   memset(&vb, 0, sizeof(vb));
   memset(&dev, 0, sizeof(dev));
   memset(reqs, 0, sizeof(reqs));
   ncb = 0;
   fb = 0;
-  host_set_abort_jmp(&jb);
-  printf("  -- %s\n", name);
-  if (setjmp(jb) == 0) {
-    fn();
-    teardown();
-  } else {
-    expect(0, "aborted: %s", host_abort_reason());
-    host_dma_free_all();
-    if (fb)
-      tblk_destroy(fb);
-    fb = 0;
-  }
-  host_set_abort_jmp(0);
-  if (host_first_error())
-    expect(0, "OS interface misuse: %s", host_first_error());
-  if (failure[0]) {
-    printf("FAIL: %s: %s\n", name, failure);
-    nfail++;
-  } else {
-    printf("PASS: %s\n", name);
-  }
-  fflush(stdout);
+}
+
+static void cleanup(int aborted)
+{
+  tblk_cleanup(&fb, &vb, aborted);
 }
 
 int main(int argc, char **argv)
 {
-  (void)argc;
-  (void)argv;
-  run("perf_features_negotiated", test_features_negotiated);
-  run("perf_features_absent", test_features_absent);
-  run("perf_features_absent_small_queue", test_features_absent_small_queue);
-  run("perf_baseline_mode", test_baseline_mode);
-  run("perf_reinit_modes", test_reinit_modes);
-  run("perf_event_idx_kick_suppression", test_event_idx_kick_suppression);
-  run("perf_event_idx_kick_suppression_legacy", test_event_idx_kick_suppression_legacy);
-  run("perf_no_event_idx_kicks", test_no_event_idx_kicks);
-  run("perf_event_idx_interrupt_suppression", test_event_idx_interrupt_suppression);
-  run("perf_no_event_idx_interrupts", test_no_event_idx_interrupts);
-  run("perf_event_idx_recheck_race", test_event_idx_recheck_race);
-  run("perf_no_interrupt_flag_race", test_no_interrupt_flag_race);
-  run("perf_event_idx_wraparound", test_event_idx_wraparound);
-  run("perf_indirect_large_request", test_indirect_large_request);
-  run("perf_indirect_small_queue", test_indirect_small_queue);
-  run("perf_indirect_bad_len", test_indirect_bad_len);
-  run("perf_indirect_bad_id", test_indirect_bad_id);
-  run("perf_indirect_fallback", test_indirect_fallback);
-  run("perf_seg_max_split", test_seg_max_split);
-  run("perf_size_max_split", test_size_max_split);
-  run("perf_size_max_below_sector", test_size_max_below_sector);
-  run("perf_odd_segments", test_odd_segments);
-  run("perf_flush", test_flush);
-  run("perf_flush_not_offered", test_flush_not_offered);
-  run("perf_async_out_of_order", test_async_out_of_order);
-  run("perf_async_more_than_slots", test_async_more_than_slots);
-  run("perf_async_rejected", test_async_rejected);
-  run("perf_async_device_dies", test_async_device_dies);
-  run("perf_depth8_ratios", test_depth8_ratios);
+  host_tests_begin(argc, argv, setup, cleanup);
+  host_run("perf_features_negotiated", test_features_negotiated);
+  host_run("perf_features_absent", test_features_absent);
+  host_run("perf_features_absent_small_queue", test_features_absent_small_queue);
+  host_run("perf_baseline_mode", test_baseline_mode);
+  host_run("perf_reinit_modes", test_reinit_modes);
+  host_run("perf_event_idx_kick_suppression", test_event_idx_kick_suppression);
+  host_run("perf_event_idx_kick_suppression_legacy", test_event_idx_kick_suppression_legacy);
+  host_run("perf_no_event_idx_kicks", test_no_event_idx_kicks);
+  host_run("perf_event_idx_interrupt_suppression", test_event_idx_interrupt_suppression);
+  host_run("perf_no_event_idx_interrupts", test_no_event_idx_interrupts);
+  host_run("perf_event_idx_recheck_race", test_event_idx_recheck_race);
+  host_run("perf_no_interrupt_flag_race", test_no_interrupt_flag_race);
+  host_run("perf_event_idx_wraparound", test_event_idx_wraparound);
+  host_run("perf_indirect_large_request", test_indirect_large_request);
+  host_run("perf_indirect_small_queue", test_indirect_small_queue);
+  host_run("perf_indirect_bad_len", test_indirect_bad_len);
+  host_run("perf_indirect_bad_id", test_indirect_bad_id);
+  host_run("perf_indirect_fallback", test_indirect_fallback);
+  host_run("perf_seg_max_split", test_seg_max_split);
+  host_run("perf_size_max_split", test_size_max_split);
+  host_run("perf_size_max_below_sector", test_size_max_below_sector);
+  host_run("perf_odd_segments", test_odd_segments);
+  host_run("perf_flush", test_flush);
+  host_run("perf_flush_not_offered", test_flush_not_offered);
+  host_run("perf_async_out_of_order", test_async_out_of_order);
+  host_run("perf_async_more_than_slots", test_async_more_than_slots);
+  host_run("perf_async_rejected", test_async_rejected);
+  host_run("perf_async_device_dies", test_async_device_dies);
+  host_run("perf_depth8_ratios", test_depth8_ratios);
 
-  printf("  %d test(s) failed\n", nfail);
-  return nfail ? 1 : 0;
+  return host_tests_done();
 }

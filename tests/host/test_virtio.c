@@ -16,8 +16,6 @@
 // Run: make -C tests/host check
 // Output: one line per test, "PASS: name" or "FAIL: name: why"; other lines
 // (log output, progress) are indented.
-#include <setjmp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,35 +30,11 @@
 #define BASE 0x10001000u
 #define CAP  2048u  // sectors: a 1 MiB disk
 
-// ---- tiny test framework ----
-
-static char failure[512];
-
-// Record the first failed expectation of a test; returns `ok` so a test
-// can stop with `if (!expect(...)) return;`.
-static int expect(int ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int expect(int ok, const char *fmt, ...)
-{
-  va_list ap;
-
-  if (!ok && failure[0] == 0) {
-    va_start(ap, fmt);
-    vsnprintf(failure, sizeof(failure), fmt, ap);
-    va_end(ap);
-  }
-  return ok;
-}
-
 // ---- fixtures shared by the tests (reset before each) ----
 
 static struct tblk *fb;
 static struct vio_dev dev;
 static struct vblk vb;
-
-static void blk_intr(void *arg)
-{
-  vblk_intr((struct vblk *)arg);
-}
 
 static void new_device(int version, uint64_t capacity)
 {
@@ -75,32 +49,13 @@ static void new_device(int version, uint64_t capacity)
 // Probe and initialise the driver on the current device.
 static int start_driver(void)
 {
-  int r = vio_probe(&dev, BASE);
-  if (!expect(r == 1, "vio_probe returned %d", r))
-    return 0;
-  r = vblk_init(&vb, &dev);
-  if (!expect(r == 0, "vblk_init returned %d", r))
-    return 0;
-  host_set_irq_handler(BASE, blk_intr, &vb);
-  return 1;
+  return tblk_start_driver(&dev, &vb, BASE, 0);
 }
 
 static int start_blk(int version, uint64_t capacity)
 {
   new_device(version, capacity);
   return start_driver();
-}
-
-// Check a buffer against the disk's initial contents.
-static int is_pattern(const uint8_t *buf, uint64_t sector, uint32_t len)
-{
-  uint32_t i;
-
-  for (i = 0; i < len; i++) {
-    if (buf[i] != tblk_pattern(sector + i / 512, i % 512))
-      return 0;
-  }
-  return 1;
 }
 
 // ---- simulated concurrent callers ----
@@ -315,7 +270,7 @@ static void test_queue_sizes(void)
   run_callers();
   expect(callers[0].result == 0 && callers[1].result == 0, "results %d %d",
          callers[0].result, callers[1].result);
-  expect(is_pattern(callers[1].buf, 8, 1024), "wrong data");
+  expect(tblk_is_pattern(callers[1].buf, 8, 1024), "wrong data");
   free_callers();
   vblk_shutdown(&vb);
   tblk_destroy(fb);
@@ -396,7 +351,7 @@ static void roundtrip(int version)
     ok &= dst[len + i] == 0xab;
   expect(ok, "bytes after the buffer were overwritten");
   expect(vblk_rw(&vb, 0, CAP - 1, dst, 512) == 0, "read of the last sector failed");
-  expect(is_pattern(dst, CAP - 1, 512), "last sector has the wrong data");
+  expect(tblk_is_pattern(dst, CAP - 1, 512), "last sector has the wrong data");
   expect(fb->m.vdm.q[0].num == VBLK_QUEUE_SIZE, "queue size %u", fb->m.vdm.q[0].num);
 
   expect(vb.vq.stats.added == 3 && vb.vq.stats.completions == 3,
@@ -432,7 +387,7 @@ static void test_blk_large_request(void)
     return;
   buf = vos_dma_alloc(len);
   expect(vblk_rw(&vb, 0, 100, buf, len) == 0, "read failed");
-  expect(is_pattern(buf, 100, len), "wrong data");
+  expect(tblk_is_pattern(buf, 100, len), "wrong data");
   memset(buf, 0x5a, len);
   expect(vblk_rw(&vb, 1, 900, buf, len) == 0, "write failed");
   expect(fb->disk[900 * 512] == 0x5a && fb->disk[900 * 512 + len - 1] == 0x5a &&
@@ -456,7 +411,7 @@ static void test_blk_bad_args(void)
   expect(vblk_rw(&vb, 0, ~0ull - 1, buf, 1024) == -1, "sector + count overflows");
   expect((int)fb->m.vdm.q[0].stats.requests == 0, "device saw %d requests", (int)fb->m.vdm.q[0].stats.requests);
   expect(!virtq_is_broken(&vb.vq), "bad arguments broke the queue");
-  expect(vblk_rw(&vb, 0, 3, buf, 1024) == 0 && is_pattern(buf, 3, 1024),
+  expect(vblk_rw(&vb, 0, 3, buf, 1024) == 0 && tblk_is_pattern(buf, 3, 1024),
          "a good request after the bad ones failed");
   vos_dma_free(buf, 1024);
 }
@@ -474,7 +429,7 @@ static void test_blk_readonly(void)
   buf = vos_dma_alloc(512);
   expect(vblk_rw(&vb, 1, 5, buf, 512) == -1, "write to a read-only disk succeeded");
   expect((int)fb->m.writes == 0, "the write reached the device");
-  expect(vblk_rw(&vb, 0, 5, buf, 512) == 0 && is_pattern(buf, 5, 512), "read failed");
+  expect(vblk_rw(&vb, 0, 5, buf, 512) == 0 && tblk_is_pattern(buf, 5, 512), "read failed");
   vos_dma_free(buf, 512);
 }
 
@@ -508,7 +463,7 @@ static void misbehave(enum vdm_fault mode, int breaks_queue)
     expect(r == -1, "request on a dead device returned %d", r);
   } else {
     expect(!virtq_is_broken(&vb.vq), "an error status broke the queue");
-    expect(r == 0 && is_pattern(buf, 4, len), "next request failed (%d)", r);
+    expect(r == 0 && tblk_is_pattern(buf, 4, len), "next request failed (%d)", r);
   }
   vos_dma_free(buf, len + guard);
 }
@@ -542,7 +497,7 @@ static void test_blk_used_id_repeated(void)
   add_reader(2, 512);
   run_callers();
   expect(callers[0].done && callers[1].done, "a caller never returned");
-  expect(callers[0].result == 0 && is_pattern(callers[0].buf, 1, 512),
+  expect(callers[0].result == 0 && tblk_is_pattern(callers[0].buf, 1, 512),
          "the genuinely completed request failed (%d)", callers[0].result);
   expect(callers[1].result == -1, "the request whose id was never returned got %d",
          callers[1].result);
@@ -563,7 +518,7 @@ static void test_blk_out_of_order(void)
   run_callers();
   for (i = 0; i < n; i++) {
     expect(callers[i].result == 0, "caller %d got %d", i, callers[i].result);
-    expect(is_pattern(callers[i].buf, callers[i].sector, callers[i].len),
+    expect(tblk_is_pattern(callers[i].buf, callers[i].sector, callers[i].len),
            "caller %d got someone else's data", i);
   }
   expect(fb->max_outstanding == n, "only %d requests were in flight together",
@@ -586,7 +541,7 @@ static void test_blk_queue_full(void)
     add_reader((uint64_t)i * 3, 512);
   run_callers();
   for (i = 0; i < n; i++) {
-    expect(callers[i].result == 0 && is_pattern(callers[i].buf, callers[i].sector, 512),
+    expect(callers[i].result == 0 && tblk_is_pattern(callers[i].buf, callers[i].sector, 512),
            "caller %d: result %d or wrong data", i, callers[i].result);
   }
   expect(fb->max_outstanding == VBLK_NSLOT, "%d in flight at most, expected %d",
@@ -690,7 +645,7 @@ static void test_virtq_tokens_reverse(void)
     r = virtq_get(&vq, &token, &len);
     expect(r == 1 && token == &tokens[i], "completion %d: r %d, wrong token", i, r);
     expect(len == 513, "len %u", (unsigned)len);
-    expect(req[i].status == 0 && is_pattern(data + 512 * i, (uint64_t)i, 512), "request %d", i);
+    expect(req[i].status == 0 && tblk_is_pattern(data + 512 * i, (uint64_t)i, 512), "request %d", i);
   }
   expect(virtq_get(&vq, &token, &len) == 0, "extra completion");
   expect(virtq_free_count(&vq) == 64 && vq.outstanding == 0, "descriptors not all back");
@@ -730,7 +685,7 @@ static void test_virtq_multi_segment(void)
   tblk_run(fb);
   expect(virtq_get(&vq, &token, &len) == 1 && token == &tok, "no completion");
   expect(len == 512 + 1024 + 1, "len %u", (unsigned)len);
-  expect(is_pattern(a, 40, 512) && is_pattern(b, 41, 1024), "data split wrongly");
+  expect(tblk_is_pattern(a, 40, 512) && tblk_is_pattern(b, 41, 1024), "data split wrongly");
   expect(vq.size == 16, "size %u", (unsigned)vq.size);
   vio_reset(&dev);
   virtq_destroy(&vq);
@@ -786,101 +741,59 @@ static void test_virtq_add_errors(void)
 
 // ---- runner ----
 
-static void teardown(void)
+static void setup(void)
 {
-  if (fb && fb->m.vdm.violations)
-    expect(0, "device saw %d spec violations, first: %s (0x%x)", fb->m.vdm.violations,
-           fb->m.vdm.first_violation, (unsigned)fb->m.vdm.violation_arg);
-  if (vb.ready)
-    vblk_shutdown(&vb);
-  if (fb)
-    tblk_destroy(fb);
-  fb = 0;
-  if (host_dma_live() != 0) {
-    expect(0, "%d DMA blocks never freed", host_dma_live());
-    host_dma_free_all();
-  }
-}
-
-static int nfail;
-
-static void run(const char *name, void (*fn)(void))
-{
-  static jmp_buf jb;
-
-  failure[0] = 0;
-  host_reset();
   memset(&vb, 0, sizeof(vb));
   memset(&dev, 0, sizeof(dev));
   fb = 0;
   ncallers = next_caller = 0;
-  host_set_abort_jmp(&jb);
-  printf("  -- %s\n", name);
-  if (setjmp(jb) == 0) {
-    fn();
-    teardown();
-  } else {
-    expect(0, "aborted: %s", host_abort_reason());
-    host_dma_free_all();
-    if (fb)
-      tblk_destroy(fb);
-    fb = 0;
-  }
-  host_set_abort_jmp(0);
-  if (host_first_error())
-    expect(0, "OS interface misuse: %s", host_first_error());
-  if (failure[0]) {
-    printf("FAIL: %s: %s\n", name, failure);
-    nfail++;
-  } else {
-    printf("PASS: %s\n", name);
-  }
-  fflush(stdout);
+}
+
+static void cleanup(int aborted)
+{
+  tblk_cleanup(&fb, &vb, aborted);
 }
 
 int main(int argc, char **argv)
 {
-  if (argc > 1 && strcmp(argv[1], "-q") == 0)
-    host_verbose = 0;
+  host_tests_begin(argc, argv, setup, cleanup);
+  host_run("probe_modern", test_probe_modern);
+  host_run("probe_legacy", test_probe_legacy);
+  host_run("probe_empty_slot", test_probe_empty_slot);
+  host_run("probe_bad_magic", test_probe_bad_magic);
+  host_run("probe_bad_version", test_probe_bad_version);
+  host_run("type_names", test_type_names);
+  host_run("handshake_modern", test_handshake_modern);
+  host_run("handshake_legacy", test_handshake_legacy);
+  host_run("handshake_features_ok_refused", test_handshake_features_ok_refused);
+  host_run("handshake_no_version_1", test_handshake_no_version_1);
+  host_run("init_wrong_device_type", test_init_wrong_device_type);
+  host_run("queue_sizes", test_queue_sizes);
+  host_run("config_reads", test_config_reads);
+  host_run("config_generation_retry", test_config_generation_retry);
+  host_run("blk_roundtrip_modern", test_blk_roundtrip_modern);
+  host_run("blk_roundtrip_legacy", test_blk_roundtrip_legacy);
+  host_run("blk_large_request", test_blk_large_request);
+  host_run("blk_bad_args", test_blk_bad_args);
+  host_run("blk_readonly", test_blk_readonly);
+  host_run("blk_ioerr", test_blk_ioerr);
+  host_run("blk_unsupp", test_blk_unsupp);
+  host_run("blk_unknown_status", test_blk_unknown_status);
+  host_run("blk_status_unwritten", test_blk_status_unwritten);
+  host_run("blk_used_id_out_of_range", test_blk_used_id_out_of_range);
+  host_run("blk_used_id_repeated", test_blk_used_id_repeated);
+  host_run("blk_used_len_too_big", test_blk_used_len_too_big);
+  host_run("blk_used_idx_runs_ahead", test_blk_used_idx_runs_ahead);
+  host_run("blk_never_completes", test_blk_never_completes);
+  host_run("blk_needs_reset", test_blk_needs_reset);
+  host_run("blk_out_of_order", test_blk_out_of_order);
+  host_run("blk_queue_full", test_blk_queue_full);
+  host_run("blk_ack_race", test_blk_ack_race);
+  host_run("blk_no_notify", test_blk_no_notify);
+  host_run("blk_config_change", test_blk_config_change);
+  host_run("virtq_tokens_reverse", test_virtq_tokens_reverse);
+  host_run("virtq_multi_segment", test_virtq_multi_segment);
+  host_run("virtq_add_errors", test_virtq_add_errors);
 
-  run("probe_modern", test_probe_modern);
-  run("probe_legacy", test_probe_legacy);
-  run("probe_empty_slot", test_probe_empty_slot);
-  run("probe_bad_magic", test_probe_bad_magic);
-  run("probe_bad_version", test_probe_bad_version);
-  run("type_names", test_type_names);
-  run("handshake_modern", test_handshake_modern);
-  run("handshake_legacy", test_handshake_legacy);
-  run("handshake_features_ok_refused", test_handshake_features_ok_refused);
-  run("handshake_no_version_1", test_handshake_no_version_1);
-  run("init_wrong_device_type", test_init_wrong_device_type);
-  run("queue_sizes", test_queue_sizes);
-  run("config_reads", test_config_reads);
-  run("config_generation_retry", test_config_generation_retry);
-  run("blk_roundtrip_modern", test_blk_roundtrip_modern);
-  run("blk_roundtrip_legacy", test_blk_roundtrip_legacy);
-  run("blk_large_request", test_blk_large_request);
-  run("blk_bad_args", test_blk_bad_args);
-  run("blk_readonly", test_blk_readonly);
-  run("blk_ioerr", test_blk_ioerr);
-  run("blk_unsupp", test_blk_unsupp);
-  run("blk_unknown_status", test_blk_unknown_status);
-  run("blk_status_unwritten", test_blk_status_unwritten);
-  run("blk_used_id_out_of_range", test_blk_used_id_out_of_range);
-  run("blk_used_id_repeated", test_blk_used_id_repeated);
-  run("blk_used_len_too_big", test_blk_used_len_too_big);
-  run("blk_used_idx_runs_ahead", test_blk_used_idx_runs_ahead);
-  run("blk_never_completes", test_blk_never_completes);
-  run("blk_needs_reset", test_blk_needs_reset);
-  run("blk_out_of_order", test_blk_out_of_order);
-  run("blk_queue_full", test_blk_queue_full);
-  run("blk_ack_race", test_blk_ack_race);
-  run("blk_no_notify", test_blk_no_notify);
-  run("blk_config_change", test_blk_config_change);
-  run("virtq_tokens_reverse", test_virtq_tokens_reverse);
-  run("virtq_multi_segment", test_virtq_multi_segment);
-  run("virtq_add_errors", test_virtq_add_errors);
-
-  printf("  %d test(s) failed\n", nfail);
-  return nfail ? 1 : 0;
+  return host_tests_done();
 }

@@ -384,3 +384,91 @@ void host_reset(void)
   first_error[0] = 0;
   abort_reason[0] = 0;
 }
+
+// ---- the test runner (see host.h) ----
+
+static char failure[HOST_FAILURE_MAX];
+static int nfail;
+static int start_verbose = 1;
+static void (*fixture_setup)(void);
+static void (*fixture_cleanup)(int aborted);
+
+int expect(int ok, const char *fmt, ...)
+{
+  va_list ap;
+
+  if (!ok && failure[0] == 0) {
+    va_start(ap, fmt);
+    vsnprintf(failure, sizeof(failure), fmt, ap);
+    va_end(ap);
+  }
+  return ok;
+}
+
+const char *host_test_failure(void)
+{
+  return failure[0] ? failure : 0;
+}
+
+void host_test_clear_failure(void)
+{
+  failure[0] = 0;
+}
+
+void host_tests_begin(int argc, char **argv, void (*setup)(void),
+                      void (*cleanup)(int aborted))
+{
+  if (argc > 1 && strcmp(argv[1], "-q") == 0)
+    start_verbose = 0;
+  fixture_setup = setup;
+  fixture_cleanup = cleanup;
+}
+
+void host_run(const char *name, void (*fn)(void))
+{
+  // Static: host_abort longjmps here from deep inside the code under test.
+  static jmp_buf jb;
+
+  failure[0] = 0;
+  host_reset();
+  host_verbose = start_verbose;
+  if (fixture_setup)
+    fixture_setup();
+  host_set_abort_jmp(&jb);
+  printf("  -- %s\n", name);
+  if (setjmp(jb) == 0) {
+    fn();
+    if (fixture_cleanup)
+      fixture_cleanup(0);
+    // Checked after cleanup, which frees what the drivers allocated: a
+    // block still live now is one the code under test lost.
+    if (host_dma_live() != 0) {
+      expect(0, "%d DMA blocks never freed", host_dma_live());
+      host_dma_free_all();
+    }
+  } else {
+    // The drivers cannot be shut down cleanly from wherever they were
+    // stopped: take all DMA memory back behind their backs.
+    expect(0, "aborted: %s", host_abort_reason());
+    host_dma_free_all();
+    if (fixture_cleanup)
+      fixture_cleanup(1);
+  }
+  host_set_abort_jmp(0);
+  if (host_first_error())
+    expect(0, "OS interface misuse: %s", host_first_error());
+  if (failure[0]) {
+    printf("FAIL: %s: %s\n", name, failure);
+    nfail++;
+  } else {
+    printf("PASS: %s\n", name);
+  }
+  // A crash in the next test must not lose this line in stdio's buffer.
+  fflush(stdout);
+}
+
+int host_tests_done(void)
+{
+  printf("  %d test(s) failed\n", nfail);
+  return nfail ? 1 : 0;
+}

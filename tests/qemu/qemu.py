@@ -65,20 +65,16 @@ def fresh_disk(name, size=None):
     return path
 
 
-class Qemu:
-    def __init__(self, disk, slot=0, legacy=False, cpus=3, readonly=False,
-                 extra=(), log_name=None):
-        args = ["qemu-system-riscv64", "-machine", "virt", "-bios", "default",
-                "-kernel", KERNEL, "-m", "128M", "-smp", str(cpus),
-                "-nographic", "-monitor", "none", "-serial", "stdio"]
-        if not legacy:
-            args += ["-global", "virtio-mmio.force-legacy=false"]
-        drive = "file=%s,if=none,format=raw,id=x0" % disk
-        if readonly:
-            drive += ",readonly=on"
-        args += ["-drive", drive,
-                 "-device", "virtio-blk-device,drive=x0,bus=virtio-mmio-bus.%d" % slot]
-        args += list(extra)
+class Machine:
+    """A QEMU whose first serial port is our stdin/stdout: start it, wait for
+    text, type lines, kill it by process id, keep the transcript. Qemu (the
+    RISC-V kernel) and test_cm3.Cm3 (the Cortex-M3 image) are the two kinds."""
+
+    prompt = PROMPT
+    crash_marks = ("panic:",)      # text that means the guest died
+    proc = None
+
+    def start(self, args, log_name):
         self.args = args
         self.buf = ""          # everything the console printed and we have not consumed
         self.transcript = ""   # everything, for the log file
@@ -105,10 +101,12 @@ class Qemu:
         text = data.decode("utf-8", "replace").replace("\r", "")
         self.buf += text
         self.transcript += text
-        if "panic:" in self.transcript:
-            # give the panic message a moment to finish, then fail loudly
-            time.sleep(0.2)
-            raise QemuError("kernel panic: " + self.transcript[self.transcript.index("panic:"):][:200])
+        for mark in self.crash_marks:
+            if mark in self.transcript:
+                # give the message a moment to finish, then fail loudly
+                time.sleep(0.2)
+                raise QemuError("the guest crashed: " +
+                                self.transcript[self.transcript.index(mark):][:400])
         return True
 
     def expect(self, pattern, timeout=60):
@@ -135,9 +133,9 @@ class Qemu:
     def run(self, line, timeout=60):
         """Type a command line and return its output (without the echo and the next prompt)."""
         self.send(line + "\n")
-        out = self.expect(PROMPT, timeout)
+        out = self.expect(self.prompt, timeout)
         # the console echoes what we typed; drop that first line
-        out = out[:-len(PROMPT)]
+        out = out[:-len(self.prompt)]
         first_nl = out.find("\n")
         return out[first_nl + 1:] if first_nl >= 0 else ""
 
@@ -154,6 +152,8 @@ class Qemu:
         return self.proc.returncode
 
     def kill(self):
+        if self.proc is None:
+            return
         if self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)   # our own session: QEMU alone
@@ -170,3 +170,23 @@ class Qemu:
                 pass
         with open(self.log_path, "w") as f:
             f.write(" ".join(self.args) + "\n\n" + self.transcript)
+
+
+class Qemu(Machine):
+    """The RISC-V kernel on QEMU virt, with the disk image `disk` in
+    virtio-mmio slot `slot`; `extra` adds QEMU options (more devices)."""
+
+    def __init__(self, disk, slot=0, legacy=False, cpus=3, readonly=False,
+                 extra=(), log_name=None):
+        args = ["qemu-system-riscv64", "-machine", "virt", "-bios", "default",
+                "-kernel", KERNEL, "-m", "128M", "-smp", str(cpus),
+                "-nographic", "-monitor", "none", "-serial", "stdio"]
+        if not legacy:
+            args += ["-global", "virtio-mmio.force-legacy=false"]
+        drive = "file=%s,if=none,format=raw,id=x0" % disk
+        if readonly:
+            drive += ",readonly=on"
+        args += ["-drive", drive,
+                 "-device", "virtio-blk-device,drive=x0,bus=virtio-mmio-bus.%d" % slot]
+        args += list(extra)
+        self.start(args, log_name)

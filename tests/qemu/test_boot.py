@@ -1,5 +1,6 @@
-"""QEMU tests of the RISC-V kernel: boot, device table, persistence,
-read-only disk, usertests. Each function is one test; it raises on failure.
+"""QEMU tests of the RISC-V kernel: boot, device table (also with devices
+that have no driver), persistence, read-only disk, usertests. Each function
+is one test; it raises on failure.
 Run one alone with:  python3 tests/run_tests.py boot_modern
 """
 import random
@@ -51,6 +52,31 @@ def test_boot_one_hart():
         q.expect(PROMPT, BOOT_TIMEOUT)
         out = q.run("echo one")
         assert out.strip() == "one", repr(out)
+
+
+def test_devices_without_driver():
+    """Devices this kernel has no driver for, placed by QEMU itself (no bus=,
+    so the highest free slots 7, 6, 5): listed in the table with driver "-",
+    and the boot goes on to a working shell."""
+    extra = ["-device", "virtio-balloon-device",
+             "-device", "virtio-keyboard-device",
+             "-device", "virtio-scsi-device"]
+    with Qemu(fresh_disk("no_driver"), slot=2, extra=extra, log_name="no_driver") as q:
+        banner = q.expect(PROMPT, BOOT_TIMEOUT)
+        check_table(banner, 2, "modern")
+        # QEMU fills the slots without bus= from the top, in command-line order.
+        for slot, name, devid in ((7, "balloon", 5), (6, "input", 18), (5, "scsi", 8)):
+            rx = r"\n\s*%d\s+0x0*%x\s+%d\s+modern\s+%s \(%d\)\s+-\n" % (
+                slot, 0x10001000 + 0x1000 * slot, 1 + slot, name, devid)
+            if not re.search(rx, banner):
+                raise AssertionError("device table does not list %s in slot %d without a "
+                                     "driver:\n%s" % (name, slot, banner))
+        out = q.run("lsdev")
+        for name in ("balloon", "input", "scsi"):
+            assert re.search(r"\b%s\b.*-\s*$" % name, out, re.M), \
+                "lsdev does not list %s:\n%s" % (name, out)
+        out = q.run("echo still here")
+        assert out.strip() == "still here", repr(out)
 
 
 def test_persist():

@@ -13,12 +13,10 @@ import os
 import random
 import re
 import select
-import signal
 import socket
-import subprocess
 import time
 
-from qemu import QemuError, OUT, ROOT
+from qemu import Machine, QemuError, OUT, ROOT
 
 ELF = os.path.join(ROOT, "kernel", "cm3", "build", "cm3.elf")
 PROMPT = "cm3> "
@@ -33,27 +31,24 @@ def free_port():
     return port
 
 
-class Cm3:
-    """QEMU running the M3 image: .expect()/.run() on UART0, .uart2 a socket."""
+class Cm3(Machine):
+    """QEMU running the M3 image: .expect()/.run() on UART0 (qemu.Machine),
+    .uart2 a socket."""
+
+    prompt = PROMPT
+    crash_marks = ("panic:", "*** fault")
 
     def __init__(self, log_name):
         if not os.path.exists(ELF):
             raise QemuError("%s is missing: run `make cm3`" % ELF)
-        self.log_path = os.path.join(OUT, log_name + ".log")
-        self.buf = ""
-        self.transcript = ""
-        self.proc = None
         self.uart2 = None
-        os.makedirs(OUT, exist_ok=True)
         for attempt in range(3):       # the port may be taken between probe and bind
             self.port = free_port()
-            self.args = ["qemu-system-arm", "-M", "lm3s6965evb", "-display", "none",
-                         "-monitor", "none", "-kernel", ELF, "-serial", "stdio",
-                         "-serial", "null",
-                         "-serial", "tcp:127.0.0.1:%d,server=on,wait=off" % self.port]
-            self.proc = subprocess.Popen(self.args, stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+            self.start(["qemu-system-arm", "-M", "lm3s6965evb", "-display", "none",
+                        "-monitor", "none", "-kernel", ELF, "-serial", "stdio",
+                        "-serial", "null",
+                        "-serial", "tcp:127.0.0.1:%d,server=on,wait=off" % self.port],
+                       log_name)
             if self._connect(10):
                 return
             self.kill()
@@ -71,51 +66,6 @@ class Cm3:
             except OSError:
                 time.sleep(0.1)
         return False
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.kill()
-        return False
-
-    def _read_some(self, timeout):
-        fd = self.proc.stdout.fileno()
-        r, _, _ = select.select([fd], [], [], timeout)
-        if not r:
-            return
-        data = os.read(fd, 65536)
-        if not data:
-            raise QemuError("QEMU exited (status %s)" % self.proc.poll())
-        text = data.decode("utf-8", "replace").replace("\r", "")
-        self.buf += text
-        self.transcript += text
-        if "panic:" in self.transcript or "*** fault" in self.transcript:
-            time.sleep(0.2)
-            raise QemuError("the M3 image crashed: " + self.transcript[-400:])
-
-    def expect(self, pattern, timeout=30):
-        rx = re.compile(re.escape(pattern))
-        deadline = time.time() + timeout
-        while True:
-            m = rx.search(self.buf)
-            if m:
-                before = self.buf[:m.end()]
-                self.buf = self.buf[m.end():]
-                return before
-            left = deadline - time.time()
-            if left <= 0:
-                raise QemuError("timed out waiting for %r; last output: %r"
-                                % (pattern, self.buf[-400:]))
-            self._read_some(min(left, 0.5))
-
-    def run(self, line, timeout=30):
-        """Type a shell command on UART0; its output up to the next prompt."""
-        self.proc.stdin.write((line + "\n").encode())
-        self.proc.stdin.flush()
-        out = self.expect(PROMPT, timeout)[:-len(PROMPT)]
-        first_nl = out.find("\n")
-        return out[first_nl + 1:] if first_nl >= 0 else ""
 
     def echo(self, data, timeout=60):
         """Send bytes to UART2 while collecting what comes back; returns it
@@ -141,24 +91,7 @@ class Cm3:
         if self.uart2 is not None:
             self.uart2.close()
             self.uart2 = None
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)   # our own session: QEMU alone
-            except ProcessLookupError:
-                pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
-        for f in (self.proc.stdin, self.proc.stdout):
-            try:
-                f.close()
-            except Exception:
-                pass
-        with open(self.log_path, "w") as f:
-            f.write(" ".join(self.args) + "\n\n" + self.transcript)
+        Machine.kill(self)
 
 
 def table_rows(text):

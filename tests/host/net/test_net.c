@@ -461,6 +461,14 @@ static void inject(const uint8_t *f, size_t len)
   free(p);
 }
 
+// Inject a frame that must be counted in exactly the outcome `want`.
+static void inject_expect(const uint8_t *f, size_t len, int want, const char *what)
+{
+  mark();
+  inject(f, len);
+  expect_outcome(want, what);
+}
+
 static int inject_outcome(const uint8_t *f, size_t len)
 {
   mark();
@@ -474,9 +482,7 @@ static void learn(uint32_t ip, const uint8_t *mac)
   uint8_t f[BUF];
   size_t n = mk_arp(f, BCAST_MAC, 1, mac, ip, ZERO_MAC, OUR_IP);
 
-  mark();
-  inject(f, n);
-  expect_outcome(NS_RX_ARP_REQUEST, "learn");
+  inject_expect(f, n, NS_RX_ARP_REQUEST, "learn");
   caps_clear();
 }
 
@@ -485,9 +491,7 @@ static void arp_reply_from(uint32_t ip, const uint8_t *mac)
   uint8_t f[BUF];
   size_t n = mk_arp(f, OUR_MAC, 2, mac, ip, OUR_MAC, OUR_IP);
 
-  mark();
-  inject(f, n);
-  expect_outcome(NS_RX_ARP_REPLY, "ARP reply");
+  inject_expect(f, n, NS_RX_ARP_REPLY, "ARP reply");
 }
 
 static int recv_nb(struct udp_sock *s, void *buf, uint32_t max, uint32_t *ip, uint16_t *port)
@@ -533,9 +537,7 @@ static void test_arp_reply(void)
   size_t n = mk_arp(f, BCAST_MAC, 1, GW_MAC, GW_IP, ZERO_MAC, OUR_IP);
   struct pkt pk;
 
-  mark();
-  inject(f, n);
-  expect_outcome(NS_RX_ARP_REQUEST, "request");
+  inject_expect(f, n, NS_RX_ARP_REQUEST, "request");
   expect(ncaps == 1, "%d frames sent, expected one reply", ncaps);
   pk = cap_pkt(0);
   expect(pk.kind == 'A' && pk.op == 2, "not an ARP reply");
@@ -1275,9 +1277,7 @@ static void test_truncations(void)
         want = NS_RX_IP_SHORT;
       else
         want = NS_RX_IP_BAD_LEN;
-      mark();
-      inject(f, k);
-      expect_outcome(want, "truncated frame");
+      inject_expect(f, k, want, "truncated frame");
       expect(ncaps == 0, "template %d cut to %zu bytes: something was sent", t, k);
       expect_empty(s, "truncated frame");
     }
