@@ -168,6 +168,7 @@ uint64 walkaddr(pagetable_t pt, uint64 va);
 int    copyout(pagetable_t pt, uint64 dstva, char *src, uint64 len);
 int    copyin(pagetable_t pt, char *dst, uint64 srcva, uint64 len);
 int    copyinstr(pagetable_t pt, char *dst, uint64 srcva, uint64 max);
+uint64 vmfault(pagetable_t pt, uint64 va);  // map an untouched lazy page; 0 if none
 
 // ---- exec.c ----
 int    exec(char *path, char **argv);

@@ -810,6 +810,12 @@ direct_next(void *arg, struct bvec *v, int max)
     if(d->pa == 0 || page != d->page){
       pte_t *pte = walk(d->pt, page, 0);
       int need = PTE_V | PTE_U | PTE_W;
+      // A page of a lazily grown heap that was never touched gets its
+      // memory here, as copyout would give it (vm.c vmfault); then the
+      // read can go straight into it. If that fails (out of memory, or
+      // not such a page), the slow path's copyout reports the error.
+      if((pte == 0 || (*pte & PTE_V) == 0) && vmfault(d->pt, page) != 0)
+        pte = walk(d->pt, page, 0);
       if(pte == 0 || (*pte & need) != need)
         return -1;           // a bad address: readi's slow path reports it
       d->page = page;

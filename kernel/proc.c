@@ -250,9 +250,17 @@ userinit(void)
   release(&p->lock);
 }
 
-// Grow (n > 0) or shrink (n < 0) the caller's memory by n bytes.
-// Returns 0, or -1 (memory unchanged) if memory ran out, the heap would
-// reach the trapframe, or the shrink goes below address 0.
+// Grow (n > 0) or shrink (n < 0) the caller's memory by n bytes; growth
+// allocates every new page now (the eager sbrk; sys_sbrk does lazy growth
+// itself). Returns 0, or -1 (memory unchanged) if memory ran out or the
+// heap would pass the trapframe.
+//
+// A shrink by more than the whole memory changes nothing and returns 0,
+// so sbrk() reports the unchanged end: xv6-riscv behaves so (its
+// usertests lazy_copy and sbrk8000 check it), and a wild negative n (an
+// unsigned size that did not fit in an int) then cannot take away the
+// program's own code. The pages freed by a shrink may have never been
+// touched (lazy growth); uvmdealloc skips those.
 int
 growproc(int n)
 {
@@ -269,7 +277,7 @@ growproc(int n)
   } else if(n < 0){
     uint64 shrink = (uint64)(-(long)n);   // long: -n of INT_MIN fits
     if(shrink > sz)
-      return -1;
+      return 0;
     sz = uvmdealloc(p->pagetable, sz, sz - shrink);
   }
   p->sz = sz;

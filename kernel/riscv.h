@@ -66,6 +66,12 @@
 #define SCAUSE_S_TIMER       (SCAUSE_INTR | 5)
 #define SCAUSE_S_EXTERNAL    (SCAUSE_INTR | 9)
 #define SCAUSE_ECALL_U       8   // `ecall` from user mode: a system call
+// Page faults (scause 4.1.8, table 4.2): stval (4.1.9) holds the virtual
+// address that failed. The code says what the access was: an instruction
+// fetch, a load, or a store (atomic memory operations count as stores).
+#define SCAUSE_INST_PAGE_FAULT   12
+#define SCAUSE_LOAD_PAGE_FAULT   13
+#define SCAUSE_STORE_PAGE_FAULT  15
 
 #ifndef __ASSEMBLER__
 #include "types.h"

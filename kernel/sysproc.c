@@ -1,6 +1,7 @@
 // sysproc.c: the system calls about processes and time (fork, exit, wait,
 // kill, getpid, sbrk, sleep, uptime) and our two extras, devinfo and halt.
-// The file system calls are in sysfile.c.
+// The file system calls are in sysfile.c. sbrk takes xv6-riscv's second
+// argument, eager or lazy (vm.h).
 //
 // Each sys_ function fetches its arguments from the trapframe (syscall.c)
 // and returns the value the user sees in a0; -1 means failure.
@@ -14,6 +15,7 @@
 #include "spinlock.h"
 #include "proc.h"
 #include "devinfo.h"
+#include "vm.h"
 #include "defs.h"
 
 uint64
@@ -47,15 +49,34 @@ sys_wait(void)
   return wait(addr);
 }
 
-// sbrk(n): grow or shrink memory by n bytes; returns the old end of memory
-// (the start of the new bytes), or -1 (all ones) if it cannot.
+// sbrk(n, mode): grow or shrink memory by n bytes; returns the old end of
+// memory (the start of the new bytes), or -1 (all ones) if it cannot.
+// mode (vm.h) is SBRK_LAZY for sbrklazy(); anything else, such as
+// whatever a caller that passes only n leaves in a1, is the eager sbrk.
+//
+// Lazy growth only moves the end: p->sz covers the new addresses and no
+// page is allocated; each gets its memory at its first use (vmfault in
+// vm.c, from a page fault in trap.c or a copyout). So it succeeds far
+// beyond the free memory, and fails only if the end would pass TRAPFRAME,
+// the first address the process cannot own. A lazy shrink is an eager
+// one: freed pages go back at once.
 uint64
 sys_sbrk(void)
 {
-  int n;
+  int n, mode;
 
   argint(0, &n);
-  uint64 oldsz = myproc()->sz;
+  argint(1, &mode);
+  struct proc *p = myproc();
+  uint64 oldsz = p->sz;
+  if(mode == SBRK_LAZY && n > 0){
+    // Checked as a subtraction, which cannot wrap (oldsz <= TRAPFRAME
+    // always holds), so the test stays right whatever the sizes.
+    if((uint64)n > TRAPFRAME - oldsz)
+      return -1;
+    p->sz = oldsz + n;
+    return oldsz;
+  }
   if(growproc(n) < 0)
     return -1;
   return oldsz;

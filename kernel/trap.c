@@ -2,10 +2,11 @@
 // calls, faults, and interrupts, from user mode and from the kernel.
 //
 // Follows the RISC-V privileged spec v1.12, 4.1 (scause codes, sstatus
-// SPP/SPIE, sie/sip) and the SBI spec v1.0 chapter 6 (the timer: S-mode
-// cannot program the timer hardware itself; it asks OpenSBI with
-// sbi_set_timer(deadline), and the supervisor timer interrupt fires when
-// the `time` CSR passes the deadline).
+// SPP/SPIE, sie/sip; 4.1.8 scause and 4.1.9 stval for the page faults that
+// lazily grown memory relies on, see lazyfault()) and the SBI spec v1.0
+// chapter 6 (the timer: S-mode cannot program the timer hardware itself;
+// it asks OpenSBI with sbi_set_timer(deadline), and the supervisor timer
+// interrupt fires when the `time` CSR passes the deadline).
 //
 // From user mode: uservec (trampoline.S) saves the registers and calls
 // usertrap(); usertrapret() and userret go back. From kernel mode:
@@ -13,7 +14,9 @@
 //
 // See it run: `make qemu`, then in the shell run a program that
 // dereferences a bad pointer: the kernel prints "usertrap(): unexpected
-// scause ..." and kills just that process.
+// scause ..." and kills just that process. `usertests lazysbrk` touches
+// pages of a lazily grown heap: each first touch is a page fault that
+// lazyfault() turns into a fresh page, silently.
 #include "types.h"
 #include "param.h"
 #include "memlayout.h"
@@ -98,6 +101,28 @@ devintr(uint64 scause)
   return 0;
 }
 
+// A load or store page fault in a page the process reserved with
+// sbrklazy() but had not touched yet: vmfault() (vm.c) maps a zeroed page
+// there, and returning to user mode runs the faulting instruction again
+// (sepc still points at it; 4.1.7). Returns 1 if so. Any other page fault
+// is a real error: an address at or above sz, the stack guard page (mapped
+// without PTE_U, so not "untouched"), a store to read-only text, or no
+// memory left for the page; those return 0 and kill as before.
+//
+// stval is the faulting virtual address for page faults (4.1.9). An
+// instruction page fault (scause 12) is not served, as in xv6-riscv: lazy
+// pages are mapped without PTE_X, like every eager sbrk page (growproc
+// maps the heap PTE_W only), so serving it would fault again on the same
+// fetch for ever; jumping into the lazy heap is the same error as jumping
+// into the eager heap and kills the same way.
+static int
+lazyfault(struct proc *p, uint64 scause)
+{
+  if(scause != SCAUSE_LOAD_PAGE_FAULT && scause != SCAUSE_STORE_PAGE_FAULT)
+    return 0;
+  return vmfault(p->pagetable, r_stval()) != 0;
+}
+
 // A trap from user mode. uservec (trampoline.S) jumps here on the
 // process's kernel stack, in the kernel page table, with interrupts off.
 void
@@ -127,6 +152,8 @@ usertrap(void)
     syscall();
   } else if((which = devintr(scause)) != 0){
     // handled
+  } else if(lazyfault(p, scause)){
+    // the page is there now; the instruction runs again
   } else {
     printf("usertrap(): unexpected scause 0x%lx pid=%d sepc=0x%lx stval=0x%lx\n",
            scause, p->pid, r_sepc(), r_stval());

@@ -10,12 +10,20 @@
 // kalloc() as a pointer. Above that it maps the trampoline page and the
 // per-process kernel stacks (see memlayout.h).
 //
-// A user table maps the process's memory from address 0 up to p->sz (every
-// page below p->sz is mapped; nothing above is, except the trapframe and
-// trampoline pages at the very top). The kernel never dereferences user
-// addresses directly: copyin()/copyout() translate them with walk() and
-// check the PTE_U bit and the permissions, so a bad pointer from a user
-// program becomes -1 instead of a kernel fault.
+// A user table maps the process's memory from address 0 up to p->sz;
+// nothing above it is mapped except the trapframe and trampoline pages at
+// the very top. Below p->sz a page may also be missing: sbrklazy() (see
+// vm.h) only raises p->sz, and a page gets its memory when it is first
+// used, from vmfault(): on a user page fault (trap.c), or when a system
+// call copies data into it (copyout). A system call that reads such an
+// untouched page (copyin, copyinstr) gets zeros, which is what the page
+// would hold, without allocating it. Every loop over a user range therefore
+// skips missing pages, and skips a missing page-table page in one step
+// (walkhole), because a lazy process may own up to 256 GB of addresses.
+//
+// The kernel never dereferences user addresses directly: copyin()/copyout()
+// translate them with walk() and check the PTE_U bit and the permissions,
+// so a bad pointer from a user program becomes -1 instead of a kernel fault.
 //
 // See it run: `make qemu-gdb`, then `info mem` in the QEMU monitor
 // (Ctrl-a c) prints the current page table.
@@ -23,6 +31,8 @@
 #include "types.h"
 #include "memlayout.h"
 #include "riscv.h"
+#include "spinlock.h"
+#include "proc.h"
 #include "defs.h"
 
 pagetable_t kernel_pagetable;
@@ -122,6 +132,34 @@ walkaddr(pagetable_t pagetable, uint64 va)
   return PTE2PA(*pte);
 }
 
+// walk(pagetable, va, 0) for loops over long, mostly empty stretches of a
+// user table. When the table that would hold va's leaf is missing, it
+// returns 0 and sets *next to the end of the hole: the 2 MB a missing
+// level-0 table would cover, or the 1 GB of a missing level-1 table. The
+// caller continues there instead of asking about each of the 512 or
+// 262144 pages in between. Otherwise it returns the leaf's slot (valid or
+// not) and *next is the following page.
+static pte_t *
+walkhole(pagetable_t pagetable, uint64 va, uint64 *next)
+{
+  if(va >= MAXVA)
+    panic("walkhole: address beyond Sv39");
+
+  for(int level = 2; level > 0; level--){
+    pte_t *pte = &pagetable[PX(level, va)];
+    // A leaf this high would be a superpage; user tables never have them,
+    // so like walk() we treat it as no table at all.
+    if((*pte & PTE_V) == 0 || (*pte & (PTE_R | PTE_W | PTE_X)) != 0){
+      uint64 span = 1UL << PXSHIFT(level);
+      *next = (va & ~(span - 1)) + span;
+      return 0;
+    }
+    pagetable = (pagetable_t)PTE2PA(*pte);
+  }
+  *next = PGROUNDDOWN(va) + PGSIZE;
+  return &pagetable[PX(0, va)];
+}
+
 // Add a mapping to the kernel table at boot. Failing here means we cannot
 // boot at all.
 void
@@ -158,19 +196,22 @@ mappages(pagetable_t pagetable, uint64 va, uint64 size, uint64 pa, int perm)
   return 0;
 }
 
-// Remove npages mappings starting at va (page aligned), and give the
-// physical pages back to kalloc if do_free. Every page must be mapped: the
-// callers only unmap what they mapped.
+// Remove the mappings of the npages pages from va (page aligned), and give
+// the physical pages back to kalloc if do_free. Pages that have no mapping
+// are skipped: below a lazily grown process's sz they are the pages it
+// never touched.
 void
 uvmunmap(pagetable_t pagetable, uint64 va, uint64 npages, int do_free)
 {
   if(va % PGSIZE != 0)
     panic("uvmunmap: not page aligned");
 
-  for(uint64 a = va; a < va + npages * PGSIZE; a += PGSIZE){
-    pte_t *pte = walk(pagetable, a, 0);
+  uint64 end = va + npages * PGSIZE;
+  uint64 next;
+  for(uint64 a = va; a < end; a = next){
+    pte_t *pte = walkhole(pagetable, a, &next);
     if(pte == 0 || (*pte & PTE_V) == 0)
-      panic("uvmunmap: not mapped");
+      continue;
     if(PTE_FLAGS(*pte) == PTE_V)
       panic("uvmunmap: not a leaf");
     if(do_free)
@@ -200,7 +241,8 @@ uvmalloc(pagetable_t pagetable, uint64 oldsz, uint64 newsz, int xperm)
   if(newsz < oldsz)
     return oldsz;
 
-  // The page holding byte oldsz-1 is already mapped; start after it.
+  // The page holding byte oldsz-1 is already mapped (or, grown lazily,
+  // will be when it is first touched); start after it.
   for(uint64 a = PGROUNDUP(oldsz); a < newsz; a += PGSIZE){
     char *mem = kalloc();
     if(mem == 0){
@@ -262,18 +304,20 @@ uvmfree(pagetable_t pagetable, uint64 sz)
   freewalk(pagetable);
 }
 
-// Give the child (fork) its own copy of the parent's memory: every page
-// below sz is duplicated with the same permissions. Returns 0, or -1 with
-// everything this call mapped undone.
+// Give the child (fork) its own copy of the parent's memory: every mapped
+// page below sz is duplicated with the same permissions. A page the parent
+// never touched (sbrklazy) stays unmapped in the child too: the child's sz
+// is the same, so it gets the page, zeroed, when it touches it. Returns 0,
+// or -1 with everything this call mapped undone.
 int
 uvmcopy(pagetable_t old, pagetable_t new, uint64 sz)
 {
-  uint64 a;
+  uint64 a, next;
 
-  for(a = 0; a < sz; a += PGSIZE){
-    pte_t *pte = walk(old, a, 0);
+  for(a = 0; a < sz; a = next){
+    pte_t *pte = walkhole(old, a, &next);
     if(pte == 0 || (*pte & PTE_V) == 0)
-      panic("uvmcopy: parent page not mapped");
+      continue;
     char *mem = kalloc();
     if(mem == 0)
       goto fail;
@@ -286,14 +330,15 @@ uvmcopy(pagetable_t old, pagetable_t new, uint64 sz)
   return 0;
 
 fail:
-  // Pages 0 .. a-1 were mapped in `new`.
-  if(a > 0)
-    uvmunmap(new, 0, a / PGSIZE, 1);
+  // What is mapped in `new` lies below a (a page boundary here).
+  uvmunmap(new, 0, a / PGSIZE, 1);
   return -1;
 }
 
 // Make one page unusable from user mode (the stack guard page). It stays
-// mapped so that "every page below sz is mapped" keeps holding.
+// mapped, without PTE_U: a touch is then a fault on a mapped page, which
+// vmfault() refuses, so the guard page is never taken for an untouched
+// lazy page and filled in.
 void
 uvmclear(pagetable_t pagetable, uint64 va)
 {
@@ -302,6 +347,56 @@ uvmclear(pagetable_t pagetable, uint64 va)
   if(pte == 0 || (*pte & PTE_V) == 0)
     panic("uvmclear: not mapped");
   *pte &= ~PTE_U;
+}
+
+// Is va in a page the current process owns but has never touched: below
+// its sz (so sbrklazy reserved it) and with no mapping? Only the current
+// process's own table can be asked about, since its sz says which
+// addresses it owns; for any other table (exec's new one) the answer is
+// no, which keeps the old rule there: unmapped means bad address.
+static int
+untouched(pagetable_t pagetable, uint64 va)
+{
+  struct proc *p = myproc();
+
+  if(p == 0 || p->pagetable != pagetable || va >= p->sz)
+    return 0;
+  pte_t *pte = walk(pagetable, va, 0);
+  return pte == 0 || (*pte & PTE_V) == 0;
+}
+
+// Give an untouched page of the current process (see untouched()) its
+// memory: a zeroed page, readable and writable by the user, not
+// executable, exactly what an eager sbrk would have mapped there
+// (growproc). Returns its physical address, or 0 if va is not in an
+// untouched page (at or above sz, or mapped already: a fault there has
+// another cause, such as writing to text or touching the stack guard
+// page) or memory ran out. The caller decides what a 0 means: trap.c
+// kills the process, copyout() returns -1.
+//
+// Nothing is flushed here. The user reaches the page only after the return
+// to user mode, which writes satp and executes sfence.vma (trampoline.S);
+// that orders our store to the PTE before the page-table walker's later
+// reads and drops anything the hart remembered about the entry while it
+// was invalid (privileged spec 4.2.1). The kernel itself (copyout) uses the
+// page through its physical address, not through this mapping.
+uint64
+vmfault(pagetable_t pagetable, uint64 va)
+{
+  if(!untouched(pagetable, va))
+    return 0;
+  char *mem = kalloc();
+  if(mem == 0)
+    return 0;
+  // Zeroed: the process must see what a fresh sbrk page holds, not the
+  // previous owner's data.
+  memset(mem, 0, PGSIZE);
+  if(mappages(pagetable, PGROUNDDOWN(va), PGSIZE, (uint64)mem,
+              PTE_R | PTE_W | PTE_U) != 0){
+    kfree(mem);
+    return 0;
+  }
+  return (uint64)mem;
 }
 
 // The PTE of the user page holding va, if the user may access it with
@@ -320,13 +415,17 @@ userpte(pagetable_t pagetable, uint64 va, int need)
 
 // Copy len bytes from kernel address src to user address dstva.
 // Returns 0, or -1 if some byte of the destination is not a writable user
-// page (the bytes before it may already have been copied).
+// page (the bytes before it may already have been copied). An untouched
+// lazy page is given its memory first, as a user store would; if memory
+// has run out, that is -1 too.
 int
 copyout(pagetable_t pagetable, uint64 dstva, char *src, uint64 len)
 {
   while(len > 0){
     uint64 va0 = PGROUNDDOWN(dstva);
     pte_t *pte = userpte(pagetable, va0, PTE_W);
+    if(pte == 0 && vmfault(pagetable, va0) != 0)
+      pte = userpte(pagetable, va0, PTE_W);
     if(pte == 0)
       return -1;
     uint64 off = dstva - va0;
@@ -342,20 +441,26 @@ copyout(pagetable_t pagetable, uint64 dstva, char *src, uint64 len)
 }
 
 // Copy len bytes from user address srcva to kernel address dst.
-// Returns 0, or -1 if some byte is not in a readable user page.
+// Returns 0, or -1 if some byte is not in a readable user page. An
+// untouched lazy page reads as the zeros it would hold; it is not
+// allocated just to be read (write(fd, buf, n) from a fresh sbrklazy
+// buffer costs no memory).
 int
 copyin(pagetable_t pagetable, char *dst, uint64 srcva, uint64 len)
 {
   while(len > 0){
     uint64 va0 = PGROUNDDOWN(srcva);
     pte_t *pte = userpte(pagetable, va0, PTE_R);
-    if(pte == 0)
+    if(pte == 0 && !untouched(pagetable, va0))
       return -1;
     uint64 off = srcva - va0;
     uint64 n = PGSIZE - off;
     if(n > len)
       n = len;
-    memmove(dst, (char *)PTE2PA(*pte) + off, n);
+    if(pte != 0)
+      memmove(dst, (char *)PTE2PA(*pte) + off, n);
+    else
+      memset(dst, 0, n);
     len -= n;
     dst += n;
     srcva = va0 + PGSIZE;
@@ -365,15 +470,20 @@ copyin(pagetable_t pagetable, char *dst, uint64 srcva, uint64 len)
 
 // Copy a zero-terminated string from user address srcva into dst, at most
 // max bytes including the terminator. Returns 0, or -1 if the string runs
-// into an unmapped page or is longer than max-1 characters.
+// into an unmapped page or is longer than max-1 characters. An untouched
+// lazy page is all zeros, so the string ends at its first byte there.
 int
 copyinstr(pagetable_t pagetable, char *dst, uint64 srcva, uint64 max)
 {
   while(max > 0){
     uint64 va0 = PGROUNDDOWN(srcva);
     pte_t *pte = userpte(pagetable, va0, PTE_R);
-    if(pte == 0)
-      return -1;
+    if(pte == 0){
+      if(!untouched(pagetable, va0))
+        return -1;
+      *dst = 0;
+      return 0;
+    }
     char *p = (char *)PTE2PA(*pte) + (srcva - va0);
     uint64 n = PGSIZE - (srcva - va0);
     if(n > max)

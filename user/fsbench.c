@@ -251,28 +251,36 @@ main(int argc, char *argv[])
   ratio("read in 4 KB calls ", full.read4, base.read4, 20);
   ratio("read in 64 KB calls", full.read64, base.read64, 20);
 
-  // The big file: written in 64 KB writes and fsync; read back cold twice,
-  // in 64 KB reads and in one read of the whole file (both big enough for
+  // The big file: written in 64 KB writes and fsync; read back cold in
+  // 64 KB reads and in one read of the whole file (both big enough for
   // direct reads into the user's memory; the big one keeps NBATCH requests
-  // in flight all the way).
+  // in flight all the way). Each read is the best of `repeat` cold runs,
+  // like workload 1.
   int bytes = bigmb * 1024 * 1024;
   char big[] = "fsb.big";
   uint64 t = write_file(big, 9, bytes, CHUNK);
   uint64 wk = kbps(bytes, t);
-  if(dropcache() < 0)
-    fail("dropcache");
-  uint64 r64 = kbps(bytes, read_file(big, 9, bytes, CHUNK));
   int rsize = bytes < BIGREAD ? bytes : BIGREAD;
   char *mem = malloc(rsize + 1024);
   if(mem == 0)
     fail("malloc");
   char *aligned = (char *)(((uint64)mem + 1023) & ~1023UL);
-  if(dropcache() < 0)
-    fail("dropcache");
-  uint64 rbig = kbps(bytes, read_into(aligned, big, 9, bytes, rsize));
+  uint64 r64 = 0, rbig = 0;
+  for(int i = 0; i < repeat; i++){
+    if(dropcache() < 0)
+      fail("dropcache");
+    uint64 k = kbps(bytes, read_file(big, 9, bytes, CHUNK));
+    if(k > r64)
+      r64 = k;
+    if(dropcache() < 0)
+      fail("dropcache");
+    k = kbps(bytes, read_into(aligned, big, 9, bytes, rsize));
+    if(k > rbig)
+      rbig = k;
+  }
   printf("fsbench: %d MB file: write %d KB/s, read %d KB/s in 64 KB reads, "
-         "read %d KB/s in %d KB reads (cold cache)\n", bigmb, (int)wk, (int)r64,
-         (int)rbig, rsize / 1024);
+         "read %d KB/s in %d KB reads (cold cache, best of %d)\n", bigmb, (int)wk, (int)r64,
+         (int)rbig, rsize / 1024, repeat);
   free(mem);
   unlink(big);
   sync();

@@ -1,5 +1,6 @@
-// ulib.c: the entry point of every user program and the small string and
-// memory helpers a C program expects (there is no libc here).
+// ulib.c: the entry point of every user program, the small string and
+// memory helpers a C program expects (there is no libc here), and the two
+// flavours of sbrk over the one system call.
 //
 // Linked into every program by the Makefile (ULIB). The kernel's exec starts
 // a program at `start` (user.ld says ENTRY(start)) with argc in a0 and argv
@@ -12,6 +13,7 @@
 #include "kernel/types.h"
 #include "kernel/stat.h"
 #include "kernel/fcntl.h"
+#include "kernel/vm.h"
 #include "user/user.h"
 
 #define NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
@@ -152,15 +154,23 @@ pause(int ticks)
   return sleep(ticks);
 }
 
-// Newer xv6 also has sbrklazy(n): like sbrk(n), but the kernel only reserves
-// the addresses and allocates each page when the program first touches it.
-// This kernel has no lazy allocation, so the pages are allocated now. The
-// program sees the same zeroed memory; the one difference is that asking
-// for more than the free memory fails (SBRK_ERROR) instead of succeeding.
+// The two kinds of sbrk (kernel/vm.h). Both are the one system call, stub
+// sys_sbrk, with the mode passed explicitly. sbrk(n) allocates the new
+// pages now and fails (SBRK_ERROR) if memory runs out. sbrklazy(n) only
+// reserves the addresses; each page gets its zeroed memory when the
+// program first touches it, so a program can reserve far more than it
+// will use. Touching a page when no memory is left kills the program, as
+// any bad access does. Shrinking (n < 0) frees the pages with either.
+char*
+sbrk(int n)
+{
+  return sys_sbrk(n, SBRK_EAGER);
+}
+
 char*
 sbrklazy(int n)
 {
-  return sbrk(n);
+  return sys_sbrk(n, SBRK_LAZY);
 }
 
 // A dotted IPv4 address to the number the network calls take:

@@ -42,7 +42,7 @@ int mkdir(const char*);
 int chdir(const char*);
 int dup(int);
 int getpid(void);
-char* sbrk(int);                 // old end of memory, or (char*)-1
+char* sys_sbrk(int n, int mode); // the raw call behind sbrk/sbrklazy (mode: kernel/vm.h)
 int sleep(int);                  // clock ticks (10 a second)
 int uptime(void);                // ticks since boot
 // ours
@@ -78,7 +78,8 @@ uint parse_ip(const char*);       // "10.0.2.2" -> 0x0a000202; ~0 if malformed
 int memcmp(const void *, const void *, uint);
 void *memcpy(void *, const void *, uint);
 int pause(int);                  // newer xv6's name for sleep(); same call
-char* sbrklazy(int);             // newer xv6: sbrk, pages allocated when first touched (see ulib.c)
+char* sbrk(int);                 // old end of memory, or (char*)-1; pages allocated now
+char* sbrklazy(int);             // the same, but each page is allocated when first touched
 
 // ---- printf.c ----
 // A format mistake is a warning here, not an error, even under -Werror:

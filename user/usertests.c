@@ -1265,6 +1265,279 @@ mallocfree(void)
 }
 
 // ---------------------------------------------------------------------
+// Lazily grown memory: sbrklazy(n) (kernel/vm.h) only moves the end of
+// memory; each page gets its zeroed memory at its first touch (a page
+// fault, or a system call writing into it).
+
+#define LAZYBIG (1024 * 1024 * 1024)   // 1 GB: far more than the 128 MB machine has
+
+// Move the end of memory up to a page boundary (eagerly), so the lazy
+// region that follows starts on a fresh page. Returns the new end.
+static char*
+align_end(void)
+{
+  char *end = sbrk(0);
+  sbrk(PGROUNDUP((uint64)end) - (uint64)end);
+  return sbrk(0);
+}
+
+// A few pages spread over 1 GB reserved lazily: they read as zero, keep
+// what is written, a child sees them after fork (and its own writes stay
+// its own), a child can exec, and shrinking gives the reservation back.
+static char*
+lazysbrk(void)
+{
+  static const uint64 offs[] = { 0, PGSIZE, 123 * PGSIZE + 17, LAZYBIG / 2, LAZYBIG - 1 };
+  int n = sizeof(offs) / sizeof(offs[0]);
+  char *start = sbrk(0);
+  char *a = sbrklazy(LAZYBIG);
+  if(a != start)
+    return "sbrklazy did not return the old end";
+  if(sbrk(0) != start + LAZYBIG)
+    return "sbrk(0) after sbrklazy";
+  for(int i = 0; i < n; i++){
+    if(a[offs[i]] != 0)
+      return why("a fresh lazy page is not zero; case", i);
+    a[offs[i]] = 'a' + i;
+  }
+  for(int i = 0; i < n; i++)
+    if(a[offs[i]] != 'a' + i)
+      return why("lazy memory did not keep its contents; case", i);
+
+  int pid = fork();
+  if(pid < 0)
+    return "fork";
+  if(pid == 0){
+    for(int i = 0; i < n; i++)
+      if(a[offs[i]] != 'a' + i)
+        exit(1);
+    if(a[LAZYBIG / 4] != 0)      // untouched in the parent: zero here too
+      exit(2);
+    a[LAZYBIG / 4] = 'c';
+    a[0] = 'c';
+    exit(0);
+  }
+  int status = waitstatus();
+  if(status != 0)
+    return why("the child did not see the lazy pages; status", status);
+  if(a[0] != 'a' || a[LAZYBIG / 4] != 0)
+    return "the child's writes reached the parent";
+
+  // exec from a process with untouched pages frees its old memory cleanly.
+  char out[16];
+  char *argv[] = { "echo", "lazy", 0 };
+  if(exec_capture("/echo", argv, out, sizeof(out)) != 0 || strcmp(out, "lazy\n") != 0)
+    return "exec from a lazily grown process";
+
+  if(sbrk(-LAZYBIG) != start + LAZYBIG)
+    return "shrinking did not return the old end";
+  if(sbrk(0) != start)
+    return "sbrk(0) after shrinking";
+  return 0;
+}
+
+// System calls treat lazy memory as the program would see it: write()
+// from never-touched pages writes zeros; read() into never-touched pages
+// fills them, both a big aligned read (which fs.c's read_direct sends
+// straight from the disk into the pages) and a small one (copyout); and a
+// path may end in an untouched page, which reads as zeros.
+static char*
+lazyio(void)
+{
+  enum { N = 128 * 1024 };       // at least fs.c's DIRECT_MIN (64 KB)
+  align_end();
+  char *w = sbrklazy(N);         // written from, never touched
+  char *r = sbrklazy(N + PGSIZE);
+  if(w == (char*)-1 || r == (char*)-1)
+    return "sbrklazy";
+
+  int fd = open("lazyio.f", O_CREATE | O_RDWR | O_TRUNC);
+  if(fd < 0)
+    return "create";
+  if(write(fd, w, N) != N)
+    return "write() from untouched lazy memory";
+  close(fd);
+  fd = open("lazyio.f", O_RDONLY);
+  int got, total = 0;
+  while((got = read(fd, buf, sizeof(buf))) > 0){
+    for(int i = 0; i < got; i++)
+      if(buf[i] != 0)
+        return why("untouched memory did not write as zeros; byte", total + i);
+    total += got;
+  }
+  close(fd);
+  if(total != N)
+    return why("the file written from lazy memory has length", total);
+
+  if(makefile("lazyio.f", N, 'L') < 0)   // byte i is 'L' + i
+    return "create the pattern file";
+  fd = open("lazyio.f", O_RDONLY);
+  if(fd < 0)
+    return "open the pattern file";
+  if(read(fd, r, N) != N)
+    return "big read() into untouched lazy memory";
+  close(fd);
+  for(int i = 0; i < N; i++)
+    if(r[i] != (char)('L' + i))
+      return why("big read into lazy memory: wrong byte", i);
+  char *small = r + N + 100;             // an untouched page, odd address
+  fd = open("lazyio.f", O_RDONLY);
+  if(read(fd, small, 50) != 50)
+    return "small read() into untouched lazy memory";
+  close(fd);
+  for(int i = 0; i < 50; i++)
+    if(small[i] != (char)('L' + i))
+      return why("small read into lazy memory: wrong byte", i);
+  unlink("lazyio.f");
+
+  // "/" in the last byte of a touched page; its terminator is the first
+  // byte of the untouched page after it.
+  char *q = sbrklazy(2 * PGSIZE);
+  q[PGSIZE - 1] = '/';
+  fd = open(q + PGSIZE - 1, O_RDONLY);
+  if(fd < 0)
+    return "open() of a path ending in an untouched page";
+  struct stat st;
+  if(fstat(fd, &st) < 0 || st.type != T_DIR)
+    return "the path ending in an untouched page is not /";
+  close(fd);
+  return 0;
+}
+
+// Touch a page of lazy memory after giving it back: must fault.
+static int
+touch_freed_lazy(void)
+{
+  volatile char *a = sbrklazy(16 * PGSIZE);
+  a[PGSIZE] = 1;
+  sbrk(-16 * PGSIZE);
+  a[PGSIZE] = 2;
+  return 0;
+}
+
+// The same for a page that was never touched before it was given back.
+static int
+touch_freed_untouched(void)
+{
+  volatile char *a = sbrklazy(16 * PGSIZE);
+  sbrk(-16 * PGSIZE);
+  return a[3 * PGSIZE];
+}
+
+// Just past the end of lazy memory: never the process's.
+static int
+touch_lazy_end(void)
+{
+  align_end();
+  volatile char *a = sbrklazy(4 * PGSIZE);
+  return a[4 * PGSIZE];
+}
+
+// Jump into lazy memory, untouched (then the page is not even mapped) or
+// touched (mapped readable and writable but not executable, like sbrk's).
+static int
+exec_untouched_lazy(void)
+{
+  align_end();
+  char *a = sbrklazy(2 * PGSIZE);
+  void (*f)(void) = (void (*)(void))(uint64)(a + PGSIZE);
+  f();
+  return 0;
+}
+
+static int
+exec_touched_lazy(void)
+{
+  align_end();
+  char *a = sbrklazy(PGSIZE);
+  a[0] = 0x13;           // the low byte of an addi (a nop), in case it ran
+  void (*f)(void) = (void (*)(void))(uint64)a;
+  f();
+  return 0;
+}
+
+// Touch every page of 1 GB: memory runs out long before the end, and the
+// fault that finds none kills the process (the memleak check at the end of
+// the run sees that its pages all came back).
+static int
+touch_all_lazy(void)
+{
+  volatile char *a = sbrklazy(LAZYBIG);
+  for(uint64 off = 0; off < LAZYBIG; off += PGSIZE)
+    a[off] = 1;
+  return 0;
+}
+
+// Bad uses of lazy memory kill the process, exactly as with eager memory.
+static char*
+lazykill(void)
+{
+  static struct { int (*fn)(void); char *what; } cases[] = {
+    { touch_freed_lazy,      "touching a freed lazy page" },
+    { touch_freed_untouched, "touching a freed, never touched lazy page" },
+    { touch_lazy_end,        "touching the byte after lazy memory" },
+    { exec_untouched_lazy,   "jumping into an untouched lazy page" },
+    { exec_touched_lazy,     "jumping into a touched lazy page" },
+    { touch_all_lazy,        "touching more lazy pages than there is memory" },
+  };
+  static char msg[120];
+  for(int i = 0; i < sizeof(cases) / sizeof(cases[0]); i++){
+    int status = inchild(cases[i].fn);
+    if(status != -1){
+      strcpy(msg, cases[i].what);
+      strcpy(msg + strlen(msg), " did not kill; status");
+      return why(msg, status);
+    }
+  }
+  return 0;
+}
+
+// Lazy growth in 1 GB steps stops just short of the trapframe; then the
+// last page below it can be had eagerly, and not one byte more either way.
+// A process that owns 256 GB of addresses with a few pages in use still
+// takes page faults up there, forks and exits quickly (the kernel skips
+// missing page tables a 2 MB or 1 GB stretch at a time).
+static int
+grow_to_top(void)
+{
+  while(sbrklazy(LAZYBIG) != (char*)-1)
+    ;
+  uint64 top = (uint64)sbrk(0);
+  if(top > TRAPFRAME - PGSIZE || TRAPFRAME - top >= LAZYBIG)
+    return 1;
+  if((uint64)sbrklazy(TRAPFRAME - PGSIZE - top) != top)
+    return 2;
+  char *last = sbrk(PGSIZE);
+  if((uint64)last != TRAPFRAME - PGSIZE || last[PGSIZE - 1] != 0)
+    return 3;
+  last[PGSIZE - 1] = 1;
+  if(sbrk(1) != (char*)-1 || sbrklazy(1) != (char*)-1)
+    return 4;
+  if((uint64)sbrk(0) != TRAPFRAME)
+    return 5;
+
+  char *mid = (char*)(100UL * LAZYBIG);  // 100 GB, far from everything mapped
+  mid[0] = 'm';
+  int pid = fork();
+  if(pid < 0)
+    return 6;
+  if(pid == 0)
+    exit(mid[0] == 'm' && last[PGSIZE - 1] == 1 && mid[PGSIZE] == 0 ? 0 : 1);
+  if(waitstatus() != 0)
+    return 7;
+  return 0;
+}
+
+static char*
+lazytop(void)
+{
+  int status = inchild(grow_to_top);
+  if(status != 0)
+    return why("growing lazily to the trapframe: step", status);
+  return 0;
+}
+
+// ---------------------------------------------------------------------
 // Protection.
 
 static int
@@ -1867,6 +2140,10 @@ static struct test tests[] = {
   { sbrkfork,    "sbrkfork",    0, 30 },
   { sbrkall,     "sbrkall",     0, 120 },
   { mallocfree,  "malloc",      0, 30 },
+  { lazysbrk,    "lazysbrk",    0, 30 },
+  { lazyio,      "lazyio",      0, 30 },
+  { lazykill,    "lazykill",    0, 60 },
+  { lazytop,     "lazytop",     0, 30 },
   { textwrite,   "textwrite",   0, 20 },
   { stackguard,  "stackguard",  0, 20 },
   { badptr,      "badptr",      0, 60 },

@@ -12,8 +12,9 @@ benchmark writes only past the file system's end):
      read() calls and once more cached; then a 16 MB file written and read
      (cold) in 64 KB calls;
   2. blkbench: raw device throughput, request sizes 4 KB..256 KB by queue
-     depth 1..32, and notifications (QueueNotify writes) and interrupts per
-     request;
+     depth 1..32 (writes first, then reads of what they wrote; every request
+     in flight has its own memory), and notifications (QueueNotify writes)
+     and interrupts per request;
   3. halt.
 Then the summary: each ratio against its target. Standard library only;
 the whole transcript is kept in tests/out/bench.log.
@@ -118,10 +119,10 @@ def main():
         mb, bigw, bigr64, bigr, rsize = (int(x) for x in big.groups())
         share = bigr / 1024.0 / raw
         row("%d MB file write (64 KB writes, fsync)" % mb, "%d KB/s" % bigw, "", None)
-        row("%d MB file read (cold cache, 64 KB reads)" % mb,
+        row("%d MB file read (cold cache, 64 KB reads, best of 3)" % mb,
             "%d KB/s = %.0f%% of the best raw read" % (bigr64, 100 * bigr64 / 1024.0 / raw),
             "", None)
-        row("%d MB file read (cold cache, one %d KB read)" % (mb, rsize),
+        row("%d MB file read (cold cache, one %d KB read, best of 3)" % (mb, rsize),
             "%d KB/s = %.0f%% of the best raw read (%.0f MB/s: %d KB x depth %d)"
             % (bigr, 100 * share, raw, size_kb, depth), ">= 50%", share >= 0.5)
     if reads:
