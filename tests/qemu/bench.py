@@ -71,6 +71,11 @@ def parse_table(blk, title):
     return cells
 
 
+def mbps(kb_per_s):
+    """fsbench's KB/s (1024 bytes) in blkbench's MB/s (10^6 bytes)."""
+    return kb_per_s * 1024 / 1e6
+
+
 def num(rx, text, cast=float):
     m = re.search(rx, text)
     return cast(m.group(1)) if m else None
@@ -117,10 +122,11 @@ def main():
     if big and reads:
         (size_kb, depth), raw = max(reads.items(), key=lambda kv: kv[1])
         mb, bigw, bigr64, bigr, rsize = (int(x) for x in big.groups())
-        share = bigr / 1024.0 / raw
+        # fsbench counts KB of 1024 bytes, blkbench MB of 10^6 bytes.
+        share = mbps(bigr) / raw
         row("%d MB file write (64 KB writes, fsync)" % mb, "%d KB/s" % bigw, "", None)
         row("%d MB file read (cold cache, 64 KB reads, best of 3)" % mb,
-            "%d KB/s = %.0f%% of the best raw read" % (bigr64, 100 * bigr64 / 1024.0 / raw),
+            "%d KB/s = %.0f%% of the best raw read" % (bigr64, 100 * mbps(bigr64) / raw),
             "", None)
         row("%d MB file read (cold cache, one %d KB read, best of 3)" % (mb, rsize),
             "%d KB/s = %.0f%% of the best raw read (%.0f MB/s: %d KB x depth %d)"
