@@ -2,6 +2,8 @@
 // call hands it to user space (see user/lsdev.c).
 #ifndef DEVINFO_H
 #define DEVINFO_H
+#define DEVINFO_NSTAT 4
+
 struct devinfo {
   int slot;          // virtio-mmio slot 0..7
   int irq;           // PLIC interrupt number
@@ -11,5 +13,11 @@ struct devinfo {
   uint vendor_id;    // "QEMU" is 0x554d4551
   char name[16];     // device type by name ("block"; "unknown" if we have none)
   char driver[16];   // bound driver, or "-" when none
+  // A few of the driver's counters, by name ("" when unused), so that
+  // `lsdev -v` shows a student what the driver did: how many descriptor
+  // chains it handed over, how many bytes each carried, how many
+  // interrupts came back.
+  uint64 stat[DEVINFO_NSTAT];
+  char statname[DEVINFO_NSTAT][12];
 };
 #endif

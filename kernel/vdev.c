@@ -281,6 +281,49 @@ disk_baseline(void)
   return (__atomic_load_n(&disk.flags, __ATOMIC_RELAXED) & VBLK_BASELINE) != 0;
 }
 
+static void
+stat_set(struct devinfo *out, int i, const char *name, uint64 value)
+{
+  safestrcpy(out->statname[i], name, sizeof(out->statname[i]));
+  out->stat[i] = value;
+}
+
+// The counters `lsdev -v` shows for a slot's driver (none for a device
+// without one). Chains are descriptor chains made available to the device.
+static void
+driver_stats(struct vdev_slot *s, struct devinfo *out)
+{
+  if(s == disk_slot){
+    struct vblk_stats st;
+    vblk_get_stats(&disk, &st);
+    stat_set(out, 0, "chains", st.requests);
+    stat_set(out, 1, "notifies", st.notifies);
+    stat_set(out, 2, "interrupts", st.interrupts);
+    stat_set(out, 3, "errors", st.errors);
+  } else if(s == vcons_slot){
+    struct vcons_stats st;
+    vcons_get_stats(&vcons, &st);
+    stat_set(out, 0, "tx_bytes", st.tx_bytes);
+    stat_set(out, 1, "tx_chains", st.tx_buffers);
+    stat_set(out, 2, "rx_bytes", st.rx_bytes);
+    stat_set(out, 3, "interrupts", st.interrupts);
+  } else if(s == vnet_slot){
+    struct vnet_stats st;
+    vnet_get_stats(&vnet, &st);
+    stat_set(out, 0, "tx_frames", st.tx_frames);
+    stat_set(out, 1, "rx_frames", st.rx_frames);
+    stat_set(out, 2, "tx_ring_full", st.tx_ring_full);
+    stat_set(out, 3, "interrupts", st.interrupts);
+  } else if(s == rng_slot){
+    struct vrng_stats st;
+    vrng_get_stats(&rng, &st);
+    stat_set(out, 0, "chains", st.requests);
+    stat_set(out, 1, "bytes", st.bytes);
+    stat_set(out, 2, "short_reads", st.short_reads);
+    stat_set(out, 3, "interrupts", st.interrupts);
+  }
+}
+
 int
 devinfo_get(int idx, struct devinfo *out)
 {
@@ -296,5 +339,6 @@ devinfo_get(int idx, struct devinfo *out)
   out->vendor_id = s->dev.vendor_id;
   safestrcpy(out->name, vio_type_name(s->dev.device_id), sizeof(out->name));
   safestrcpy(out->driver, s->driver, sizeof(out->driver));
+  driver_stats(s, out);
   return 0;
 }

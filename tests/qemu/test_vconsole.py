@@ -83,6 +83,14 @@ def boot(name, legacy=False):
     return q, w
 
 
+def console_counters(q):
+    """The virtio console driver's counters, from `lsdev -v` on the UART shell."""
+    out = q.run("lsdev -v")
+    m = re.search(r"virtio-console\n\s+(.*)\n", out)
+    assert m, "lsdev -v shows no counters for the console:\n" + out
+    return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(1))}
+
+
 def test_vconsole_shell():
     """echo and ls through the shell on /dev/vcons; the UART shell still works."""
     q, w = boot("vconsole_shell")
@@ -116,6 +124,7 @@ def test_vconsole_cat_64k(progress):
             n += len(line)
         data = "".join(lines).encode()[:65536]
         data = data[:-1] + b"\n"
+        before = console_counters(q)
         w.send(b"cat\n")
         time.sleep(0.2)
         t0 = time.time()
@@ -149,6 +158,16 @@ def test_vconsole_cat_64k(progress):
         w.send(b"\x04")                # Ctrl-D: end of file for cat
         w.expect(rb"\$ ", 30)
         progress("64 KB through cat and back in %.2fs" % secs)
+        # Transmit is batched: the echo went out in chains of many bytes,
+        # not one descriptor per byte (lsdev -v shows the driver's counters).
+        after = console_counters(q)
+        nbytes = after["tx_bytes"] - before["tx_bytes"]
+        chains = after["tx_chains"] - before["tx_chains"]
+        assert nbytes >= len(data), "the driver sent %d bytes for a %d-byte echo" % (
+            nbytes, len(data))
+        assert chains > 0 and nbytes / chains >= 32, \
+            "%d bytes went out in %d chains: transmit is not batched" % (nbytes, chains)
+        progress("the echo left in %d chains, %.0f bytes each" % (chains, nbytes / chains))
         out = w.run("echo after cat")
         assert out.strip() == "after cat", repr(out)
     finally:
