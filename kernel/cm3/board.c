@@ -118,12 +118,15 @@ static void setup_models(void)
   }
 }
 
-// The device model's view of driver memory: any range inside SRAM. There
-// is no IOMMU to ask; this check is what keeps a driver's bad address from
-// turning into a model write over flash-mapped registers or peripherals.
+// The device model's view of driver memory: the DMA pool and nothing else,
+// as an IOMMU would allow only the pages mapped for the device. Every
+// buffer the drivers hand a device comes from vos_dma_alloc, so a
+// descriptor naming any other address (the stack, the model's own state,
+// a peripheral) is a driver bug: the model refuses the chain and counts a
+// violation instead of writing there.
 void *vdm_port_mem(uint64_t pa, uint64_t len)
 {
-  if (pa < SRAM_BASE || pa > SRAM_BASE + SRAM_SIZE || len > SRAM_BASE + SRAM_SIZE - pa)
+  if (!dma_pool_holds(pa, len))
     return 0;
   return (void *)(uintptr_t)pa;
 }

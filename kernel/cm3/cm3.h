@@ -147,6 +147,7 @@ void     systick_init(void);
 uint32_t stack_high_water(void);   // bytes of stack ever used (startup.c)
 uint32_t stack_size(void);
 void     dma_usage(uint32_t *in_use, uint32_t *peak, uint32_t *total);  // vos_cm3.c
+int      dma_pool_holds(uint64_t pa, uint64_t len);  // vos_cm3.c: [pa, pa+len) in the pool
 
 // GCC may emit calls to these even in freestanding code (printf.c has them).
 void *memset(void *dst, int c, size_t n);

@@ -46,6 +46,15 @@ static uint8_t dma_pool[DMA_POOL_BYTES] __attribute__((aligned(GRANULE)));
 static uint32_t dma_map[NGRAN / 32];     // bit set = granule in use
 static uint32_t dma_in_use, dma_peak;    // granules
 
+// Is [pa, pa+len) inside the DMA pool? The device model asks (board.c
+// vdm_port_mem) before it touches memory a driver named in a descriptor.
+int dma_pool_holds(uint64_t pa, uint64_t len)
+{
+  uint64_t start = (uintptr_t)dma_pool;
+
+  return pa >= start && pa <= start + DMA_POOL_BYTES && len <= start + DMA_POOL_BYTES - pa;
+}
+
 static int granule_used(uint32_t g)
 {
   return (dma_map[g / 32] >> (g % 32)) & 1;
