@@ -56,6 +56,7 @@ _Static_assert(VDM_QUEUE_MAX <= VIRTQ_SIZE_LIMIT && (VDM_QUEUE_MAX & (VDM_QUEUE_
 static const char *const fault_names[VDM_FAULT_COUNT] = {
   "none", "ioerr", "unsupp", "bad-status", "no-status", "bad-id", "dup-id",
   "big-len", "idx-jump", "never", "needs-reset", "reset-inflight", "refuse-features",
+  "short-len",
 };
 
 const char *vdm_fault_name(enum vdm_fault f)
@@ -231,6 +232,7 @@ static void device_reset(struct vdm *d)
 void vdm_reset(struct vdm *d)
 {
   device_reset(d);
+  d->self_reset = 1;
 }
 
 void vdm_attach(struct vdm *d, const struct vdm_ops *ops, uint32_t version)
@@ -264,6 +266,7 @@ void vdm_attach(struct vdm *d, const struct vdm_ops *ops, uint32_t version)
   d->nstatus_log = 0;
   d->gen_reads = d->devid_read = d->reads_after_devid = 0;
   d->irqs = d->resets = 0;
+  d->self_reset = 0;
   d->violations = 0;
   d->first_violation = 0;
   d->violation_arg = 0;
@@ -350,6 +353,12 @@ static void pop_avail(struct vdm *d, int qi)
     if (ld16(avail + 2) == q->last_avail)
       return;
   }
+}
+
+void vdm_queue_fetch(struct vdm *d, int qi)
+{
+  if (vdm_queue_live(d, qi))
+    pop_avail(d, qi);
 }
 
 static void service_queue(struct vdm *d, int qi)
@@ -592,6 +601,7 @@ static int fault_blocks(struct vdm *d)
     // return them, nor touch their buffers again.
     vos_log("vdm %s: resetting itself with requests in flight (fault)\n", d->ops->name);
     device_reset(d);
+    d->self_reset = 1;
     return 1;
   default:
     return 0;
@@ -615,6 +625,10 @@ int vdm_complete(struct vdm *d, int qi, int i, uint32_t len)
     id = (uint32_t)q->num + 5;
   if (d->fault == VDM_FAULT_BIG_LEN && vdm_chain_get(d, qi, head, &c) == 0)
     len = c.writable + 4096;
+  // Within the chain, so virtq_get cannot tell: the driver's own checks
+  // of what the bytes mean must catch it.
+  if (d->fault == VDM_FAULT_SHORT_LEN && len > 2)
+    len = 2;
   push_used(d, qi, id, len);
   if (d->observer)
     d->observer(d, VDM_EV_DONE, qi, head);
@@ -692,6 +706,7 @@ static void write_status(struct vdm *d, uint32_t val)
     d->status_log[d->nstatus_log++] = val;
   if (val == 0) {
     device_reset(d);
+    d->self_reset = 0;
     return;
   }
   // 2.1.1: the driver only ever adds bits, and in the order of 3.1.1.
@@ -795,7 +810,9 @@ static void write_queue_pfn(struct vdm *d, uint32_t val)
 
 static void write_notify(struct vdm *d, uint32_t val)
 {
-  if (!(d->regs.status & VIRTIO_STATUS_DRIVER_OK))
+  // After a reset of our own the driver may notify until it notices (a
+  // network driver without a transmit timeout never does).
+  if (!(d->regs.status & VIRTIO_STATUS_DRIVER_OK) && !d->self_reset)
     vdm_violation(d, "QueueNotify before DRIVER_OK", val);
   if (val >= d->ops->num_queues) {
     vdm_violation(d, "QueueNotify for a queue that does not exist", val);

@@ -28,6 +28,8 @@
 //   vdm_blk.c      virtio-blk     (5.2)  backend: a RAM disk (vdm_ramdisk.c)
 //   vdm_console.c  virtio-console (5.3)  backend: any byte stream (UART2 on the M3)
 //   vdm_rng.c      virtio-rng     (5.4)  backend: a PRNG (vdm_prng.c)
+//   vdm_net.c      virtio-net     (5.1)  backend: loopback, or any frame sink
+//                                        (host tests only: the M3 has no room)
 //
 // Portable C: only <stdint.h>, <stddef.h>, virtio_os.h (for vos_mb and
 // vos_log) and kernel/virtio/virtio.h for the spec's numbers. The port
@@ -55,7 +57,7 @@
 #ifndef VDM_QUEUE_MAX
 #define VDM_QUEUE_MAX 256
 #endif
-#define VDM_MAX_QUEUES  2    // console port 0 has two; blk and rng one
+#define VDM_MAX_QUEUES  2    // console port 0 and net have two; blk and rng one
 #define VDM_CONFIG_SIZE 64   // bytes of device configuration space we model
 // The longest descriptor chain a request may have (the chain is resolved
 // into an array of this many entries on the stack). The host tests raise
@@ -128,6 +130,8 @@ enum vdm_fault {
   VDM_FAULT_NEEDS_RESET,    // DEVICE_NEEDS_RESET + config interrupt instead of completing
   VDM_FAULT_RESET_INFLIGHT, // the device resets itself while it holds requests
   VDM_FAULT_REFUSE_FEATURES,// leave FEATURES_OK clear: "cannot work with these features"
+  VDM_FAULT_SHORT_LEN,      // used.len 2 when the device wrote more: shorter than any
+                            // header a driver expects back (net: 10 or 12 bytes)
   VDM_FAULT_COUNT
 };
 const char *vdm_fault_name(enum vdm_fault f);
@@ -222,6 +226,9 @@ struct vdm {
   int reads_after_devid;  // ... and these register reads followed it
   uint32_t irqs;          // interrupts raised
   uint32_t resets;        // device resets (driver's or our own)
+  int self_reset;         // we reset ourselves (RESET_INFLIGHT, vdm_reset) and the
+                          // driver has not reset us since: it cannot know, so
+                          // its notifications meanwhile are not its fault
   int violations;         // driver actions the spec forbids
   const char *first_violation;
   uint32_t violation_arg;
@@ -281,6 +288,11 @@ uint32_t vdm_chain_write(struct vdm_chain *c, uint32_t off, const void *src, uin
 
 // Is queue q live (DRIVER_OK, ready, not stopped by a fault)?
 int      vdm_queue_live(struct vdm *d, int q);
+// Take the chains the driver has published on live queue q into
+// q->pending without waiting for a notification or for vdm_run, and
+// without calling queue_work: for a device type that needs a buffer the
+// moment something arrives from outside (net: a frame off the wire).
+void     vdm_queue_fetch(struct vdm *d, int q);
 // Give the chain held at position i of q->pending back to the driver with
 // `len` bytes written. Applies the used-ring faults. 0 done; -1 the
 // device's fault kept it (the caller must stop working on q for now).

@@ -7,6 +7,7 @@
 //   block    vdm_blk.c      <- vdm_ramdisk.c (portable), or a test's own
 //   char     vdm_console.c  <- UART2 (kernel/cm3/uart.c) on the M3, a byte FIFO in tests
 //   entropy  vdm_rng.c      <- vdm_prng.c (portable)
+//   network  vdm_net.c      <- none: loopback; or a test's frame sink
 //
 // See it run: `make -C tests/host check`, `make qemu-cm3`.
 #ifndef VDM_BACKEND_H
@@ -41,6 +42,18 @@ struct vdm_char_backend {
 // Random bytes. Returns how many it wrote (at least 1 when len >= 1).
 struct vdm_entropy_backend {
   uint32_t (*fill)(void *ctx, uint8_t *buf, uint32_t len);
+  void *ctx;
+};
+
+// An Ethernet link, whole frames without any virtio_net_hdr. Only the
+// outgoing half is a call: `send` gets each frame the driver transmitted
+// and returns 1 if the link took it, 0 if it dropped it (a link that is
+// busy loses the frame, like Ethernet; nobody retries). The incoming half
+// is pushed, not pulled: whoever owns the link calls vdm_net_receive()
+// when a frame arrives, because a wire does not wait for the receiver.
+// A model with no backend (send NULL) loops every frame back to itself.
+struct vdm_net_backend {
+  int  (*send)(void *ctx, const uint8_t *frame, uint32_t len);
   void *ctx;
 };
 

@@ -111,28 +111,40 @@ static void deliver(struct vnet *vn, uint32_t i, uint32_t len)
 
 static void reap_rx(struct vnet *vn)
 {
-  uint32_t len, posted = 0;
+  uint32_t len, posted = 0, done[VNET_RX_BUFS], n, k;
   void *token;
   int r, i;
 
   virtq_disable_intr(&vn->rxq);
   do {
+    n = 0;  // at most nrx: a buffer is not back with the device until below
     while ((r = virtq_get(&vn->rxq, &token, &len)) == 1) {
       i = buf_index(vn, token, 0, vn->nrx);
       if (i < 0) {
         give_up(vn, &vn->rxq, "a receive completion for no receive buffer");
         return;
       }
+      if (n == VNET_RX_BUFS) {
+        // virtq_get returns each posted chain once, so this cannot happen;
+        // checked anyway, as done[] must never overflow.
+        give_up(vn, &vn->rxq, "more receive completions than buffers");
+        return;
+      }
       deliver(vn, (uint32_t)i, len);
-      // The frame has been copied by whoever wanted it: the buffer goes
-      // straight back, so the queue stays full.
-      post_rx(vn, (uint32_t)i);
-      posted++;
+      done[n++] = (uint32_t)i;
     }
     if (r < 0) {
       give_up(vn, &vn->rxq, "receive queue broken");
       return;
     }
+    // The frames have been copied by whoever wanted them: the buffers go
+    // back, so the queue stays full. Only now that the used ring is
+    // drained: re-posted at once, a buffer could take the descriptors of
+    // the chain just finished, and a used id the device repeats in the
+    // same batch would pass virtq_get as that new chain's completion.
+    for (k = 0; k < n; k++)
+      post_rx(vn, done[k]);
+    posted += n;
   } while (virtq_enable_intr(&vn->rxq));
   if (posted > 0 && !vn->broken)
     virtq_kick(&vn->rxq);

@@ -14,7 +14,8 @@
 // tests/qemu/test_net.py; packets.pcap (filter-dump) shows every frame.
 //
 // Buffers: VNET_RX_BUFS receive buffers stay posted at all times (each one
-// is re-posted as soon as its frame has been handed on), and VNET_TX_BUFS
+// is re-posted once its frame has been handed on and the used ring is
+// drained: see reap_rx for why not sooner), and VNET_TX_BUFS
 // transmit buffers are taken back as the device finishes them. A buffer is
 // two descriptors, the header and the frame, because a legacy device
 // without VIRTIO_F_ANY_LAYOUT requires the header in a descriptor of its

@@ -149,6 +149,40 @@ void trng_destroy(struct trng *t)
   free(t);
 }
 
+// A locally administered address (bit 1 of the first byte), like QEMU's
+// 52:54:00:... ones, and different from the driver's made-up fallback.
+const uint8_t tnet_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
+
+static int tnet_send(void *ctx, const uint8_t *frame, uint32_t len)
+{
+  struct tnet *t = ctx;
+
+  if (t->ncap < TNET_CAP) {
+    memcpy(t->cap[t->ncap], frame, len);
+    t->cap_len[t->ncap] = len;
+  }
+  t->ncap++;
+  return 1;
+}
+
+struct tnet *tnet_create(uintptr_t base, int version, int capture)
+{
+  struct tnet *t = calloc(1, sizeof(*t));
+  struct vdm_net_backend be = { tnet_send, t };
+
+  t->base = base;
+  vdm_net_init(&t->m, tnet_mac, capture ? &be : 0, (uint32_t)version);
+  t->m.vdm.test_arg = t;
+  vdm_host_attach(&t->m.vdm, base);
+  return t;
+}
+
+void tnet_destroy(struct tnet *t)
+{
+  vdm_host_detach(t->base);
+  free(t);
+}
+
 void fix_check_model(const struct vdm *m, const char *who)
 {
   if (m->violations)

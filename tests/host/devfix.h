@@ -7,6 +7,7 @@
 //                 tblk_pattern(s, i); records arrival/completion order
 //   struct tcons  virtio-console on a fakechar byte stream (vdm_host.h)
 //   struct trng   virtio-rng on the xorshift PRNG
+//   struct tnet   virtio-net, looping frames back or capturing them
 //
 // and the checks every test makes of them afterwards (fix_check_model), and
 // the block driver started on a tblk the way test_virtio.c and
@@ -21,6 +22,7 @@
 #include "vdm_blk.h"
 #include "vdm_console.h"
 #include "vdm_rng.h"
+#include "vdm_net.h"
 #include "vdm_ramdisk.h"
 #include "vdm_prng.h"
 #include "vdm_host.h"
@@ -83,6 +85,23 @@ struct trng {
 };
 struct trng *trng_create(uintptr_t base, int version, uint64_t seed);
 void         trng_destroy(struct trng *t);
+
+// The network device: with capture = 0 every transmitted frame comes back
+// into the device's own receive side (the model's loopback); with
+// capture = 1 the link is a recorder instead: the first TNET_CAP frames
+// are kept, all are counted, and nothing comes back. Frames from outside
+// arrive with vdm_net_receive(&t->m, frame, len).
+#define TNET_CAP 64
+extern const uint8_t tnet_mac[6];   // what the device's configuration space says
+struct tnet {
+  struct vdm_net m;
+  uintptr_t base;
+  uint32_t ncap;                         // frames the link was given
+  uint32_t cap_len[TNET_CAP];
+  uint8_t cap[TNET_CAP][VDM_NET_FRAME_MAX];
+};
+struct tnet *tnet_create(uintptr_t base, int version, int capture);
+void         tnet_destroy(struct tnet *t);
 
 // Fail the running test if the device model saw the driver break the spec.
 // `who` names the device in the message ("blk device saw ..."); NULL for

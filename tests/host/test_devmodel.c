@@ -1,7 +1,7 @@
 // test_devmodel.c: host unit tests that put the software device model
-// (kernel/devmodel/) behind all three portable drivers at once:
-// virtio-blk (virtio_blk.c), virtio-console (virtio_console.c) and
-// virtio-rng (virtio_rng.c).
+// (kernel/devmodel/) behind all four portable drivers at once:
+// virtio-blk (virtio_blk.c), virtio-console (virtio_console.c),
+// virtio-rng (virtio_rng.c) and virtio-net (virtio_net.c).
 //
 // What is covered:
 //   - the model itself: the register file as vio_probe sees it, the
@@ -11,12 +11,18 @@
 //   - console and rng drivers end to end: round trips, 64 KB each way
 //     with a backend that pushes back, flow control when the reader stalls,
 //     short entropy reads
+//   - the net driver end to end (virtio 1.2 5.1): frames through the
+//     model's loopback with the modern 12-byte and the legacy 10-byte
+//     header, mac and link status from configuration space, more frames
+//     than receive buffers (the driver keeps the receive queue full), more
+//     than transmit buffers (all go out, every buffer comes back), and the
+//     glue to the network stack answering an ARP request
 //   - every misbehaviour the model can be asked for, against every driver
 //     it applies to (virtio 1.2 2.1.2, 2.2.2, 2.7.8, 5.2.6): the caller
 //     must get an error, the driver must reset the device, and no memory
 //     may change that the device was not entitled to change
 //   - a randomized run (at least 100 000 steps) mixing normal traffic on
-//     all three devices with injected faults and driver restarts; it
+//     all four devices with injected faults and driver restarts; it
 //     prints its seed, and VDM_SEED=n (VDM_STEPS=n) repeats a run exactly
 // Built with AddressSanitizer and UBSan like the other host tests.
 //
@@ -32,12 +38,15 @@
 #include "virtio_blk.h"
 #include "virtio_console.h"
 #include "virtio_rng.h"
+#include "virtio_net.h"
+#include "net.h"
 #include "host.h"
 #include "devfix.h"
 
 #define BLK_BASE  0x10001000u
 #define CONS_BASE 0x10002000u
 #define RNG_BASE  0x10003000u
+#define NET_BASE  0x10004000u
 #define CAP       256u        // sectors of RAM disk (128 KiB)
 #define GUARD     64          // canary bytes after every caller buffer
 #define CANARY    0xc5
@@ -47,11 +56,13 @@
 static struct tblk *tb;
 static struct tcons *tc;
 static struct trng *tr;
-static struct vio_dev dblk, dcons, drng;
+static struct tnet *tn;
+static struct vio_dev dblk, dcons, drng, dnet;
 static struct vblk vb;
 static struct vcons vc;
 static struct vrng vr;
-static int vb_up, vc_up, vr_up;   // driver state the cleanup must free
+static struct vnet vn;
+static int vb_up, vc_up, vr_up, vn_up;   // driver state the cleanup must free
 
 // A "timeout" for drivers waiting on a device that will never answer: the
 // harness calls the watchdog after a few scheduler steps without progress;
@@ -90,6 +101,7 @@ static void disarm_watchdog(void)
 static void blk_intr(void *arg)  { vblk_intr(arg); }
 static void cons_intr(void *arg) { vcons_intr(arg); }
 static void rng_intr(void *arg)  { vrng_intr(arg); }
+static void net_intr(void *arg)  { vnet_intr(arg); }
 
 static int start_blk_driver(void)
 {
@@ -126,22 +138,149 @@ static int start_rng_driver(void)
   return 1;
 }
 
-// The console and rng drivers have no shutdown call (a kernel never
-// unloads them): reset the device and free what they allocated.
+// ---- frames for the net driver, and the receiver that checks them ----
+//
+// A test frame says where it came from and its sequence number, and every
+// other byte follows from those, so the receiver can check each frame on
+// its own: byte 0 the source, bytes 1-4 the number (little-endian).
+#define SRC_SENT   0xa1   // transmitted by the driver (looped back by the model)
+#define SRC_WIRE   0xa2   // arrived from the link (vdm_net_receive)
+#define NET_MIN    14     // an Ethernet header's worth; nothing here parses it
+#define HDR_POISON 0xee   // header bytes past hdr_len: the device was never given them
+#define NET_DMA    ((size_t)(VNET_RX_BUFS + VNET_TX_BUFS) * sizeof(struct vnet_buf))
+
+static uint8_t frame_byte(uint32_t seq, uint32_t i)
+{
+  return (uint8_t)(seq * 37 + i * 11 + (i >> 8));
+}
+
+static void frame_make(uint8_t *f, int src, uint32_t seq, uint32_t len)
+{
+  uint32_t i;
+
+  f[0] = (uint8_t)src;
+  for (i = 0; i < 4; i++)
+    f[1 + i] = (uint8_t)(seq >> (8 * i));
+  for (i = 5; i < len; i++)
+    f[i] = frame_byte(seq, i);
+}
+
+// What the receiver saw.
+static struct {
+  uint32_t frames;
+  uint32_t bad;            // bytes that do not follow from the frame's source and number
+  uint32_t out_of_order;   // older than a frame from the same source before it
+  uint32_t next[2];        // per source: the lowest number still in order
+  uint32_t last_seq, last_len;
+  uint8_t hdr[16];         // the header area of the buffer the last frame came in
+} rxl;
+
+static void net_receiver(void *arg, const void *frame, uint32_t len)
+{
+  const uint8_t *f = frame;
+  const struct vnet_buf *b = (const void *)(f - offsetof(struct vnet_buf, data));
+  uint32_t seq = 0, i;
+  int s;
+
+  rxl.frames++;
+  memcpy(rxl.hdr, b->hdr.bytes, sizeof(rxl.hdr));
+  if (len < NET_MIN || (f[0] != SRC_SENT && f[0] != SRC_WIRE)) {
+    rxl.bad++;
+    return;
+  }
+  for (i = 0; i < 4; i++)
+    seq |= (uint32_t)f[1 + i] << (8 * i);
+  for (i = 5; i < len; i++) {
+    if (f[i] != frame_byte(seq, i)) {
+      rxl.bad++;
+      return;
+    }
+  }
+  s = f[0] == SRC_WIRE;
+  if (seq < rxl.next[s])
+    rxl.out_of_order++;
+  rxl.next[s] = seq + 1;
+  rxl.last_seq = seq;
+  rxl.last_len = len;
+}
+
+// Frame `seq` of `len` bytes through the driver (vnet_send copies it, so
+// a stack buffer is fine), or arriving from the link.
+static int net_send(uint32_t seq, uint32_t len)
+{
+  uint8_t f[VNET_FRAME_MAX];
+
+  frame_make(f, SRC_SENT, seq, len);
+  return vnet_send(&vn, f, len);
+}
+
+static int net_inject(uint32_t seq, uint32_t len)
+{
+  uint8_t f[VDM_NET_FRAME_MAX];
+
+  frame_make(f, SRC_WIRE, seq, len);
+  return vdm_net_receive(&tn->m, f, len);
+}
+
+// The header area of each receive buffer is 16 bytes, of which the device
+// gets hdr_len: it must never write the rest.
+static void poison_hdr_tails(void)
+{
+  uint32_t i;
+
+  for (i = 0; i < vn.nrx; i++)
+    memset(vn.bufs[i].hdr.bytes + vn.hdr_len, HDR_POISON, 16 - vn.hdr_len);
+}
+
+static int hdr_tails_ok(void)
+{
+  uint32_t i, k;
+
+  for (i = 0; vn.bufs && i < vn.nrx; i++) {
+    for (k = vn.hdr_len; k < 16; k++) {
+      if (vn.bufs[i].hdr.bytes[k] != HDR_POISON)
+        return 0;
+    }
+  }
+  return 1;
+}
+
+static int start_net_driver(void)
+{
+  if (!expect(vio_probe(&dnet, NET_BASE) == 1, "net probe"))
+    return 0;
+  vn_up = 1;
+  if (!expect(vnet_init(&vn, &dnet) == 0, "vnet_init failed"))
+    return 0;
+  vnet_set_receiver(&vn, net_receiver, 0);
+  host_set_irq_handler(NET_BASE, net_intr, &vn);
+  poison_hdr_tails();
+  return 1;
+}
+
+// The console, rng and net drivers have no shutdown call (a kernel never
+// unloads them): reset the device, so that it lets go of the memory, then
+// free the queues (q2 may be NULL) and the driver's DMA block (may be NULL).
+static void release_driver(struct vio_dev *dev, struct virtq *q1, struct virtq *q2, void *dma,
+                           size_t size)
+{
+  if (dev)
+    vio_reset(dev);
+  if (q1->mem)
+    virtq_destroy(q1);
+  if (q2 && q2->mem)
+    virtq_destroy(q2);
+  if (dma)
+    vos_dma_free(dma, size);
+}
+
 static void stop_cons_driver(void)
 {
   if (!vc_up)
     return;
   vc_up = 0;
-  if (vc.dev)
-    vio_reset(vc.dev);
-  if (vc.rxq.mem)
-    virtq_destroy(&vc.rxq);
-  if (vc.txq.mem)
-    virtq_destroy(&vc.txq);
-  if (vc.dma)
-    vos_dma_free(vc.dma, (size_t)VCONS_RX_BUFS * VCONS_RX_BUF_SIZE +
-                         (size_t)VCONS_TX_BUFS * VCONS_TX_BUF_SIZE);
+  release_driver(vc.dev, &vc.rxq, &vc.txq, vc.dma, (size_t)VCONS_RX_BUFS * VCONS_RX_BUF_SIZE +
+                                                  (size_t)VCONS_TX_BUFS * VCONS_TX_BUF_SIZE);
   vc.dma = 0;
 }
 
@@ -150,13 +289,17 @@ static void stop_rng_driver(void)
   if (!vr_up)
     return;
   vr_up = 0;
-  if (vr.dev)
-    vio_reset(vr.dev);
-  if (vr.vq.mem)
-    virtq_destroy(&vr.vq);
-  if (vr.buf)
-    vos_dma_free(vr.buf, VRNG_BUF_SIZE);
+  release_driver(vr.dev, &vr.vq, 0, vr.buf, VRNG_BUF_SIZE);
   vr.buf = 0;
+}
+
+static void stop_net_driver(void)
+{
+  if (!vn_up)
+    return;
+  vn_up = 0;
+  release_driver(vn.dev, &vn.rxq, &vn.txq, vn.bufs, NET_DMA);
+  vn.bufs = 0;
 }
 
 static void stop_blk_driver(void)
@@ -172,7 +315,9 @@ static int start_all(int version)
   tb = tblk_create(BLK_BASE, version, CAP);
   tc = tcons_create(CONS_BASE, version);
   tr = trng_create(RNG_BASE, version, 12345);
-  return start_blk_driver() && start_cons_driver() && start_rng_driver();
+  tn = tnet_create(NET_BASE, version, 0);
+  return start_blk_driver() && start_cons_driver() && start_rng_driver() &&
+         start_net_driver();
 }
 
 // Let the simulated machine run (devices, interrupts) n times.
@@ -490,6 +635,216 @@ out:
   free(buf);
 }
 
+// ---- the net driver against the net model ----
+
+// Frames out through the driver and back through the model's loopback:
+// each arrives whole, in order, behind the header the version calls for.
+static void net_roundtrip(int version)
+{
+  static const uint32_t lens[3] = { 60, VNET_FRAME_MAX, NET_MIN };
+  uint32_t hl = version == 2 ? VIRTIO_NET_HDR_LEN_MODERN : VIRTIO_NET_HDR_LEN_LEGACY, i;
+
+  tn = tnet_create(NET_BASE, version, 0);
+  if (!start_net_driver())
+    return;
+  expect(vn.hdr_len == hl, "header of %u bytes, want %u", (unsigned)vn.hdr_len, (unsigned)hl);
+  expect(vn.has_mac && memcmp(vn.mac, tnet_mac, 6) == 0, "mac not the device's");
+  for (i = 0; i < 3; i++)
+    expect(net_send(i, lens[i]) == 0, "send of frame %u failed", i);
+  steps(3);
+  expect(rxl.frames == 3 && rxl.bad == 0 && rxl.out_of_order == 0,
+         "%u frames back, %u changed, %u out of order", rxl.frames, rxl.bad, rxl.out_of_order);
+  expect(rxl.last_seq == 2 && rxl.last_len == NET_MIN, "last frame %u, %u bytes", rxl.last_seq,
+         rxl.last_len);
+  // 5.1.6.3/5.1.6.4: no flags, GSO_NONE, and in the 12-byte header
+  // num_buffers 1; nothing written past the header the version has.
+  for (i = 0; i < hl; i++) {
+    if (rxl.hdr[i] != (version == 2 && i == 10 ? 1 : 0))
+      break;
+  }
+  expect(i == hl, "receive header byte %u is 0x%x", i, i < hl ? rxl.hdr[i] : 0);
+  expect(hdr_tails_ok(), "the device wrote past the %u-byte header", (unsigned)hl);
+  expect(tn->m.tx_frames == 3 && tn->m.rx_frames == 3 && tn->m.rx_dropped == 0 &&
+         tn->m.tx_bad == 0, "model: %u sent, %u received, %u dropped, %u bad",
+         tn->m.tx_frames, tn->m.rx_frames, tn->m.rx_dropped, tn->m.tx_bad);
+  expect(vn.stats.tx_reclaimed == 3 && vn.tx_free == vn.ntx, "%u transmit buffers back, %u free",
+         (unsigned)vn.stats.tx_reclaimed, (unsigned)vn.tx_free);
+  expect(tn->m.vdm.q[VDM_NET_RXQ].stats.interrupts > 0, "no used buffer notification");
+}
+
+static void test_net_roundtrip_modern(void) { net_roundtrip(2); }
+static void test_net_roundtrip_legacy(void) { net_roundtrip(1); }
+
+// 5.1.4: mac when VIRTIO_NET_F_MAC is offered, a locally administered one
+// when not; status (VIRTIO_NET_F_STATUS) follows the link, and a change
+// reaches the driver as a configuration change notification.
+static void test_net_mac_from_config(void)
+{
+  static const uint8_t made_up[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 };
+
+  tn = tnet_create(NET_BASE, 2, 0);
+  if (!start_net_driver())
+    return;
+  expect(vn.has_mac && memcmp(vn.mac, tnet_mac, 6) == 0, "mac not the device's");
+  expect(vio_has_feature(&dnet, VIRTIO_NET_F_STATUS) && vn.link_up, "link not up at start");
+  vdm_net_set_link(&tn->m, 0);
+  steps(2);
+  expect(!vn.link_up, "link still up after the device said down");
+  vdm_net_set_link(&tn->m, 1);
+  steps(2);
+  expect(vn.link_up, "link still down after the device said up");
+
+  stop_net_driver();
+  fix_check_model(&tn->m.vdm, "net");
+  tnet_destroy(tn);
+  tn = tnet_create(NET_BASE, 2, 0);
+  tn->m.vdm.offered &= ~(1ull << VIRTIO_NET_F_MAC);
+  if (!start_net_driver())
+    return;
+  expect(!vn.has_mac && memcmp(vn.mac, made_up, 6) == 0, "mac without VIRTIO_NET_F_MAC: "
+         "%02x:%02x:%02x:%02x:%02x:%02x", vn.mac[0], vn.mac[1], vn.mac[2], vn.mac[3],
+         vn.mac[4], vn.mac[5]);
+  // Locally administered (bit 1) and unicast (bit 0 clear), as 5.1.4.1 asks.
+  expect((vn.mac[0] & 3) == 2, "made-up mac is not a local unicast address");
+  expect(net_send(0, 100) == 0, "send");
+  steps(3);
+  expect(rxl.frames == 1 && rxl.bad == 0, "frames do not flow without a device mac");
+}
+
+// More frames than receive buffers, several rounds: whatever finds no
+// buffer is dropped and counted by the device, and after each round the
+// driver has every buffer posted again.
+static void test_net_rx_refill(void)
+{
+  const uint32_t rounds = 4, extra = 5;
+  uint32_t round, i, nrx, seq = 0, len;
+
+  tn = tnet_create(NET_BASE, 2, 1);  // recorder link: only injected frames come in
+  if (!start_net_driver())
+    return;
+  nrx = vn.nrx;
+  for (round = 0; round < rounds; round++) {
+    for (i = 0; i < nrx + extra; i++) {
+      len = 60 + (seq * 97) % 1400;
+      net_inject(seq++, len);
+    }
+    expect(tn->m.vdm.q[VDM_NET_RXQ].npending == 0, "round %u: device holds %u buffers after "
+           "%u frames", round, tn->m.vdm.q[VDM_NET_RXQ].npending, nrx + extra);
+    steps(2);  // the interrupt: reap, repost, kick; then the device takes them
+    expect(rxl.frames == (round + 1) * nrx, "round %u: %u frames received", round, rxl.frames);
+    expect(tn->m.vdm.q[VDM_NET_RXQ].npending == nrx, "round %u: %u of %u buffers posted again",
+           round, tn->m.vdm.q[VDM_NET_RXQ].npending, nrx);
+  }
+  expect(tn->m.rx_dropped == rounds * extra, "%u dropped, want %u", tn->m.rx_dropped,
+         rounds * extra);
+  // One frame at a time: the queue never runs dry.
+  for (i = 0; i < 3 * nrx; i++) {
+    net_inject(seq++, 200);
+    steps(1);
+  }
+  expect(rxl.frames == (rounds + 3) * nrx && tn->m.rx_dropped == rounds * extra,
+         "%u received, %u dropped", rxl.frames, tn->m.rx_dropped);
+  expect(rxl.bad == 0 && rxl.out_of_order == 0, "%u frames changed, %u out of order", rxl.bad,
+         rxl.out_of_order);
+  expect(hdr_tails_ok(), "the device wrote past the header");
+}
+
+static uint32_t tx_len(uint32_t seq)
+{
+  return NET_MIN + (seq * 331) % (VNET_FRAME_MAX - NET_MIN + 1);
+}
+
+// More frames than transmit buffers: the driver refuses a frame only when
+// every buffer is with the device, all frames reach the link in order and
+// intact, and every buffer comes back.
+static void test_net_tx_reclaim(void)
+{
+  uint8_t want[VNET_FRAME_MAX];
+  uint32_t total, sent = 0, first_refusal = 0, i;
+  int spins = 0;
+
+  tn = tnet_create(NET_BASE, 2, 1);
+  if (!start_net_driver())
+    return;
+  total = 3 * vn.ntx + 5;
+  if (!expect(total <= TNET_CAP, "the recorder keeps only %u frames", TNET_CAP))
+    return;
+  while (sent < total && spins++ < 1000) {
+    if (net_send(sent, tx_len(sent)) == 0) {
+      sent++;
+      continue;
+    }
+    if (first_refusal == 0)
+      first_refusal = sent;
+    steps(1);  // the device sends; the interrupt takes the buffers back
+  }
+  steps(3);
+  expect(sent == total, "%u of %u frames sent", sent, total);
+  expect(first_refusal == vn.ntx, "first refusal after %u frames, with %u transmit buffers",
+         first_refusal, (unsigned)vn.ntx);
+  expect(tn->ncap == total, "%u of %u frames reached the link", tn->ncap, total);
+  for (i = 0; i < tn->ncap && i < total; i++) {
+    frame_make(want, SRC_SENT, i, tx_len(i));
+    if (tn->cap_len[i] != tx_len(i) || memcmp(tn->cap[i], want, tx_len(i)) != 0)
+      break;
+  }
+  expect(i == total, "frame %u reached the link changed or out of order", i);
+  expect(vn.stats.tx_reclaimed == total && vn.tx_free == vn.ntx,
+         "%u buffers came back, %u of %u free", (unsigned)vn.stats.tx_reclaimed,
+         (unsigned)vn.tx_free, (unsigned)vn.ntx);
+  expect(tn->m.tx_bad == 0 && tn->m.rx_frames == 0, "model: %u bad, %u received", tn->m.tx_bad,
+         tn->m.rx_frames);
+}
+
+// The glue (vnet_attach_netif): an ARP request from the link goes up to
+// the stack, whose reply goes out through vnet_send, from inside the
+// receive interrupt.
+static void test_net_stack_arp_reply(void)
+{
+  static struct netif nif;
+  static const uint8_t gw_mac[6] = { 0x52, 0x55, 0x0a, 0x00, 0x02, 0x02 };
+  static const uint8_t ip_gw[4] = { 10, 0, 2, 2 }, ip_us[4] = { 10, 0, 2, 15 };
+  uint8_t req[60], *rep;
+  struct net_stats ns;
+
+  tn = tnet_create(NET_BASE, 2, 1);
+  if (!start_net_driver())
+    return;
+  memset(&nif, 0, sizeof(nif));
+  net_set_qemu_defaults(&nif);
+  net_init(&nif);
+  vnet_attach_netif(&vn, &nif);
+  expect(memcmp(nif.mac, tnet_mac, 6) == 0, "the stack did not get the device's mac");
+  // RFC 826: who has 10.0.2.15? tell 10.0.2.2 (broadcast, padded to 60).
+  memset(req, 0, sizeof(req));
+  memset(req, 0xff, 6);
+  memcpy(req + 6, gw_mac, 6);
+  req[12] = 0x08;  // ethertype ARP
+  req[13] = 0x06;
+  req[15] = 1;     // hardware: Ethernet, 6-byte addresses
+  req[18] = 6;
+  req[16] = 0x08;  // protocol: IPv4, 4-byte addresses
+  req[19] = 4;
+  req[21] = 1;     // a request
+  memcpy(req + 22, gw_mac, 6);
+  memcpy(req + 28, ip_gw, 4);
+  memcpy(req + 38, ip_us, 4);
+  expect(vdm_net_receive(&tn->m, req, sizeof(req)) == 0, "no receive buffer for the request");
+  steps(3);
+  net_get_stats(&ns);
+  expect(ns.n[NS_RX_ARP_REQUEST] == 1 && ns.n[NS_ARP_REPLIES_SENT] == 1,
+         "stack: %u requests, %u replies", ns.n[NS_RX_ARP_REQUEST], ns.n[NS_ARP_REPLIES_SENT]);
+  if (!expect(tn->ncap == 1, "%u frames reached the link, want the reply", tn->ncap))
+    return;
+  rep = tn->cap[0];
+  expect(tn->cap_len[0] >= 42 && memcmp(rep, gw_mac, 6) == 0 && memcmp(rep + 6, tnet_mac, 6) == 0 &&
+         rep[12] == 0x08 && rep[13] == 0x06 && rep[21] == 2 &&
+         memcmp(rep + 22, tnet_mac, 6) == 0 && memcmp(rep + 28, ip_us, 4) == 0 &&
+         memcmp(rep + 32, gw_mac, 6) == 0 && memcmp(rep + 38, ip_gw, 4) == 0,
+         "the reply on the link is not an ARP reply from us to the gateway");
+  vnet_set_receiver(&vn, 0, 0);  // the stack keeps &nif; nothing else may reach it
+}
+
 // ---- every misbehaviour against every driver ----
 
 // Faults that break the queue protocol: the driver must give up on the
@@ -508,15 +863,24 @@ static int fault_needs_timeout(enum vdm_fault f)
 
 // A device that went silent or was given up on must not touch the
 // driver's memory any more: snapshot it, let the machine run, compare.
-static void check_device_quiet(struct vdm *m, void *mem, size_t n, const char *what)
+// `poke` (may be NULL) runs after the snapshot: what still arrives from
+// outside (a network's frames) must not get in either.
+static void check_quiet_poked(void *mem, size_t n, const char *what, void (*poke)(void))
 {
   uint8_t *copy = malloc(n);
 
   memcpy(copy, mem, n);
+  if (poke)
+    poke();
   steps(10);
   expect(memcmp(copy, mem, n) == 0, "%s: the device wrote into driver memory after the fault",
          what);
   free(copy);
+}
+
+static void check_device_quiet(struct vdm *m, void *mem, size_t n, const char *what)
+{
+  check_quiet_poked(mem, n, what, 0);
 }
 
 static void blk_fault(enum vdm_fault f)
@@ -646,6 +1010,79 @@ out:
   free(buf);
 }
 
+// Three frames arrive from the link after the driver gave up.
+static void late_frames(void)
+{
+  uint32_t before = tn->m.rx_dropped, i;
+
+  for (i = 0; i < 3; i++)
+    net_inject(1000 + i, 100);
+  expect(tn->m.rx_dropped == before + 3, "late frames were not dropped");
+}
+
+// The net driver: a fault on the receive side (frames arriving from the
+// link) or on the transmit side (frames the caller sends). The recorder
+// link keeps the two apart: nothing sent comes back.
+//
+// A fault that breaks the ring protocol or sets DEVICE_NEEDS_RESET makes
+// the driver give up, and every send after that returns -1. A device that
+// goes silent (NEVER) or forgets its buffers (RESET_INFLIGHT) cannot be
+// told apart from a quiet network: the driver has no timeout. There the
+// caller sees its frames refused once every transmit buffer is stuck with
+// the device, and frames from the link are lost, counted by the device.
+static void net_fault(enum vdm_fault f, int transmit)
+{
+  uint32_t seq = 0;
+  int r = 0, tries;
+
+  tn = tnet_create(NET_BASE, 2, 1);
+  if (f == VDM_FAULT_REFUSE_FEATURES) {
+    tn->m.vdm.fault = f;
+    expect(vio_probe(&dnet, NET_BASE) == 1, "probe");
+    vn_up = 1;
+    expect(vnet_init(&vn, &dnet) == -1, "init succeeded without FEATURES_OK");
+    expect(tn->m.vdm.regs.status & VIRTIO_STATUS_FAILED, "FAILED not set");
+    expect(net_send(0, 100) == -1, "send on a device that refused us");
+    expect(net_inject(0, 100) == -1 && tn->m.rx_dropped == 1, "a frame got into a device "
+           "that refused us");
+    return;
+  }
+  if (!start_net_driver())
+    return;
+  tn->m.vdm.fault = f;
+  if (transmit) {
+    for (tries = 0; tries < 40 && r == 0; tries++) {
+      r = net_send(seq++, 200);
+      steps(2);
+    }
+    expect(r == -1, "%s transmit: the caller never got an error", vdm_fault_name(f));
+  } else {
+    for (tries = 0; tries < 8; tries++) {
+      net_inject(seq++, 200);
+      steps(2);
+    }
+  }
+  if (fault_needs_timeout(f)) {
+    expect(!vn.broken, "%s: the driver gave up on a device it cannot know is broken",
+           vdm_fault_name(f));
+    if (transmit)
+      expect(vn.stats.tx_ring_full > 0 && tn->ncap == 0, "%s: %u refusals, %u frames on the "
+             "link", vdm_fault_name(f), (unsigned)vn.stats.tx_ring_full, tn->ncap);
+    else
+      expect(rxl.frames == 0 && tn->m.rx_dropped == 8, "%s: %u frames received, %u dropped",
+             vdm_fault_name(f), rxl.frames, tn->m.rx_dropped);
+  } else {
+    expect(net_send(seq, 200) == -1, "%s: a send after the fault succeeded", vdm_fault_name(f));
+    expect(vn.broken && (tn->m.vdm.regs.status & VIRTIO_STATUS_FAILED),
+           "%s: the driver did not give up on the device", vdm_fault_name(f));
+    expect(!tn->m.vdm.q[0].ready && !tn->m.vdm.q[1].ready, "%s: device not reset",
+           vdm_fault_name(f));
+    check_quiet_poked(vn.bufs, NET_DMA, vdm_fault_name(f), late_frames);
+  }
+  expect(rxl.bad == 0, "%s: a frame came up changed", vdm_fault_name(f));
+  expect(hdr_tails_ok(), "%s: the device wrote past the header", vdm_fault_name(f));
+}
+
 static void test_fault_blk_ioerr(void)            { blk_fault(VDM_FAULT_IOERR); }
 static void test_fault_blk_unsupp(void)           { blk_fault(VDM_FAULT_UNSUPP); }
 static void test_fault_blk_bad_status(void)       { blk_fault(VDM_FAULT_BAD_STATUS); }
@@ -684,14 +1121,62 @@ static void test_fault_rng_needs_reset(void)      { rng_fault(VDM_FAULT_NEEDS_RE
 static void test_fault_rng_reset_inflight(void)   { rng_fault(VDM_FAULT_RESET_INFLIGHT); }
 static void test_fault_rng_refuse_features(void)  { rng_fault(VDM_FAULT_REFUSE_FEATURES); }
 
+static void test_fault_net_rx_bad_id(void)         { net_fault(VDM_FAULT_BAD_ID, 0); }
+static void test_fault_net_rx_dup_id(void)         { net_fault(VDM_FAULT_DUP_ID, 0); }
+static void test_fault_net_rx_big_len(void)        { net_fault(VDM_FAULT_BIG_LEN, 0); }
+static void test_fault_net_rx_idx_jump(void)       { net_fault(VDM_FAULT_IDX_JUMP, 0); }
+static void test_fault_net_rx_never(void)          { net_fault(VDM_FAULT_NEVER, 0); }
+static void test_fault_net_rx_needs_reset(void)    { net_fault(VDM_FAULT_NEEDS_RESET, 0); }
+static void test_fault_net_rx_reset_inflight(void) { net_fault(VDM_FAULT_RESET_INFLIGHT, 0); }
+static void test_fault_net_tx_bad_id(void)         { net_fault(VDM_FAULT_BAD_ID, 1); }
+static void test_fault_net_tx_dup_id(void)         { net_fault(VDM_FAULT_DUP_ID, 1); }
+static void test_fault_net_tx_big_len(void)        { net_fault(VDM_FAULT_BIG_LEN, 1); }
+static void test_fault_net_tx_idx_jump(void)       { net_fault(VDM_FAULT_IDX_JUMP, 1); }
+static void test_fault_net_tx_never(void)          { net_fault(VDM_FAULT_NEVER, 1); }
+static void test_fault_net_tx_needs_reset(void)    { net_fault(VDM_FAULT_NEEDS_RESET, 1); }
+static void test_fault_net_tx_reset_inflight(void) { net_fault(VDM_FAULT_RESET_INFLIGHT, 1); }
+static void test_fault_net_refuse_features(void)   { net_fault(VDM_FAULT_REFUSE_FEATURES, 0); }
+
+// used.len shorter than the header (5.1.6.4 makes it header + frame): the
+// frame cannot be trusted, so the driver drops and counts it, and keeps
+// the device: the length was within the buffer, only its meaning is wrong.
+static void test_fault_net_short_len(void)
+{
+  uint32_t i;
+
+  tn = tnet_create(NET_BASE, 2, 0);
+  if (!start_net_driver())
+    return;
+  tn->m.vdm.fault = VDM_FAULT_SHORT_LEN;
+  for (i = 0; i < 5; i++)
+    net_inject(i, 300);
+  expect(net_send(0, 300) == 0, "send");
+  steps(3);
+  expect(rxl.frames == 0 && vn.stats.rx_short == 6, "%u frames came up, %u counted short",
+         rxl.frames, (unsigned)vn.stats.rx_short);
+  // A transmit completion has used.len 0, which the fault leaves alone.
+  expect(!vn.broken && vn.stats.tx_reclaimed == 1, "driver broken %d, %u buffers back",
+         vn.broken, (unsigned)vn.stats.tx_reclaimed);
+  tn->m.vdm.fault = VDM_FAULT_NONE;
+  net_inject(5, 300);
+  expect(net_send(1, 300) == 0, "send after the fault");
+  steps(3);
+  expect(rxl.frames == 2 && rxl.bad == 0, "%u frames after the fault, %u changed", rxl.frames,
+         rxl.bad);
+  expect(hdr_tails_ok(), "the device wrote past the header");
+}
+
 // ---- the randomized test ----
 //
 // Each step does one thing on one device: a block read or write of a few
 // sectors (checked against a shadow copy of the disk), console bytes in
-// or out (checked against the streams sent so far), an entropy read, or,
-// rarely, a fault episode: arm a fault, make calls until the caller sees
-// an error, check the caller's memory, then restart that driver and carry
-// on. Everything derives from one seed.
+// or out (checked against the streams sent so far), an entropy read, a
+// frame sent through the net driver (the model loops it back) or arriving
+// from the link (every frame that comes up is checked by the receiver,
+// and every frame the model got must be received or counted as dropped),
+// or, rarely, a fault episode: arm a fault, make calls until the caller
+// sees an error, check the caller's memory, then restart that driver and
+// carry on. Everything derives from one seed.
 
 static uint64_t rs;   // the test's own xorshift state
 
@@ -711,7 +1196,9 @@ struct rstate {
   uint32_t cons_in_read;      // ... and read by the driver
   uint32_t cons_out_sent;     // bytes written through the driver
   uint32_t cons_out_base;     // fc.out offset where this driver's stream starts
-  uint32_t episodes, blk_ops, cons_bytes, rng_bytes;
+  uint32_t net_sent_seq;      // next frame numbers: sent by the driver ...
+  uint32_t net_wire_seq;      // ... and arriving from the link
+  uint32_t episodes, blk_ops, cons_bytes, rng_bytes, net_frames;
 };
 
 static uint8_t stream_byte(uint32_t pos, uint32_t salt)
@@ -812,6 +1299,41 @@ static int random_rng_op(struct rstate *st)
   return r < 0 ? -1 : 0;
 }
 
+// A frame of random length sent (a refusal because every transmit buffer
+// is out is no error: they come back at the next step), or arriving from
+// the link (it may find no receive buffer: the model counts it).
+static int random_net_op(struct rstate *st)
+{
+  uint32_t len = NET_MIN + rnd(VNET_FRAME_MAX - NET_MIN + 1);
+
+  if (rnd(3) == 0) {
+    net_inject(st->net_wire_seq++, len);
+  } else if (net_send(st->net_sent_seq, len) == 0) {
+    st->net_sent_seq++;
+  } else if (vn.broken) {
+    return -1;
+  }
+  st->net_frames++;
+  if (!expect(rxl.bad == 0 && rxl.out_of_order == 0, "net: %u frames came up changed, %u out "
+              "of order", rxl.bad, rxl.out_of_order))
+    return -1;
+  return 0;
+}
+
+// A frame from the link and one sent: until a send is refused.
+static int net_episode_step(struct rstate *st)
+{
+  uint32_t len = NET_MIN + rnd(1000);
+  int r;
+
+  net_inject(st->net_wire_seq++, len);
+  r = net_send(st->net_sent_seq, len);
+  if (r == 0)
+    st->net_sent_seq++;
+  steps(1);
+  return r;
+}
+
 // Bytes in, a blocking read, bytes out: whatever the fault, one of these
 // must end in -1 (a dead device is noticed through the watchdog's timeout).
 static int cons_episode_step(struct rstate *st)
@@ -885,6 +1407,17 @@ static int fault_episode(struct rstate *st, int which)
     restart_console(st);
     return 0;
   }
+  if (which == 3) {
+    f = ring_faults[rnd(sizeof(ring_faults) / sizeof(ring_faults[0]))];
+    tn->m.vdm.fault = f;
+    for (tries = 0; tries < 40 && r != -1; tries++)
+      r = net_episode_step(st);
+    tn->m.vdm.fault = VDM_FAULT_NONE;
+    if (!expect(r == -1, "net %s: no error reached the caller", vdm_fault_name(f)))
+      return -1;
+    stop_net_driver();
+    return start_net_driver() ? 0 : -1;
+  }
   f = ring_faults[rnd(sizeof(ring_faults) / sizeof(ring_faults[0]))];
   tr->m.vdm.fault = f;
   for (tries = 0; tries < 5 && r != -1; tries++)
@@ -930,27 +1463,40 @@ static void test_random_mix(void)
   st.cbuf = guarded(300);
   for (i = 0; i < nsteps && !host_test_failure(); i++) {
     what = (int)rnd(1000);
-    if (what < 3) {
+    if (what < 4) {
       r = fault_episode(&st, what);
       disarm_watchdog();
     }
-    else if (what < 400)
+    else if (what < 350)
       r = random_blk_op(&st);
-    else if (what < 800) {
+    else if (what < 650) {
       r = random_cons_op(&st);
       steps(1);  // the console is only polled: let bytes move
     }
-    else
+    else if (what < 800)
       r = random_rng_op(&st);
+    else {
+      r = random_net_op(&st);
+      steps(1);  // let frames move, as a running kernel would
+    }
     if (r == 1) {
       restart_console(&st);
       r = 0;
     }
     if (r < 0 && !host_test_failure())
       expect(0, "step %ld: a %s operation failed with no fault armed", i,
-             what < 3 ? "fault episode" : what < 400 ? "block" : what < 800 ? "console" : "rng");
+             what < 4 ? "fault episode" : what < 350 ? "block" : what < 650 ? "console" :
+             what < 800 ? "rng" : "net");
   }
   expect(st.episodes > 100, "only %u fault episodes", st.episodes);
+  // Loopback: every frame the model got, sent or from the link, went into
+  // a receive buffer or was counted as dropped.
+  expect(tn->m.rx_frames + tn->m.rx_dropped + tn->m.rx_too_long ==
+         st.net_wire_seq + tn->m.tx_frames, "net model: %u received + %u dropped + %u too long, "
+         "but %u arrived and %u were sent", tn->m.rx_frames, tn->m.rx_dropped, tn->m.rx_too_long,
+         st.net_wire_seq, tn->m.tx_frames);
+  expect(rxl.frames > st.net_frames / 4, "only %u of %u frames came up", rxl.frames,
+         st.net_frames);
   if (host_test_failure()) {
     // Say how to repeat the run: record the failure again with the seed.
     char why[HOST_FAILURE_MAX + 64];
@@ -960,7 +1506,8 @@ static void test_random_mix(void)
     expect(0, "%s", why);
   }
   printf("    random_mix: %u block requests, %u console bytes, %u random bytes, "
-         "%u fault episodes\n", st.blk_ops, st.cons_bytes, st.rng_bytes, st.episodes);
+         "%u frames (%u came up, %u dropped), %u fault episodes\n", st.blk_ops, st.cons_bytes,
+         st.rng_bytes, st.net_frames, rxl.frames, tn->m.rx_dropped, st.episodes);
 out:
   host_verbose = verbose;
   free(st.shadow);
@@ -976,18 +1523,21 @@ static void setup(void)
   memset(&vb, 0, sizeof(vb));
   memset(&vc, 0, sizeof(vc));
   memset(&vr, 0, sizeof(vr));
-  vb_up = vc_up = vr_up = 0;
+  memset(&vn, 0, sizeof(vn));
+  memset(&rxl, 0, sizeof(rxl));
+  vb_up = vc_up = vr_up = vn_up = 0;
   timed_out = 0;
   tb = 0;
   tc = 0;
   tr = 0;
+  tn = 0;
 }
 
 static void cleanup(int aborted)
 {
   if (aborted) {
     // Their DMA memory is gone already: only forget the drivers ran.
-    vb_up = vc_up = vr_up = 0;
+    vb_up = vc_up = vr_up = vn_up = 0;
   } else {
     if (tb)
       fix_check_model(&tb->m.vdm, "blk");
@@ -995,9 +1545,12 @@ static void cleanup(int aborted)
       fix_check_model(&tc->m.vdm, "console");
     if (tr)
       fix_check_model(&tr->m.vdm, "rng");
+    if (tn)
+      fix_check_model(&tn->m.vdm, "net");
     stop_blk_driver();
     stop_cons_driver();
     stop_rng_driver();
+    stop_net_driver();
   }
   if (tb)
     tblk_destroy(tb);
@@ -1005,9 +1558,12 @@ static void cleanup(int aborted)
     tcons_destroy(tc);
   if (tr)
     trng_destroy(tr);
+  if (tn)
+    tnet_destroy(tn);
   tb = 0;
   tc = 0;
   tr = 0;
+  tn = 0;
 }
 
 int main(int argc, char **argv)
@@ -1022,6 +1578,12 @@ int main(int argc, char **argv)
   host_run("console_flow_control", test_console_flow_control);
   host_run("rng_stream", test_rng_stream);
   host_run("rng_short_fills", test_rng_short_fills);
+  host_run("net_roundtrip_modern", test_net_roundtrip_modern);
+  host_run("net_roundtrip_legacy", test_net_roundtrip_legacy);
+  host_run("net_mac_from_config", test_net_mac_from_config);
+  host_run("net_rx_refill", test_net_rx_refill);
+  host_run("net_tx_reclaim", test_net_tx_reclaim);
+  host_run("net_stack_arp_reply", test_net_stack_arp_reply);
 
   host_run("fault_blk_ioerr", test_fault_blk_ioerr);
   host_run("fault_blk_unsupp", test_fault_blk_unsupp);
@@ -1060,6 +1622,23 @@ int main(int argc, char **argv)
   host_run("fault_rng_needs_reset", test_fault_rng_needs_reset);
   host_run("fault_rng_reset_inflight", test_fault_rng_reset_inflight);
   host_run("fault_rng_refuse_features", test_fault_rng_refuse_features);
+
+  host_run("fault_net_rx_bad_id", test_fault_net_rx_bad_id);
+  host_run("fault_net_rx_dup_id", test_fault_net_rx_dup_id);
+  host_run("fault_net_rx_big_len", test_fault_net_rx_big_len);
+  host_run("fault_net_rx_idx_jump", test_fault_net_rx_idx_jump);
+  host_run("fault_net_rx_never", test_fault_net_rx_never);
+  host_run("fault_net_rx_needs_reset", test_fault_net_rx_needs_reset);
+  host_run("fault_net_rx_reset_inflight", test_fault_net_rx_reset_inflight);
+  host_run("fault_net_tx_bad_id", test_fault_net_tx_bad_id);
+  host_run("fault_net_tx_dup_id", test_fault_net_tx_dup_id);
+  host_run("fault_net_tx_big_len", test_fault_net_tx_big_len);
+  host_run("fault_net_tx_idx_jump", test_fault_net_tx_idx_jump);
+  host_run("fault_net_tx_never", test_fault_net_tx_never);
+  host_run("fault_net_tx_needs_reset", test_fault_net_tx_needs_reset);
+  host_run("fault_net_tx_reset_inflight", test_fault_net_tx_reset_inflight);
+  host_run("fault_net_refuse_features", test_fault_net_refuse_features);
+  host_run("fault_net_short_len", test_fault_net_short_len);
 
   host_run("random_mix", test_random_mix);
 

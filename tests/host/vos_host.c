@@ -260,6 +260,10 @@ static void *watchdog_arg;
 static int watchdog_after;
 static int stalls;
 static unsigned long wakeups;
+// Simulated time: each scheduler step is 10 ms. Only the network stack
+// (linked in for virtio_net.c's glue) reads a clock; it never resets, so
+// it never goes backwards, even across tests.
+static uint64_t now_ms;
 
 #define STALL_ABORT 200
 
@@ -311,6 +315,7 @@ static void step(int sleeping)
   unsigned long before = wakeups;
   int i;
 
+  now_ms += 10;
   if (spawn_fn && spawn_fn(spawn_arg)) {
     stalls = 0;
     return;
@@ -337,6 +342,11 @@ static void step(int sleeping)
   }
   if (stalls >= STALL_ABORT)
     host_abort("stuck: %d sleeps in a row with no wakeup", stalls);
+}
+
+uint64_t vos_time_ms(void)
+{
+  return now_ms;
 }
 
 void host_step(void)
