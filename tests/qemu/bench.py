@@ -119,6 +119,10 @@ def main():
             "", None)
     else:
         row("workload 1", "fsbench printed no result", "", False)
+    call = re.search(r"one system call \(getpid\) takes ([\d.]+) us", fs)
+    if call:
+        row("one system call (getpid), the floor under every read() call",
+            "%s us" % call.group(1), "", None)
     if big and reads:
         (size_kb, depth), raw = max(reads.items(), key=lambda kv: kv[1])
         mb, bigw, bigr64, bigr, rsize = (int(x) for x in big.groups())
