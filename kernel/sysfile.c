@@ -166,6 +166,25 @@ nlink_drop(struct inode *ip)
   iunlock(ip);
 }
 
+// The start of link(old, new) and rename(old, new): fetch both paths,
+// begin a transaction and take a link on old (nlink_take). Returns the
+// inode with the transaction open, or 0 with none (bad arguments, a
+// read-only file system, no such file, a directory).
+static struct inode *
+link_begin(char *old, char *new)
+{
+  struct inode *ip;
+
+  if(argstr(0, old, MAXPATH) < 0 || argstr(1, new, MAXPATH) < 0)
+    return 0;
+  if(fs_readonly())
+    return 0;
+  begin_op();
+  if((ip = nlink_take(old)) == 0)
+    end_op();
+  return ip;
+}
+
 // link(old, new): a second directory entry new for the file old.
 uint64
 sys_link(void)
@@ -173,16 +192,8 @@ sys_link(void)
   char old[MAXPATH], new[MAXPATH], name[DIRSIZ + 1];
   struct inode *dp, *ip;
 
-  if(argstr(0, old, MAXPATH) < 0 || argstr(1, new, MAXPATH) < 0)
+  if((ip = link_begin(old, new)) == 0)
     return -1;
-  if(fs_readonly())
-    return -1;
-
-  begin_op();
-  if((ip = nlink_take(old)) == 0){
-    end_op();
-    return -1;
-  }
 
   // ip stays referenced, but unlocked while we lock the new parent: we may
   // hold only a parent and then its child, not the other way round.
@@ -629,16 +640,8 @@ sys_rename(void)
   struct dirent de;
   uint off;
 
-  if(argstr(0, old, MAXPATH) < 0 || argstr(1, new, MAXPATH) < 0)
+  if((ip = link_begin(old, new)) == 0)
     return -1;
-  if(fs_readonly())
-    return -1;
-
-  begin_op();
-  if((ip = nlink_take(old)) == 0){
-    end_op();
-    return -1;
-  }
 
   // 1. The new name: a new entry, or the existing one pointed at ip.
   if((dp = nameiparent(new, name)) == 0)
