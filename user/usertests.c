@@ -792,6 +792,64 @@ linkcount(void)
   return 0;
 }
 
+// rename(old, new): the file moves to the new name (same inode), replaces
+// a file already called new (which loses its link, and is gone once no one
+// holds it open), does nothing when both names are the same file, and
+// refuses directories and missing files, changing nothing.
+static char*
+renametest(void)
+{
+  struct stat st, sa;
+  char got[20];
+  unlink("rename.a");
+  unlink("rename.b");
+  unlink("rename.c");
+  if(makefile("rename.a", 20, 'R') < 0 || makefile("rename.b", 10, 'V') < 0)
+    return "create";
+  if(stat("rename.a", &sa) < 0)
+    return "stat rename.a";
+  int victim = open("rename.b", O_RDONLY);
+  if(victim < 0)
+    return "open rename.b";
+  if(rename("rename.a", "rename.b") != 0)
+    return "rename over an existing file";
+  if(open("rename.a", O_RDONLY) >= 0)
+    return "the old name is still there";
+  int fd = open("rename.b", O_RDONLY);
+  if(fd < 0 || fstat(fd, &st) < 0)
+    return "open the new name";
+  if(st.ino != sa.ino || st.nlink != 1 || st.size != 20)
+    return why("new name is not the old file; nlink", st.nlink);
+  if(read(fd, got, 20) != 20 || got[0] != 'R' || got[19] != 'R' + 19)
+    return "contents under the new name";
+  close(fd);
+  // The replaced file lost its only name but is still open: readable, nlink 0.
+  if(fstat(victim, &st) < 0 || st.nlink != 0)
+    return why("nlink of the replaced file:", st.nlink);
+  if(read(victim, got, 10) != 10 || got[0] != 'V')
+    return "the replaced file, still open, lost its data";
+  close(victim);
+  if(rename("rename.b", "rename.b") != 0)
+    return "rename to the same name";
+  if(link("rename.b", "rename.c") != 0 || rename("rename.b", "rename.c") != 0)
+    return "rename between two names of one file";
+  if(stat("rename.b", &st) < 0 || stat("rename.c", &st) < 0 || st.nlink != 2)
+    return "two names of one file: both must stay, nlink 2";
+  if(rename("rename.none", "rename.d") != -1)
+    return "rename of a missing file";
+  mkdir("rename.dir");
+  if(rename("rename.dir", "rename.e") != -1)
+    return "rename of a directory";
+  if(rename("rename.c", "rename.dir") != -1)
+    return "rename over a directory";
+  if(stat("rename.c", &st) < 0 || stat("rename.dir", &st) < 0 || st.type != T_DIR)
+    return "a refused rename changed something";
+  unlink("rename.b");
+  unlink("rename.c");
+  unlink("rename.dir");
+  return 0;
+}
+
 // dup and fork share the file offset; dup of a bad descriptor fails.
 static char*
 dupoffset(void)
@@ -2129,6 +2187,7 @@ static struct test tests[] = {
   { bigfile,     "bigfile",     0, 60 },
   { dirs,        "dirs",        0, 30 },
   { linkcount,   "linkcount",   0, 20 },
+  { renametest,  "rename",      0, 20 },
   { dupoffset,   "dupoffset",   0, 20 },
   { concreate,   "concreate",   0, 60 },
   { sharedfd,    "sharedfd",    0, 60 },
