@@ -287,23 +287,45 @@ bwrite(struct buf *b)
 struct buf *
 bpeek(uint dev, uint blockno)
 {
-  acquire(&bcache.lock);
-  struct buf *b = lookup(dev, blockno);
-  // Acquire: the data bytes are read only after valid was seen set (its
-  // writers store it with release order after filling the data).
-  if(b && __atomic_load_n(&b->valid, __ATOMIC_ACQUIRE))
-    ref(b);
-  else
-    b = 0;
-  release(&bcache.lock);
+  struct buf *b;
+  bpeek_many(dev, &blockno, 1, &b);
   return b;
+}
+
+// bpeek for blocks[0..n-1] into out[] (NULL for a 0 entry or a block that
+// is not cached and valid), with one hold of bcache.lock for them all: a
+// reader of many blocks (readi) pays for the lock once, not per block.
+void
+bpeek_many(uint dev, const uint *blocks, int n, struct buf **out)
+{
+  acquire(&bcache.lock);
+  for(int i = 0; i < n; i++){
+    struct buf *b = blocks[i] ? lookup(dev, blocks[i]) : 0;
+    // Acquire: the data bytes are read only after valid was seen set (its
+    // writers store it with release order after filling the data).
+    if(b && __atomic_load_n(&b->valid, __ATOMIC_ACQUIRE))
+      ref(b);
+    else
+      b = 0;
+    out[i] = b;
+  }
+  release(&bcache.lock);
 }
 
 void
 bunpeek(struct buf *b)
 {
+  bunpeek_many(&b, 1);
+}
+
+// Release what bpeek_many gave (NULL entries are skipped).
+void
+bunpeek_many(struct buf **bufs, int n)
+{
   acquire(&bcache.lock);
-  unref(b);
+  for(int i = 0; i < n; i++)
+    if(bufs[i])
+      unref(bufs[i]);
   release(&bcache.lock);
 }
 

@@ -188,6 +188,8 @@ int    bwrite(struct buf *b);                // 0, or -1 if the device failed th
 void   brelse(struct buf *b);
 struct buf *bpeek(uint dev, uint blockno);   // cached+valid, referenced, NOT locked; or NULL
 void   bunpeek(struct buf *b);
+void   bpeek_many(uint dev, const uint *blocks, int n, struct buf **out);
+void   bunpeek_many(struct buf **bufs, int n);
 void   bpin(struct buf *b);
 void   bunpin(struct buf *b);
 int    breadahead(uint dev, const uint *blocks, int n);  // start reads; no wait

@@ -578,12 +578,19 @@ bmap_range(struct inode *ip, uint bn, int n, uint *out)
     int cnt = n - i;
     if(cnt > NINDIRECT - idx)
       cnt = NINDIRECT - idx;
-    struct buf *bp = ind ? bread(ip->dev, ind) : 0;
+    // A cached indirect block is read without its buffer lock, as readi
+    // reads data blocks (bpeek): only holders of ip->lock change it.
+    struct buf *bp = ind ? bpeek(ip->dev, ind) : 0;
+    int peeked = bp != 0;
+    if(!peeked && ind)
+      bp = bread(ip->dev, ind);
     for(int j = 0; j < cnt; j++){
       uint a = bp ? ((uint *)bp->data)[idx + j] : 0;
       out[i + j] = is_data_block(a) ? a : 0;
     }
-    if(bp)
+    if(peeked)
+      bunpeek(bp);
+    else if(bp)
       brelse(bp);
     i += cnt;
   }
@@ -880,37 +887,47 @@ readi(struct inode *ip, int user_dst, uint64 dst, uint off, uint n)
   if(n > tot && !disk_baseline())
     readahead(ip, off, n - tot);
 
-  uint map[RMAP], mapfirst = 0, mapn = 0;   // a window of the block map
+  // A window of the block map, and the window's blocks that are cached and
+  // valid, referenced (not locked) with one hold of the cache's lock
+  // (bpeek_many): copying them needs no buffer lock, since only holders of
+  // ip->lock change a file's blocks, and we hold it. The others (still
+  // being read ahead, or not cached) are read with bread as they come.
+  uint map[RMAP], mapfirst = 0, mapn = 0;
+  struct buf *peek[RMAP];
+  int err = 0;
   for(; tot < n; tot += m, off += m, dst += m){
     uint bn = off / BSIZE;
     if(bn < mapfirst || bn >= mapfirst + mapn){
+      bunpeek_many(peek, mapn);
       mapfirst = bn;
       mapn = (off + (n - tot) - 1) / BSIZE - bn + 1;
       if(mapn > RMAP)
         mapn = RMAP;
       bmap_range(ip, mapfirst, mapn, map);
+      bpeek_many(ip->dev, map, mapn, peek);
     }
     uint addr = map[bn - mapfirst];
-    // A cached, valid block is copied without its buffer lock (bpeek):
-    // only holders of ip->lock change a file's blocks, and we hold it.
-    struct buf *bp = addr ? bpeek(ip->dev, addr) : 0;
+    struct buf *bp = peek[bn - mapfirst];
     int peeked = bp != 0;
     if(!peeked && addr)
       bp = bread(ip->dev, addr);
-    if(bp == 0)
-      return tot > 0 ? tot : -1;     // I/O error or corrupt block map
+    if(bp == 0){
+      err = tot == 0;        // I/O error or corrupt block map
+      break;
+    }
     m = BSIZE - off % BSIZE;
     if(m > n - tot)
       m = n - tot;
     int bad = either_copyout(user_dst, dst, bp->data + off % BSIZE, m) == -1;
-    if(peeked)
-      bunpeek(bp);
-    else
+    if(!peeked)
       brelse(bp);
-    if(bad)
-      return -1;
+    if(bad){
+      err = 1;
+      break;
+    }
   }
-  return tot;
+  bunpeek_many(peek, mapn);
+  return err ? -1 : tot;
 }
 
 // Copy n bytes from src (user address if user_src) to ip at offset off,
