@@ -365,10 +365,7 @@ int vblk_init_opts(struct vblk *vb, struct vio_dev *d, int flags)
   vb->reads = vb->writes = vb->flushes = vb->errors = 0;
   reset_fields(vb, flags);
 
-  if (d->device_id != VIRTIO_ID_BLOCK) {
-    // Not ours: leave the device alone rather than mark it FAILED.
-    vos_log("virtio-blk %p: device type %u is not a block device\n",
-            (void *)d->base, (unsigned)d->device_id);
+  if (!vio_is_type(d, VIRTIO_ID_BLOCK, "virtio-blk")) {
     vb->dead = 1;
     return -1;
   }

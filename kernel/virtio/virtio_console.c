@@ -377,9 +377,7 @@ int vcons_init(struct vcons *vc, struct vio_dev *d)
     p[i] = 0;
   vc->dev = d;
   vos_lock_init(&vc->lock, "vcons");
-  if (d->device_id != VIRTIO_ID_CONSOLE) {
-    vos_log("virtio-console %p: device type %u is not a console\n",
-            (void *)d->base, (unsigned)d->device_id);
+  if (!vio_is_type(d, VIRTIO_ID_CONSOLE, "virtio-console")) {
     vc->broken = 1;
     return -1;
   }

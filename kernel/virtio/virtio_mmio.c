@@ -103,6 +103,16 @@ const char *vio_type_name(uint32_t device_id)
   }
 }
 
+int vio_is_type(struct vio_dev *d, uint32_t want, const char *drv)
+{
+  if (d->device_id == want)
+    return 1;
+  vos_log("%s %p: device type %u (%s) is not the %s device this driver drives\n", drv,
+          (void *)d->base, (unsigned)d->device_id, vio_type_name(d->device_id),
+          vio_type_name(want));
+  return 0;
+}
+
 uint32_t vio_get_status(struct vio_dev *d)
 {
   return reg_read(d, VIRTIO_MMIO_STATUS);

@@ -348,9 +348,7 @@ int vnet_init(struct vnet *vn, struct vio_dev *d)
   vn->dev = d;
   vos_lock_init(&vn->rx_lock, "vnet_rx");
   vos_lock_init(&vn->tx_lock, "vnet_tx");
-  if (d->device_id != VIRTIO_ID_NET) {
-    vos_log("virtio-net %p: device type %u is not a network device\n",
-            (void *)d->base, (unsigned)d->device_id);
+  if (!vio_is_type(d, VIRTIO_ID_NET, "virtio-net")) {
     vn->broken = 1;
     return -1;
   }

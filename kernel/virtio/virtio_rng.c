@@ -144,9 +144,7 @@ int vrng_init(struct vrng *rng, struct vio_dev *d)
     p[i] = 0;
   rng->dev = d;
   vos_lock_init(&rng->lock, "vrng");
-  if (d->device_id != VIRTIO_ID_ENTROPY) {
-    vos_log("virtio-rng %p: device type %u is not an entropy device\n",
-            (void *)d->base, (unsigned)d->device_id);
+  if (!vio_is_type(d, VIRTIO_ID_ENTROPY, "virtio-rng")) {
     rng->broken = 1;
     return -1;
   }
