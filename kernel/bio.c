@@ -522,7 +522,7 @@ breadahead(uint dev, const uint *blocks, int n)
 
 // ---- vectored transfers for the log ----
 
-#define NBATCH 16            // requests of one bio_rw in flight at once
+#define NBATCH 32            // requests of one bio_rw in flight at once
 
 static struct {
   struct sleeplock lock;     // one bio_rw at a time owns req[]
@@ -590,18 +590,25 @@ bio_rw(struct bvec *v, int n, int write)
 // -1 to stop with an error. A block that is cached (perhaps changed and not
 // yet on disk) is copied from the cache instead: the disk may hold an older
 // version. Consecutive blocks whose memory is contiguous share a segment,
-// consecutive segments a request, and NBATCH requests are in flight, the
-// oldest waited for first. The caller holds the inode lock of the file, so
+// consecutive segments a request of at most DREQ bytes, and NBATCH
+// requests are in flight, the oldest waited for first. DREQ is where
+// blkbench's raw throughput stops growing with request size; without a
+// cap, a reader whose pages happen to be physically contiguous would get
+// one huge request that the device could not start on until we had built
+// all of it. The caller holds the inode lock of the file, so
 // no other process can bring one of these blocks into the cache meanwhile.
 // Returns 0 or -1.
-#define DWIN 64                  // blocks next() hands over at once
+#define DWIN 256                 // blocks next() hands over at once: an indirect block's worth
+#define DREQ (256 * 1024)        // bytes per request at most (see below)
+#define DKICK 4                  // requests published per notification
 
 int
 bio_read_direct(uint dev, int (*next)(void *arg, struct bvec *v, int max), void *arg)
 {
-  int err = 0, oldest = 0, inflight = 0;
+  int err = 0, oldest = 0, inflight = 0, nsub = 0;
   struct vblk_req *cur = 0;
   uint curnext = 0;              // the block that would continue cur
+  uint curlen = 0;               // cur's bytes
   // Window buffers: static, since batch.lock makes us the only user (and
   // the kernel stack is one page).
   static struct bvec v[DWIN];
@@ -634,11 +641,12 @@ bio_read_direct(uint dev, int (*next)(void *arg, struct bvec *v, int max), void 
         brelse(b);
         continue;
       }
-      if(cur && bno == curnext){
+      if(cur && bno == curnext && curlen < DREQ){
         struct vblk_seg *last = &cur->seg[cur->nseg - 1];
         if((uchar *)last->addr + last->len == addr){
           last->len += BSIZE;    // memory contiguous too: same segment
           curnext++;
+          curlen += BSIZE;
           continue;
         }
         if(cur->nseg < VBLK_MAX_SEGS){
@@ -646,16 +654,23 @@ bio_read_direct(uint dev, int (*next)(void *arg, struct bvec *v, int max), void 
           cur->seg[cur->nseg].len = BSIZE;
           cur->nseg++;
           curnext++;
+          curlen += BSIZE;
           continue;
         }
       }
-      // A new request; first make room for it.
+      // A new request; first make room for it. The finished one is
+      // queued, and published with the first request and then with every
+      // DKICK-th: the device starts at once and always has work queued,
+      // and we pay for one notification per DKICK requests, not per
+      // request (QEMU handles a notification on the guest's own CPU).
       if(cur){
         disk_submit_nokick(cur); // a refusal shows as status -1 when waited for
+        if(nsub++ % DKICK == 0)
+          disk_kick();
         inflight++;
       }
       if(inflight == NBATCH){
-        disk_kick();
+        // (disk_wait publishes whatever is still queued before it sleeps.)
         if(disk_wait(&batch.req[oldest]) < 0)
           err = -1;
         oldest = (oldest + 1) % NBATCH;
@@ -670,6 +685,7 @@ bio_read_direct(uint dev, int (*next)(void *arg, struct bvec *v, int max), void 
       cur->complete = 0;
       cur->arg = 0;
       curnext = bno + 1;
+      curlen = BSIZE;
     }
     if(err)
       break;

@@ -27,7 +27,7 @@ void   sbi_shutdown(void) __attribute__((noreturn)); // SRST: power off
 int    sbi_hart_is_stopped(uint64 hartid);
 void   fdt_parse(uint64 dtb);     // fills in machine facts (memory, harts, devices)
 void   plicinit(void);
-void   plicinithart(void);
+void   plicinithart(int devices);
 void   irq_dispatch(void);        // claim an external interrupt, route it, complete it
 void   uartinit(void);
 void   uartputc(int c);           // may sleep until there is room

@@ -182,22 +182,36 @@ bfree(uint dev, uint b)
 // last. Consecutive allocations (a file being written) get consecutive
 // blocks, which lets the log, read-ahead and the device move them in big
 // requests; and the search does not rescan the full front of the disk each
-// time. Only a hint (any value works), so relaxed atomics and no lock.
-static uint alloc_hint;
+// time. Block-map (indirect) blocks have a hint of their own, which starts
+// in the last eighth of the data area (map_zone): so a file's data blocks
+// lie back to back, not broken by an indirect block every 256 KB, and its
+// indirect blocks lie back to back too, so that a big read fetches its
+// block map in a few requests instead of one per 256 KB (prefetch_map).
+// Only hints (any value works; a full region is searched past, with wrap
+// around), so relaxed atomics and no lock.
+static uint data_hint, map_hint;
 
-// Allocate a data block. Returns its number, or 0 if the disk is full or
-// unreadable. Two processes cannot get the same block: the bitmap buffer's
-// sleeplock makes the test-and-set of a bit one step. With zero, the block
-// is zeroed (in the caller's transaction); without, the caller must fill
-// it through bnew() before the transaction ends, since the disk still
-// holds a deleted file's old bytes there.
 static uint
-balloc(uint dev, int zero)
+map_zone(void)
+{
+  return sb.size - (sb.size - datastart()) / 8;
+}
+
+// Allocate a block: a data block, or with map a block-map block. Returns
+// its number, or 0 if the disk is full or unreadable. Two processes cannot
+// get the same block: the bitmap buffer's sleeplock makes the test-and-set
+// of a bit one step. A block-map block is zeroed (in the caller's
+// transaction); a data block is not, so the caller must fill it through
+// bnew() before the transaction ends, since the disk still holds a deleted
+// file's old bytes there.
+static uint
+balloc(uint dev, int map)
 {
   uint nbmap = (sb.size + BPB - 1) / BPB;
-  uint b = __atomic_load_n(&alloc_hint, __ATOMIC_RELAXED);
+  uint *hint = map ? &map_hint : &data_hint;
+  uint b = __atomic_load_n(hint, __ATOMIC_RELAXED);
   if(b < datastart() || b >= sb.size)
-    b = datastart();
+    b = map ? map_zone() : datastart();
 
   // Visit each bitmap block once, starting at the hint, and the first one
   // again at the end for the bits before the hint.
@@ -219,8 +233,8 @@ balloc(uint dev, int zero)
       bp->data[bi / 8] |= mask;
       log_write(bp);
       brelse(bp);
-      __atomic_store_n(&alloc_hint, base + bi + 1, __ATOMIC_RELAXED);
-      if(zero)
+      __atomic_store_n(hint, base + bi + 1, __ATOMIC_RELAXED);
+      if(map)
         bzero(dev, base + bi);
       return base + bi;
     }
@@ -476,8 +490,9 @@ free_orphans(uint dev)
 //                              block ip->addrs[NDIRECT+1]
 // 0 means "no block yet".
 
-// A new block for a block map. An indirect block (fresh == 0) is zeroed
-// here; a data block is not, and *fresh tells the caller to bnew() it.
+// A new block for a block map: an indirect block (fresh == 0), zeroed
+// here and placed among the block-map blocks (balloc), or a data block,
+// not zeroed: *fresh tells the caller to bnew() it.
 static uint
 map_alloc(struct inode *ip, int *fresh)
 {
@@ -550,12 +565,36 @@ bmap(struct inode *ip, uint bn, int alloc, int *fresh)
   return mid ? ind_entry(ip, mid, bn % NINDIRECT, alloc, fresh) : 0;
 }
 
+// An indirect block for reading entries out of it: a cached one is
+// referenced without its buffer lock (bpeek), as readi reads data blocks,
+// since only holders of ip->lock change it; else it is read (bread).
+// *peeked says which, for map_put. NULL if it cannot be read.
+static struct buf *
+map_get(struct inode *ip, uint ind, int *peeked)
+{
+  struct buf *bp = bpeek(ip->dev, ind);
+  *peeked = bp != 0;
+  return bp ? bp : bread(ip->dev, ind);
+}
+
+static void
+map_put(struct buf *bp, int peeked)
+{
+  if(peeked)
+    bunpeek(bp);
+  else
+    brelse(bp);
+}
+
 // Map file blocks bn .. bn+n-1 (no allocation) into out[] (0 where there
 // is none), reading each indirect block once rather than once per block:
-// what readi and read-ahead use. Caller holds ip->lock.
+// what readi, read-ahead and direct reads use. Caller holds ip->lock.
 static void
 bmap_range(struct inode *ip, uint bn, int n, uint *out)
 {
+  struct buf *dbp = 0;       // the double-indirect block, kept if peeked
+  int dpeeked = 0;
+
   for(int i = 0; i < n; ){
     uint b = bn + i;
     if(b < NDIRECT){
@@ -570,30 +609,33 @@ bmap_range(struct inode *ip, uint bn, int n, uint *out)
     } else {
       uint k = b - NDIRECT - NINDIRECT;
       idx = k % NINDIRECT;
-      if(k < NDINDIRECT){
-        uint dind = root_entry(ip, NDIRECT + 1, 0, 0);
-        ind = dind ? ind_entry(ip, dind, k / NINDIRECT, 0, 0) : 0;
+      uint dind = root_entry(ip, NDIRECT + 1, 0, 0);
+      if(k < NDINDIRECT && dind && dbp == 0)
+        dbp = map_get(ip, dind, &dpeeked);
+      if(k < NDINDIRECT && dbp){
+        ind = ((uint *)dbp->data)[k / NINDIRECT];
+        ind = is_data_block(ind) ? ind : 0;
+        if(!dpeeked){
+          brelse(dbp);       // never hold a locked buffer while reading another
+          dbp = 0;
+        }
       }
     }
     int cnt = n - i;
     if(cnt > NINDIRECT - idx)
       cnt = NINDIRECT - idx;
-    // A cached indirect block is read without its buffer lock, as readi
-    // reads data blocks (bpeek): only holders of ip->lock change it.
-    struct buf *bp = ind ? bpeek(ip->dev, ind) : 0;
-    int peeked = bp != 0;
-    if(!peeked && ind)
-      bp = bread(ip->dev, ind);
+    int peeked = 0;
+    struct buf *bp = ind ? map_get(ip, ind, &peeked) : 0;
     for(int j = 0; j < cnt; j++){
       uint a = bp ? ((uint *)bp->data)[idx + j] : 0;
       out[i + j] = is_data_block(a) ? a : 0;
     }
-    if(peeked)
-      bunpeek(bp);
-    else if(bp)
-      brelse(bp);
+    if(bp)
+      map_put(bp, peeked);
     i += cnt;
   }
+  if(dbp)
+    map_put(dbp, dpeeked);
 }
 
 // Free the file blocks numbered keep and up that indirect block blk maps.
@@ -756,6 +798,11 @@ readahead(struct inode *ip, uint off, uint n)
 // direct_next gets there.
 #define MAP_AHEAD 4096
 
+// Block map entries direct_next maps at once: a page of them. Each
+// bmap_range call costs about as much as mapping a few dozen blocks (the
+// cache lock, the indirect blocks), so the windows are big.
+#define DMAP (PGSIZE / sizeof(uint))
+
 struct direct {
   struct inode *ip;
   uint end;                  // the file block after the last one to read
@@ -763,12 +810,17 @@ struct direct {
   uint64 dst;                // where the next block goes (user address)
   uint bn;                   // the next file block
   uint left;                 // blocks still to go
+  uint mapped;               // block map reads are started up to here
+  uint *map;                 // a page for a window of the block map
   uint64 page;               // the user page last translated, ...
+  pte_t *pte;                // ... its PTE (0: none yet) ...
   uint64 pa;                 // ... and its physical address (0: none yet)
 };
 
 // Start reading the indirect blocks that map file blocks [bn, bn+n), so
-// that the block map does not stall a direct read once per 256 KB.
+// that the block map does not stall a direct read once per 256 KB. (A
+// file's indirect blocks are usually consecutive, see balloc, so this is
+// one request for several of them.)
 static void
 prefetch_map(struct inode *ip, uint bn, uint n)
 {
@@ -801,21 +853,33 @@ static int
 direct_next(void *arg, struct bvec *v, int max)
 {
   struct direct *d = arg;
-  uint map[RA_BATCH];
+  uint *map = d->map;
   int k = d->left < (uint)max ? d->left : max;
-  if(k > RA_BATCH)
-    k = RA_BATCH;
+  if(k > DMAP)
+    k = DMAP;
   if(k == 0)
     return 0;
-  // Keep the block map reads MAP_AHEAD ahead (cheap when they are cached).
-  uint ahead = d->bn + MAP_AHEAD;
-  if(ahead < d->end)
-    prefetch_map(d->ip, ahead, d->end - ahead < (uint)k ? d->end - ahead : (uint)k);
+  // Keep the block map reads MAP_AHEAD ahead. Started a quarter of that
+  // at a time (4 indirect blocks), not per window: even when every block
+  // it names is cached, a prefetch_map call costs as much as mapping a
+  // whole window.
+  if(d->mapped < d->end && d->bn + MAP_AHEAD >= d->mapped){
+    uint n = d->end - d->mapped < MAP_AHEAD / 4 ? d->end - d->mapped : MAP_AHEAD / 4;
+    prefetch_map(d->ip, d->mapped, n);
+    d->mapped += n;
+  }
   bmap_range(d->ip, d->bn, k, map);
   for(int i = 0; i < k; i++){
     uint64 page = PGROUNDDOWN(d->dst);
     if(d->pa == 0 || page != d->page){
-      pte_t *pte = walk(d->pt, page, 0);
+      // The next page's PTE sits right after this one's, in the same leaf
+      // page-table page, unless the page starts a new 2 MB region: no
+      // need to walk the tree from the top for each page.
+      pte_t *pte;
+      if(d->pte && page == d->page + PGSIZE && PX(0, page) != 0)
+        pte = d->pte + 1;
+      else
+        pte = walk(d->pt, page, 0);
       int need = PTE_V | PTE_U | PTE_W;
       // A page of a lazily grown heap that was never touched gets its
       // memory here, as copyout would give it (vm.c vmfault); then the
@@ -826,6 +890,7 @@ direct_next(void *arg, struct bvec *v, int max)
       if(pte == 0 || (*pte & need) != need)
         return -1;           // a bad address: readi's slow path reports it
       d->page = page;
+      d->pte = pte;
       d->pa = PTE2PA(*pte);
     }
     if(map[i] == 0)
@@ -858,8 +923,14 @@ read_direct(struct inode *ip, uint64 dst, uint off, uint n)
   d.left = whole / BSIZE;
   d.end = d.bn + d.left;
   d.pa = d.page = 0;
-  prefetch_map(ip, d.bn, d.left < MAP_AHEAD + RA_BATCH ? d.left : MAP_AHEAD + RA_BATCH);
-  if(bio_read_direct(ip->dev, direct_next, &d) < 0)
+  d.pte = 0;
+  d.mapped = d.bn + (d.left < MAP_AHEAD ? d.left : MAP_AHEAD);
+  if((d.map = (uint *)kalloc()) == 0)
+    return 0;
+  prefetch_map(ip, d.bn, d.mapped - d.bn);
+  int r = bio_read_direct(ip->dev, direct_next, &d);
+  kfree(d.map);
+  if(r < 0)
     return 0;
   ip->ra_next = (off + whole) / BSIZE;   // a following read is sequential
   return whole;

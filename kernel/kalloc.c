@@ -6,6 +6,12 @@
 // from the device tree). Each free page stores the link to the next free
 // page in its own first bytes, so the free list needs no memory of its own.
 //
+// kinit frees RAM from the top down, so at first kalloc hands pages out in
+// ascending address order: a process growing on a fresh system gets pages
+// that are physically contiguous too, which a direct read (bio.c
+// bio_read_direct) gives the device as one DMA segment instead of one per
+// page. Nothing depends on it; later frees mix the order up.
+//
 // Freed pages are filled with a junk byte: code that keeps using a page
 // after freeing it then reads garbage and fails quickly instead of
 // seeming to work.
@@ -36,7 +42,7 @@ void
 kinit(void)
 {
   initlock(&kmem.lock, "kmem");
-  for(uint64 pa = PGROUNDUP((uint64)end); pa + PGSIZE <= phys_top; pa += PGSIZE)
+  for(uint64 pa = PGROUNDDOWN(phys_top) - PGSIZE; pa >= PGROUNDUP((uint64)end); pa -= PGSIZE)
     kfree((void *)pa);
 }
 

@@ -66,7 +66,7 @@ main(uint64 hartid, uint64 dtb)
     trapinit();
     trapinithart();      // trap vector, first timer
     plicinit();          // interrupt priorities
-    plicinithart();      // this hart takes device interrupts
+    plicinithart(1);     // this hart takes device interrupts (plic.c says why one)
     binit();             // buffer cache
     iinit();             // inode table
     fileinit();          // open-file table
@@ -86,7 +86,7 @@ main(uint64 hartid, uint64 dtb)
     __sync_synchronize();
     kvminithart();
     trapinithart();
-    plicinithart();
+    plicinithart(0);
     printf("hart %d started\n", (int)hartid);
   }
   scheduler();
