@@ -10,8 +10,9 @@
 // (dropcache), reading the 8 files back in 4 KB read() calls, and again
 // (cold) in 64 KB calls; last, once more in 4 KB calls with every block
 // cached, which costs no disk time at all: the most a cold read in 4 KB
-// calls could reach. Under QEMU a system call is slow (each one empties
-// QEMU's software TLB twice, kernel/trampoline.S), so in 4 KB calls the
+// calls could reach. Under QEMU a system call is slow (it switches page
+// tables twice, and QEMU empties its software TLB at each switch:
+// kernel/trampoline.S, docs/ARCHITECTURE.md), so in 4 KB calls the
 // full mode is limited by the calls, not by the disk; 64 KB calls show what
 // the disk path itself gained.
 //   baseline: diskmode(1), the classic design: one 1 KB block per request,
@@ -20,7 +21,7 @@
 //   full:     diskmode(0): multi-block requests, many in flight, group
 //             commit, read-ahead.
 // Then, in full mode, a 16 MB file written in 64 KB writes (and fsync) and
-// read back cold in 64 KB reads.
+// read back cold in 64 KB reads and in one read of the whole file.
 //
 // QEMU's speed on a shared host wanders by a factor of two or more from one
 // second to the next, so workload 1 runs REPEAT times in each mode,
