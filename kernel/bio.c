@@ -599,7 +599,7 @@ bio_rw(struct bvec *v, int n, int write)
 // no other process can bring one of these blocks into the cache meanwhile.
 // Returns 0 or -1.
 #define DWIN 256                 // blocks next() hands over at once: an indirect block's worth
-#define DREQ (256 * 1024)        // bytes per request at most (see below)
+#define DREQ (256 * 1024)        // bytes per request at most (see above)
 #define DKICK 4                  // requests published per notification
 
 int
@@ -612,7 +612,8 @@ bio_read_direct(uint dev, int (*next)(void *arg, struct bvec *v, int max), void 
   // Window buffers: static, since batch.lock makes us the only user (and
   // the kernel stack is one page).
   static struct bvec v[DWIN];
-  static uchar cached[DWIN];
+  static uint bno[DWIN];
+  static struct buf *cached[DWIN];
 
   acquiresleep(&batch.lock);
   for(;;){
@@ -622,26 +623,21 @@ bio_read_direct(uint dev, int (*next)(void *arg, struct bvec *v, int max), void 
         err = -1;
       break;
     }
-    // One hold of bcache.lock for the whole window.
-    acquire(&bcache.lock);
+    // The window's cached blocks, referenced with one hold of the cache's
+    // lock (bpeek_many; no buffer locks: we hold the file's inode lock).
+    // A block that is cached but still being read (read-ahead) is not
+    // among them: the disk holds its only version, so we read it too.
     for(int i = 0; i < k; i++)
-      cached[i] = lookup(dev, v[i].blockno) != 0;
-    release(&bcache.lock);
+      bno[i] = v[i].blockno;
+    bpeek_many(dev, bno, k, cached);
 
     for(int i = 0; i < k && !err; i++){
-      uint bno = v[i].blockno;
       uchar *addr = v[i].data;
       if(cached[i]){
-        struct buf *b = bread(dev, bno);
-        if(b == 0){
-          err = -1;
-          break;
-        }
-        memmove(addr, b->data, BSIZE);
-        brelse(b);
+        memmove(addr, cached[i]->data, BSIZE);
         continue;
       }
-      if(cur && bno == curnext && curlen < DREQ){
+      if(cur && bno[i] == curnext && curlen < DREQ){
         struct vblk_seg *last = &cur->seg[cur->nseg - 1];
         if((uchar *)last->addr + last->len == addr){
           last->len += BSIZE;    // memory contiguous too: same segment
@@ -678,15 +674,16 @@ bio_read_direct(uint dev, int (*next)(void *arg, struct bvec *v, int max), void 
       }
       cur = &batch.req[(oldest + inflight) % NBATCH];
       cur->type = VBLK_READ;
-      cur->sector = (uint64)bno * SECTORS;
+      cur->sector = (uint64)bno[i] * SECTORS;
       cur->nseg = 1;
       cur->seg[0].addr = addr;
       cur->seg[0].len = BSIZE;
       cur->complete = 0;
       cur->arg = 0;
-      curnext = bno + 1;
+      curnext = bno[i] + 1;
       curlen = BSIZE;
     }
+    bunpeek_many(cached, k);
     if(err)
       break;
   }
