@@ -30,6 +30,7 @@ void   plicinit(void);
 void   plicinithart(int devices);
 void   irq_dispatch(void);        // claim an external interrupt, route it, complete it
 void   uartinit(void);
+void   uartpaging(void);
 void   uartputc(int c);           // may sleep until there is room
 void   uartputc_sync(int c);      // spins; for kernel printf and echo
 void   uartintr(void);
@@ -154,9 +155,13 @@ typedef uint64 pte_t;
 typedef uint64 *pagetable_t;
 void   kvminit(void);
 void   kvminithart(void);
+extern pagetable_t kernel_pagetable;
+void   vmswitch(pagetable_t pt);      // satp = pt, then fence
 void   kvmmap(pagetable_t kpgtbl, uint64 va, uint64 pa, uint64 sz, int perm);
 int    mappages(pagetable_t pt, uint64 va, uint64 size, uint64 pa, int perm);
 pagetable_t uvmcreate(void);
+void   uvmkshare(pagetable_t pt);     // map the kernel's regions into a user table
+void   uvmkunshare(pagetable_t pt);
 uint64 uvmalloc(pagetable_t pt, uint64 oldsz, uint64 newsz, int xperm);
 uint64 uvmdealloc(pagetable_t pt, uint64 oldsz, uint64 newsz);
 int    uvmcopy(pagetable_t old, pagetable_t new, uint64 sz);

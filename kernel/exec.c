@@ -15,7 +15,7 @@
 //   guard page           mapped without PTE_U: running off the stack faults
 //   stack                USERSTACK pages; sp starts at the top, below the
 //                        argument strings and the argv[] array
-//   (heap)               grown later by sbrk(), up to TRAPFRAME
+//   (heap)               grown later by sbrk(), up to USERTOP
 //
 // See it run: every command typed in the shell is exec()ed; `usertests
 // exectest` and `usertests bigargtest` check the argument handling.
@@ -90,7 +90,7 @@ loadsegment(pagetable_t pagetable, uint64 *sz, struct inode *ip, struct proghdr 
     return -1;
   if(ph->vaddr + ph->memsz < ph->vaddr)                  // wraps around
     return -1;
-  if(ph->vaddr + ph->memsz > TRAPFRAME)
+  if(ph->vaddr + ph->memsz > USERTOP)
     return -1;
   if(ph->off + ph->filesz < ph->off || ph->off + ph->filesz > 0xffffffffUL)
     return -1;                                           // readi offsets are uint
@@ -242,6 +242,7 @@ exec(char *path, char **argv)
   p->sz = sz;
   p->trapframe->epc = elf.entry;
   p->trapframe->sp = sp;
+  vmswitch(pagetable);       // off the old table before it is freed
   proc_freepagetable(oldpagetable, oldsz);
 
   return argc;

@@ -264,4 +264,10 @@ fdt_parse(uint64 dtb)
   }
   if(machine.mem_size != 0)
     phys_top = machine.mem_base + machine.mem_size;
+  // RAM is mapped one to one in a single 1 GB slot of the address space
+  // (memlayout.h); with more RAM than that, the rest goes unused.
+  if(phys_top > DEVBASE){
+    printf("fdt: using only the first %d MB of RAM\n", (int)((DEVBASE - KERNBASE) >> 20));
+    phys_top = DEVBASE;
+  }
 }

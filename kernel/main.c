@@ -62,6 +62,7 @@ main(uint64 hartid, uint64 dtb)
     kinit();             // physical page allocator
     kvminit();           // kernel page table
     kvminithart();       // paging on
+    uartpaging();        // the UART's registers move to their mapping (memlayout.h)
     procinit();          // process table
     trapinit();
     trapinithart();      // trap vector, first timer

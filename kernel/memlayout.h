@@ -17,17 +17,33 @@
 //               then the page allocator's free pages up to the end of RAM
 //   0x80000000 + RAM size   end of RAM (128 MB by default: 0x88000000)
 //
-// The kernel page table maps devices and RAM one to one (virtual == physical),
-// plus two pages at the top of every address space:
+// Virtual address space. The kernel's mappings (PTE_U clear, so user code
+// cannot touch them) are in the kernel page table AND in every user page
+// table: a trap from user mode runs the kernel on the user's own table, and
+// a system call writes satp not at all. (xv6 gives the kernel a table of its
+// own and switches on every trap; under QEMU that made a system call cost
+// 16 us instead of 2.5, since QEMU empties its software TLB at each satp
+// write. docs/ARCHITECTURE.md, "Memory and traps", has the rest.) Each
+// kernel region below fills whole 1 GB slots of the top-level table, so a
+// user table shares them by copying three top-level entries (vm.c
+// uvmkshare); the kernel never adds a slot after boot.
 //
-//   MAXVA-1       +------------------+
-//                 | TRAMPOLINE       |  user<->kernel switch code, mapped in
-//   TRAMPOLINE    +------------------+  both the kernel and every user table
-//                 | TRAPFRAME        |  (user tables only) saved registers
-//   TRAPFRAME     +------------------+
-//                 | kernel stacks    |  (kernel table only) one per process,
-//                 |  with guard pages|  each below an unmapped guard page
-//                 +------------------+
+//   MAXVA           +------------------+
+//                   | TRAMPOLINE       |  trap entry/exit code (the same page in
+//   TRAMPOLINE      +------------------+  every table, mapped per table)
+//                   | TRAPFRAME        |  saved user registers (user tables)
+//   TRAPFRAME       +------------------+
+//                   :                  :
+//   0x1_4000_0000   +------------------+
+//                   | kernel stacks    |  one page per process slot, each above
+//   KSTACKS         +------------------+  an unmapped guard page   (1 GB slot)
+//                   | device registers |  KDEV(pa) = pa + DEVBASE: PLIC, UART,
+//   DEVBASE         +------------------+  virtio-mmio               (1 GB slot)
+//                   | RAM, one to one  |  kernel text, data, free pages (virtual
+//   KERNBASE        +------------------+  == physical)              (1 GB slot)
+//                   | user memory      |  text+data from 0, a guard page, the
+//   0               +------------------+  stack, then the heap, up to USERTOP
+//
 #ifndef MEMLAYOUT_H
 #define MEMLAYOUT_H
 
@@ -52,12 +68,19 @@
 #define KERNLOAD    0x80200000L            // kernel.ld links the kernel here
 #define PHYSTOP     (KERNBASE + 128*1024*1024)  // default end of RAM; see phys_top
 
-// One page below the highest user address holds the trampoline.
+// One page below the highest address holds the trampoline.
 #define TRAMPOLINE  (MAXVA - PGSIZE)
-// Kernel stack of process slot p, with an unmapped guard page below each.
-#define KSTACK(p)   (TRAMPOLINE - ((p)+1)* 2*PGSIZE)
 #define TRAPFRAME   (TRAMPOLINE - PGSIZE)
 
-// User address space:  text+data from 0, a guard page, the stack, then the
-// heap grown by sbrk(), up to TRAPFRAME.
+// Device registers at physical address pa (below 1 GB on QEMU virt) are
+// reached by the kernel at virtual address KDEV(pa).
+#define DEVBASE     0xC0000000L
+#define KDEV(pa)    ((uint64)(pa) + DEVBASE)
+// Kernel stack of process slot p, with an unmapped guard page below each.
+#define KSTACKS     0x100000000L
+#define KSTACK(p)   (KSTACKS + (2*(p) + 1) * PGSIZE)
+
+// User address space: text+data from 0, a guard page, the stack, then the
+// heap grown by sbrk(), up to USERTOP, where the kernel's mappings begin.
+#define USERTOP     KERNBASE
 #endif

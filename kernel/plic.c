@@ -19,16 +19,18 @@
 #include "memlayout.h"
 #include "defs.h"
 
+// addr is a physical address (memlayout.h's PLIC_*); the kernel reaches
+// device registers at KDEV(addr).
 static void
 plic_write(uint64 addr, uint32 v)
 {
-  *(volatile uint32 *)addr = v;
+  *(volatile uint32 *)KDEV(addr) = v;
 }
 
 static uint32
 plic_read(uint64 addr)
 {
-  return *(volatile uint32 *)addr;
+  return *(volatile uint32 *)KDEV(addr);
 }
 
 // Once, on the boot hart: give every source we use a non-zero priority.

@@ -182,10 +182,10 @@ freeproc(struct proc *p)
   p->state = UNUSED;
 }
 
-// A user page table with no user memory yet, only the two pages every
-// process has at the top: the trampoline and its trapframe. Neither has
-// PTE_U: user code cannot touch them, only the trampoline code can, in
-// supervisor mode. Returns 0 if memory ran out.
+// A user page table with no user memory yet, only what every process has:
+// the kernel's regions (uvmkshare), and at the top the trampoline and its
+// trapframe. None has PTE_U: user code cannot touch them, only the kernel
+// can, in supervisor mode. Returns 0 if memory ran out.
 pagetable_t
 proc_pagetable(struct proc *p)
 {
@@ -202,15 +202,18 @@ proc_pagetable(struct proc *p)
     uvmfree(pagetable, 0);
     return 0;
   }
+  uvmkshare(pagetable);
   return pagetable;
 }
 
-// Free a user page table and its sz bytes of user memory. The trampoline
-// is shared and the trapframe belongs to struct proc, so those two are
-// only unmapped, not freed.
+// Free a user page table and its sz bytes of user memory. The kernel's
+// regions and the trampoline are shared and the trapframe belongs to
+// struct proc, so those are only unmapped, not freed. No hart may be using
+// the table any more (the scheduler and exec switch away first).
 void
 proc_freepagetable(pagetable_t pagetable, uint64 sz)
 {
+  uvmkunshare(pagetable);
   uvmunmap(pagetable, TRAMPOLINE, 1, 0);
   uvmunmap(pagetable, TRAPFRAME, 1, 0);
   uvmfree(pagetable, sz);
@@ -268,7 +271,7 @@ growproc(int n)
   uint64 sz = p->sz;
 
   if(n > 0){
-    if(sz + n > TRAPFRAME)
+    if(sz + n > USERTOP)
       return -1;
     uint64 newsz = uvmalloc(p->pagetable, sz, sz + n, PTE_W);
     if(newsz == 0)
@@ -280,6 +283,8 @@ growproc(int n)
       return 0;
     sz = uvmdealloc(p->pagetable, sz, sz - shrink);
   }
+  if(sz != p->sz)
+    p->tlbstale = 1;   // the hart runs on this table: fence before user mode
   p->sz = sz;
   return 0;
 }
@@ -457,7 +462,13 @@ scheduler(void)
         // switching back here.
         p->state = RUNNING;
         c->proc = p;
+        // The process's kernel code runs on its own page table, which
+        // maps the kernel too; back here, the hart returns to the kernel
+        // table before p->lock is released, since once it is, a parent
+        // may free the table of an exited p.
+        vmswitch(p->pagetable);
         swtch(&c->context, &p->context);
+        vmswitch(kernel_pagetable);
         c->proc = 0;
         found = 1;
       }

@@ -44,7 +44,7 @@ extern struct cpu cpus[NCPU];
 
 // Everything a trap from user mode must save, in one page per process that
 // is mapped at TRAPFRAME in the user page table (so the trampoline can reach
-// it before switching page tables) and lives at p->trapframe in the kernel.
+// it at a fixed address) and lives at p->trapframe in the kernel.
 //
 // Layout: user register xN is at byte offset 8*N, so the assembly reads
 // like the register numbers. x0 is always zero and needs no slot; the user
@@ -83,7 +83,7 @@ struct trapframe {
   /* 232 */ uint64 t4;            // x29
   /* 240 */ uint64 t5;            // x30
   /* 248 */ uint64 t6;            // x31
-  /* 256 */ uint64 kernel_satp;   // kernel page table
+  /* 256 */ uint64 unused;        // (xv6 keeps its kernel page table here)
   /* 264 */ uint64 kernel_sp;     // top of this process's kernel stack
   /* 272 */ uint64 kernel_trap;   // address of usertrap()
   /* 280 */ uint64 kernel_hartid; // the kernel's tp: which hart we are on
@@ -109,7 +109,8 @@ struct proc {
   // state while building or tearing it down), so no lock:
   uint64 kstack;               // virtual address of its kernel stack
   uint64 sz;                   // bytes of user memory, from address 0
-  pagetable_t pagetable;       // user page table
+  pagetable_t pagetable;       // user page table (also maps the kernel)
+  int tlbstale;                // pagetable changed since the hart last fenced
   struct trapframe *trapframe; // the page mapped at TRAPFRAME
   struct context context;      // swtch() here to run its kernel thread
   struct file *ofile[NOFILE];  // open files, indexed by fd

@@ -1,28 +1,29 @@
 # trampoline.S: the code that switches between user mode and the kernel.
 #
 # Follows the RISC-V privileged spec v1.12: 4.1.2 (stvec), 4.1.4 (sscratch),
-# 4.1.11 (satp), 3.3.2 and 4.2.1 (sret, sfence.vma).
+# 3.3.2 (sret).
 #
-# The problem it solves: a trap from user mode arrives with the user's page
-# table still in satp and every register holding user values. The kernel
-# needs its own page table, its own stack, and the hart id in tp, but it
-# cannot touch any register before saving it. So:
+# The problem it solves: a trap from user mode arrives with every register
+# holding user values. The kernel needs its own stack and the hart id in
+# tp, but it cannot touch any register before saving it. The page table
+# needs no change: every user page table maps the kernel too (memlayout.h),
+# so the kernel runs on the user's table. (xv6 switches satp here, to a
+# kernel table of its own, and back in userret; see docs/ARCHITECTURE.md,
+# "Memory and traps", for why we do not.) So:
 #
 #  * This page is mapped at the same virtual address, TRAMPOLINE, in the
 #    kernel page table and in every user page table (without PTE_U, so
-#    user code cannot use it). Execution continues smoothly across the
-#    write to satp because the next instruction has the same address in
-#    both address spaces. kernel.ld puts the `trampsec` section on a page
-#    of its own and names its start `trampoline`.
+#    user code cannot use it). kernel.ld puts the `trampsec` section on a
+#    page of its own and names its start `trampoline`.
 #  * Every user page table also maps the process's trapframe at TRAPFRAME
 #    (without PTE_U). struct trapframe (proc.h) is where the user
-#    registers go, and where usertrapret() left the kernel's satp, stack
+#    registers go, and where usertrapret() left the kernel's stack
 #    pointer, usertrap() address and hart id for the way in.
 #  * sscratch is free while the hart runs user code; it briefly holds a0
 #    so that a0 can hold the trapframe address.
 #
 # Trapframe layout (proc.h): user register xN at offset 8*N; epc at 0;
-# kernel_satp 256, kernel_sp 264, kernel_trap 272, kernel_hartid 280.
+# kernel_sp 264, kernel_trap 272, kernel_hartid 280.
 #
 # See it run: `make qemu-gdb`, then in gdb `break *0x3ffffff000` (uservec
 # at TRAMPOLINE) and run any user program.
@@ -79,31 +80,14 @@ uservec:
         ld      sp, 264(a0)             # this process's kernel stack
         ld      tp, 280(a0)             # hart id
         ld      t0, 272(a0)             # usertrap
-        ld      t1, 256(a0)             # kernel page table
-
-        # Switch to the kernel table, then drop the user's cached
-        # translations. One fence, after the write, is enough (privileged
-        # spec 4.2.1): it orders every earlier store, page-table stores
-        # included, before every later translation. Until it executes, the
-        # only translation used is this page's, which is the same in both
-        # tables. A fence costs: QEMU empties its whole software TLB on each
-        # one, so a system call pays for two (here and in userret).
-        csrw    satp, t1
-        sfence.vma zero, zero
 
         # usertrap() never returns here; it leaves through userret.
         jr      t0
 
-# userret(satp): called by usertrapret() on the kernel stack, in the
-# kernel page table, with a0 = the user page table in satp format. sepc
-# and sstatus are already set up for the sret below.
+# userret(): called by usertrapret() on the kernel stack, on the process's
+# own page table (which usertrapret has fenced if the kernel changed it).
+# sepc and sstatus are already set up for the sret below.
 userret:
-        # The fence after the write both publishes the kernel's stores to
-        # this page table (sbrk, exec) to the walker and drops the kernel's
-        # and any other process's cached translations (see uservec).
-        csrw    satp, a0
-        sfence.vma zero, zero
-
         li      a0, TRAPFRAME
         ld      x1,    8(a0)
         ld      x2,   16(a0)

@@ -183,7 +183,6 @@ usertrapret(void)
 
   w_stvec(TRAMPOLINE + (uservec - trampoline));
 
-  p->trapframe->kernel_satp = r_satp();
   p->trapframe->kernel_sp = p->kstack + PGSIZE;   // stacks grow down
   p->trapframe->kernel_trap = (uint64)usertrap;
   p->trapframe->kernel_hartid = r_tp();
@@ -196,11 +195,25 @@ usertrapret(void)
 
   w_sepc(p->trapframe->epc);
 
+  // The hart has run the kernel on this process's page table since the
+  // trap (the scheduler put it in satp). If the kernel changed the table
+  // meanwhile (sbrk, a lazy page filled in), the hart may still hold
+  // translations from before, stale or missing: a fence makes it walk
+  // the table again (privileged spec 4.2.1; the spec asks for one even
+  // when a mapping was only added). Under QEMU a fence empties the whole
+  // software TLB, so only a changed table pays for it.
+  if(r_satp() != MAKE_SATP(p->pagetable))
+    panic("usertrapret: not on the process's page table");
+  if(p->tlbstale){
+    p->tlbstale = 0;
+    sfence_vma();
+  }
+
   // Call userret at its trampoline address, which is mapped in the user
-  // page table too (the kernel's own link address of it is not).
-  uint64 satp = MAKE_SATP(p->pagetable);
-  void (*ret)(uint64) = (void (*)(uint64))(TRAMPOLINE + (userret - trampoline));
-  ret(satp);
+  // page table (the kernel's own link address of it is too, but uservec
+  // must be at TRAMPOLINE, and the two belong together).
+  void (*ret)(void) = (void (*)(void))(TRAMPOLINE + (userret - trampoline));
+  ret();
 }
 
 // A trap while in the kernel, through kernelvec. Only interrupts are

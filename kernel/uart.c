@@ -36,10 +36,21 @@
 #define LSR_RX_READY (1<<0)
 #define LSR_TX_IDLE  (1<<5)
 
+// Where the registers are: at their physical address while paging is off
+// (the first boot messages), at KDEV(UART0) once it is on (memlayout.h).
+static uint64 uart_regs = UART0;
+
 static volatile uchar *
 reg(int r)
 {
-  return (volatile uchar *)(UART0 + r);
+  return (volatile uchar *)(uart_regs + r);
+}
+
+// Paging is on (vm.c kvminithart, on the boot hart): use the mapping.
+void
+uartpaging(void)
+{
+  uart_regs = KDEV(UART0);
 }
 
 // Bytes waiting to be sent. uart_tx_w and uart_tx_r count forever; the

@@ -5,14 +5,20 @@
 // levels of 512-entry tables, 4 KB pages, 39-bit virtual addresses) and
 // 4.1.11 (satp).
 //
-// The kernel table maps RAM and devices at their physical addresses
-// (virtual == physical), so kernel code can use a physical address from
-// kalloc() as a pointer. Above that it maps the trampoline page and the
-// per-process kernel stacks (see memlayout.h).
+// The kernel table maps RAM at its physical addresses (virtual ==
+// physical), so kernel code can use a physical address from kalloc() as a
+// pointer; device registers at KDEV(pa); the per-process kernel stacks;
+// and the trampoline page (see the map in memlayout.h).
 //
-// A user table maps the process's memory from address 0 up to p->sz;
-// nothing above it is mapped except the trapframe and trampoline pages at
-// the very top. Below p->sz a page may also be missing: sbrklazy() (see
+// A user table maps the process's memory from address 0 up to p->sz, the
+// trapframe and trampoline pages at the very top, and, shared with the
+// kernel table, the kernel's own regions above USERTOP (uvmkshare), which
+// user code cannot touch (PTE_U clear). So a trap from user mode runs the
+// kernel on the user's table, and nothing switches page tables except the
+// scheduler, when a hart changes process, and exec. Whoever changes the
+// table of the running process marks it (p->tlbstale) so that the return
+// to user mode fences the hart's cached translations (trap.c).
+// Below p->sz a page may also be missing: sbrklazy() (see
 // vm.h) only raises p->sz, and a page gets its memory when it is first
 // used, from vmfault(): on a user page fault (trap.c), or when a system
 // call copies data into it (copyout). A system call that reads such an
@@ -49,10 +55,12 @@ kvmmake(void)
     panic("kvmmake: out of memory");
   memset(kpgtbl, 0, PGSIZE);
 
-  // Device registers: the UART, the 8 virtio-mmio slots and the PLIC.
-  kvmmap(kpgtbl, UART0, UART0, PGSIZE, PTE_R | PTE_W);
-  kvmmap(kpgtbl, VIRTIO0, VIRTIO0, VIRTIO_NSLOT * VIRTIO_STRIDE, PTE_R | PTE_W);
-  kvmmap(kpgtbl, PLIC, PLIC, PLIC_SIZE, PTE_R | PTE_W);
+  // Device registers: the UART, the 8 virtio-mmio slots and the PLIC,
+  // above the RAM slot (KDEV), since their physical addresses are user
+  // addresses in every user table.
+  kvmmap(kpgtbl, KDEV(UART0), UART0, PGSIZE, PTE_R | PTE_W);
+  kvmmap(kpgtbl, KDEV(VIRTIO0), VIRTIO0, VIRTIO_NSLOT * VIRTIO_STRIDE, PTE_R | PTE_W);
+  kvmmap(kpgtbl, KDEV(PLIC), PLIC, PLIC_SIZE, PTE_R | PTE_W);
 
   // Kernel code may be executed but not written; everything after it
   // (data, bss, and the free pages kalloc hands out) the other way round.
@@ -61,8 +69,8 @@ kvmmake(void)
   kvmmap(kpgtbl, (uint64)etext, (uint64)etext, phys_top - (uint64)etext, PTE_R | PTE_W);
 
   // The trampoline at the top of the address space, at the same virtual
-  // address as in every user table, so the hart can keep executing it
-  // while satp switches between the two.
+  // address as in every user table (which map it themselves: the top slot
+  // also holds each process's own trapframe).
   kvmmap(kpgtbl, TRAMPOLINE, (uint64)trampoline, PGSIZE, PTE_R | PTE_X);
 
   proc_mapstacks(kpgtbl);
@@ -73,6 +81,46 @@ void
 kvminit(void)
 {
   kernel_pagetable = kvmmake();
+}
+
+// The top-level slots of the kernel's own regions (memlayout.h): RAM,
+// device registers, kernel stacks. Each covers 1 GB.
+static const uint64 kslots[] = { KERNBASE, DEVBASE, KSTACKS };
+#define NKSLOTS (sizeof(kslots) / sizeof(kslots[0]))
+
+// Put the kernel's mappings into user table pagetable: its top-level
+// entries for the kernel's slots point at the kernel table's own
+// second-level tables, so every kernel page is mapped there exactly as in
+// the kernel table, with no copy to keep up to date (kvmmake maps them all
+// at boot, before any process exists, and nothing is added later).
+void
+uvmkshare(pagetable_t pagetable)
+{
+  for(int i = 0; i < NKSLOTS; i++)
+    pagetable[PX(2, kslots[i])] = kernel_pagetable[PX(2, kslots[i])];
+}
+
+// Take them out again before the user table is freed: the tables they
+// point to are the kernel's.
+void
+uvmkunshare(pagetable_t pagetable)
+{
+  for(int i = 0; i < NKSLOTS; i++)
+    pagetable[PX(2, kslots[i])] = 0;
+}
+
+// Make this hart translate through page table pt from now on: the
+// scheduler does it when the hart changes process, exec when a process
+// changes table. The fence after the write drops what the hart cached from
+// the table before (all our tables use ASID 0, so the hart cannot tell
+// their entries apart) and orders our earlier stores to pt before its
+// walks (privileged spec 4.2.1). Between the two instructions only kernel
+// mappings are used, and those are the same in every table.
+void
+vmswitch(pagetable_t pt)
+{
+  w_satp(MAKE_SATP(pt));
+  sfence_vma();
 }
 
 // Turn paging on with the kernel table. Every hart calls this once.
@@ -375,11 +423,12 @@ untouched(pagetable_t pagetable, uint64 va)
 // kills the process, copyout() returns -1.
 //
 // Nothing is flushed here. The user reaches the page only after the return
-// to user mode, which writes satp and executes sfence.vma (trampoline.S);
-// that orders our store to the PTE before the page-table walker's later
-// reads and drops anything the hart remembered about the entry while it
-// was invalid (privileged spec 4.2.1). The kernel itself (copyout) uses the
-// page through its physical address, not through this mapping.
+// to user mode, which fences first if the table changed (p->tlbstale, set
+// here; trap.c usertrapret); that orders our store to the PTE before the
+// page-table walker's later reads and drops anything the hart remembered
+// about the entry while it was invalid (privileged spec 4.2.1). The kernel
+// itself (copyout) uses the page through its physical address, not
+// through this mapping.
 uint64
 vmfault(pagetable_t pagetable, uint64 va)
 {
@@ -396,6 +445,9 @@ vmfault(pagetable_t pagetable, uint64 va)
     kfree(mem);
     return 0;
   }
+  struct proc *p = myproc();
+  if(p && p->pagetable == pagetable)
+    p->tlbstale = 1;
   return (uint64)mem;
 }
 

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include "types.h"
 #include "riscv.h"
+#include "memlayout.h"
 #include "spinlock.h"
 #include "defs.h"
 #include "virtio_os.h"
@@ -81,16 +82,19 @@ vos_phys_to_virt(uint64_t pa)
   return (void *)pa;
 }
 
+// The drivers name a register by its physical (bus) address, as the
+// device tree gives it; the kernel maps device registers at KDEV(pa)
+// (memlayout.h).
 uint32_t
 vos_mmio_read32(uintptr_t addr)
 {
-  return *(volatile uint32_t *)addr;
+  return *(volatile uint32_t *)KDEV(addr);
 }
 
 void
 vos_mmio_write32(uintptr_t addr, uint32_t val)
 {
-  *(volatile uint32_t *)addr = val;
+  *(volatile uint32_t *)KDEV(addr) = val;
 }
 
 void

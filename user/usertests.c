@@ -1596,31 +1596,32 @@ lazykill(void)
   return 0;
 }
 
-// Lazy growth in 1 GB steps stops just short of the trapframe; then the
-// last page below it can be had eagerly, and not one byte more either way.
-// A process that owns 256 GB of addresses with a few pages in use still
-// takes page faults up there, forks and exits quickly (the kernel skips
-// missing page tables a 2 MB or 1 GB stretch at a time).
+// Lazy growth in 1 GB steps stops just short of USERTOP (2 GB), where the
+// kernel's mappings begin; then the last page below it can be had eagerly,
+// and not one byte more either way. A process that owns 2 GB of addresses
+// with a few pages in use still takes page faults up there, forks and
+// exits quickly (the kernel skips missing page tables a 2 MB or 1 GB
+// stretch at a time).
 static int
 grow_to_top(void)
 {
   while(sbrklazy(LAZYBIG) != (char*)-1)
     ;
   uint64 top = (uint64)sbrk(0);
-  if(top > TRAPFRAME - PGSIZE || TRAPFRAME - top >= LAZYBIG)
+  if(top > USERTOP - PGSIZE || USERTOP - top >= LAZYBIG)
     return 1;
-  if((uint64)sbrklazy(TRAPFRAME - PGSIZE - top) != top)
+  if((uint64)sbrklazy(USERTOP - PGSIZE - top) != top)
     return 2;
   char *last = sbrk(PGSIZE);
-  if((uint64)last != TRAPFRAME - PGSIZE || last[PGSIZE - 1] != 0)
+  if((uint64)last != USERTOP - PGSIZE || last[PGSIZE - 1] != 0)
     return 3;
   last[PGSIZE - 1] = 1;
   if(sbrk(1) != (char*)-1 || sbrklazy(1) != (char*)-1)
     return 4;
-  if((uint64)sbrk(0) != TRAPFRAME)
+  if((uint64)sbrk(0) != USERTOP)
     return 5;
 
-  char *mid = (char*)(100UL * LAZYBIG);  // 100 GB, far from everything mapped
+  char *mid = (char*)(LAZYBIG / 2);      // 512 MB, far from everything mapped
   mid[0] = 'm';
   int pid = fork();
   if(pid < 0)
@@ -1637,7 +1638,7 @@ lazytop(void)
 {
   int status = inchild(grow_to_top);
   if(status != 0)
-    return why("growing lazily to the trapframe: step", status);
+    return why("growing lazily to USERTOP: step", status);
   return 0;
 }
 
@@ -1659,6 +1660,46 @@ textwrite(void)
   int status = inchild(write_text);
   if(status != -1)
     return why("write to program text did not kill; status", status);
+  return 0;
+}
+
+// The kernel is mapped in every process's page table (memlayout.h), but
+// only for supervisor mode: a user load or store there must fault and kill.
+static int
+read_kernel(void)
+{
+  return *(volatile char*)(KERNLOAD + 100);     // kernel text
+}
+
+static int
+write_kernel(void)
+{
+  *(volatile char*)(PHYSTOP - 100) = 1;         // a free page, as the kernel sees it
+  return 0;
+}
+
+static int
+write_uart(void)
+{
+  *(volatile char*)KDEV(UART0) = 'X';           // the console's transmit register
+  return 0;
+}
+
+static int
+read_kstack(void)
+{
+  return *(volatile char*)(KSTACK(0) + 16);
+}
+
+static char*
+kernmem(void)
+{
+  int (*fns[])(void) = { read_kernel, write_kernel, write_uart, read_kstack };
+  for(int i = 0; i < 4; i++){
+    int status = inchild(fns[i]);
+    if(status != -1)
+      return why("user access to kernel memory did not kill; case", i);
+  }
   return 0;
 }
 
@@ -1703,17 +1744,21 @@ stackguard(void)
 }
 
 // System calls with addresses that are not the process's memory fail with
-// -1 and do not crash anything. Addresses: all ones, MAXVA, the kernel,
-// the trampoline and trapframe pages, a hole above the heap, the stack
-// guard page, and (for reads into memory) the read-only program text.
+// -1 and do not crash anything. Addresses: all ones, MAXVA, the kernel's
+// RAM, device registers and stacks (mapped in the process's own page table,
+// but not for user mode), the trampoline and trapframe pages, a hole above
+// the heap, the stack guard page, and (for reads into memory) the
+// read-only program text.
 static char*
 badptr(void)
 {
-  uint64 addrs[8];
+  uint64 addrs[10];
   int n = 0;
   addrs[n++] = 0xffffffffffffffffUL;
   addrs[n++] = MAXVA;
   addrs[n++] = KERNBASE;
+  addrs[n++] = KDEV(UART0);
+  addrs[n++] = KSTACK(0);
   addrs[n++] = TRAMPOLINE;
   addrs[n++] = TRAPFRAME;
   addrs[n++] = PGROUNDUP((uint64)sbrk(0)) + 16 * PGSIZE;
@@ -2251,6 +2296,7 @@ static struct test tests[] = {
   { lazykill,    "lazykill",    0, 60 },
   { lazytop,     "lazytop",     0, 30 },
   { textwrite,   "textwrite",   0, 20 },
+  { kernmem,     "kernmem",     0, 20 },
   { stackguard,  "stackguard",  0, 20 },
   { badptr,      "badptr",      0, 60 },
   { devinfotest, "devinfo",     0, 20 },
