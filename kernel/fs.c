@@ -747,6 +747,8 @@ stati(struct inode *ip, struct stat *st)
 #define RA_WINDOW 256
 #define RA_BATCH  64         // blocks handed to breadahead at once
 
+static void prefetch_map(struct inode *ip, uint bn, uint n);
+
 static void
 readahead(struct inode *ip, uint off, uint n)
 {
@@ -765,11 +767,18 @@ readahead(struct inode *ip, uint off, uint n)
   if(ip->ra_end > last && ip->ra_end - last > RA_WINDOW / 2)
     return;                  // enough started: wait for a bigger batch
 
+  // Start the indirect blocks that map the window first, then the direct
+  // blocks (which need no map) on their own: the first data and the block
+  // map then come back in one round trip, where mapping first would wait
+  // for the map and only then send the data.
+  prefetch_map(ip, ip->ra_end, want - ip->ra_end);
   uint blocks[RA_BATCH];
   while(ip->ra_end < want){
     int k = want - ip->ra_end;
     if(k > RA_BATCH)
       k = RA_BATCH;
+    if(ip->ra_end < NDIRECT && ip->ra_end + k > NDIRECT)
+      k = NDIRECT - ip->ra_end;
     bmap_range(ip, ip->ra_end, k, blocks);
     breadahead(ip->dev, blocks, k);
     ip->ra_end += k;
