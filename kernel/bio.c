@@ -499,9 +499,10 @@ breadahead(uint dev, const uint *blocks, int n)
       // Lock it before releasing bcache.lock: the moment the new identity
       // is visible, a bread of this block must find it locked, or it would
       // read the block itself and our read could later land on top of
-      // newer data. It cannot sleep: a buffer off the free list is held by
-      // nobody.
-      acquiresleep(&b->lock);
+      // newer data. A buffer off the free list is held by nobody and
+      // waited for by nobody (a waiter holds a reference), and only
+      // bcache.lock leads to it: the cheap way in is enough.
+      acquiresleep_unreached(&b->lock);
       q->bufs[q->nbuf] = b;
       q->r.seg[q->nbuf].addr = b->data;
       q->r.seg[q->nbuf].len = BSIZE;

@@ -102,6 +102,7 @@ void   pop_off(void);
 
 // ---- sleeplock.c ----
 void   acquiresleep(struct sleeplock *lk);
+void   acquiresleep_unreached(struct sleeplock *lk); // bio.c read-ahead: nobody can reach it
 void   releasesleep(struct sleeplock *lk);
 int    holdingsleep(struct sleeplock *lk);
 void   initsleeplock(struct sleeplock *lk, char *name);

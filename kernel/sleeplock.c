@@ -55,6 +55,24 @@ releasesleep(struct sleeplock *lk)
   release(&lk->lk);
 }
 
+// Take a sleeplock that nobody holds or waits for, and that nobody can
+// reach except through another lock the caller holds: a buffer the read-
+// ahead takes off the buffer cache's free list, under bcache.lock (bio.c
+// breadahead). Plain stores suffice then: whoever reaches the sleeplock
+// next must take that other lock first, which orders our stores before
+// its loads. The holder is an I/O in flight, not a process (pid 0); the
+// completion releases it with releasesleep. The read-ahead claims dozens
+// of buffers at once, and under QEMU acquiresleep's spinlock round trip
+// costs about a microsecond each.
+void
+acquiresleep_unreached(struct sleeplock *lk)
+{
+  if(lk->locked || lk->waiters)
+    panic("acquiresleep_unreached: in use");
+  lk->locked = 1;
+  lk->pid = 0;
+}
+
 // Does the calling process hold it?
 int
 holdingsleep(struct sleeplock *lk)
