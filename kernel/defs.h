@@ -120,6 +120,7 @@ int    kill(int pid);
 int    killed(struct proc *p);
 void   setkilled(struct proc *p);
 int    growproc(int n);
+void   proc_unshare(struct proc *p);   // p grows past USERTOP: xv6-style traps from now on
 void   proc_mapstacks(uint64 *kpgtbl);
 uint64 *proc_pagetable(struct proc *p);
 void   proc_freepagetable(uint64 *pagetable, uint64 sz);

@@ -15,7 +15,7 @@
 //   guard page           mapped without PTE_U: running off the stack faults
 //   stack                USERSTACK pages; sp starts at the top, below the
 //                        argument strings and the argv[] array
-//   (heap)               grown later by sbrk(), up to USERTOP
+//   (heap)               grown later by sbrk(), up to TRAPFRAME (see USERTOP)
 //
 // See it run: every command typed in the shell is exec()ed; `usertests
 // exectest` and `usertests bigargtest` check the argument handling.
@@ -90,7 +90,7 @@ loadsegment(pagetable_t pagetable, uint64 *sz, struct inode *ip, struct proghdr 
     return -1;
   if(ph->vaddr + ph->memsz < ph->vaddr)                  // wraps around
     return -1;
-  if(ph->vaddr + ph->memsz > USERTOP)
+  if(ph->vaddr + ph->memsz > USERTOP)   // the new table maps the kernel there
     return -1;
   if(ph->off + ph->filesz < ph->off || ph->off + ph->filesz > 0xffffffffUL)
     return -1;                                           // readi offsets are uint
@@ -242,6 +242,8 @@ exec(char *path, char **argv)
   p->sz = sz;
   p->trapframe->epc = elf.entry;
   p->trapframe->sp = sp;
+  p->kshared = 1;            // proc_pagetable shared the kernel's regions
+  p->tlbstale = 0;
   vmswitch(pagetable);       // off the old table before it is freed
   proc_freepagetable(oldpagetable, oldsz);
 

@@ -151,6 +151,8 @@ found:
     release(&p->lock);
     return 0;
   }
+  p->kshared = 1;
+  p->tlbstale = 0;
 
   // When the scheduler first swtch()es here, "return" into forkret on the
   // top of this process's (empty) kernel stack.
@@ -271,8 +273,10 @@ growproc(int n)
   uint64 sz = p->sz;
 
   if(n > 0){
-    if(sz + n > USERTOP)
+    if(sz + n > TRAPFRAME)
       return -1;
+    if(sz + n > USERTOP)
+      proc_unshare(p);
     uint64 newsz = uvmalloc(p->pagetable, sz, sz + n, PTE_W);
     if(newsz == 0)
       return -1;
@@ -289,6 +293,22 @@ growproc(int n)
   return 0;
 }
 
+// p, the caller, is about to own memory at or above USERTOP, where its page
+// table holds the kernel's regions (memlayout.h). Give them back, and from
+// now on run p the way xv6 runs every process: the kernel on the kernel
+// table, a switch at every trap (trampoline.S, trap.c usertrapret). We are
+// on p's table right now, so we leave it first. Until exec gives p a new
+// table, it stays this way.
+void
+proc_unshare(struct proc *p)
+{
+  if(!p->kshared)
+    return;
+  vmswitch(kernel_pagetable);
+  uvmkunshare(p->pagetable);
+  p->kshared = 0;
+}
+
 // Create a copy of the calling process. The child returns 0 from the
 // system call, the parent the child's pid; -1 if the process table is
 // full or memory ran out.
@@ -300,6 +320,12 @@ fork(void)
   if(np == 0)
     return -1;
 
+  // A parent that owns memory past USERTOP gets a child like itself: its
+  // table must not hold the kernel's regions where that memory goes.
+  if(!p->kshared){
+    uvmkunshare(np->pagetable);
+    np->kshared = 0;
+  }
   if(uvmcopy(p->pagetable, np->pagetable, p->sz) < 0){
     freeproc(np);
     release(&np->lock);
@@ -463,12 +489,16 @@ scheduler(void)
         p->state = RUNNING;
         c->proc = p;
         // The process's kernel code runs on its own page table, which
-        // maps the kernel too; back here, the hart returns to the kernel
-        // table before p->lock is released, since once it is, a parent
-        // may free the table of an exited p.
-        vmswitch(p->pagetable);
+        // maps the kernel too (kshared); back here, the hart returns to
+        // the kernel table before p->lock is released, since once it is,
+        // a parent may free the table of an exited p.
+        // (A process that is not kshared runs its kernel code on the
+        // kernel table, which the hart is on already.)
+        if(p->kshared)
+          vmswitch(p->pagetable);
         swtch(&c->context, &p->context);
-        vmswitch(kernel_pagetable);
+        if(r_satp() != MAKE_SATP(kernel_pagetable))
+          vmswitch(kernel_pagetable);
         c->proc = 0;
         found = 1;
       }

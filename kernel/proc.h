@@ -83,7 +83,8 @@ struct trapframe {
   /* 232 */ uint64 t4;            // x29
   /* 240 */ uint64 t5;            // x30
   /* 248 */ uint64 t6;            // x31
-  /* 256 */ uint64 unused;        // (xv6 keeps its kernel page table here)
+  /* 256 */ uint64 kernel_satp;   // kernel page table to switch to, or 0:
+                                 //   the user table maps the kernel (kshared)
   /* 264 */ uint64 kernel_sp;     // top of this process's kernel stack
   /* 272 */ uint64 kernel_trap;   // address of usertrap()
   /* 280 */ uint64 kernel_hartid; // the kernel's tp: which hart we are on
@@ -109,8 +110,11 @@ struct proc {
   // state while building or tearing it down), so no lock:
   uint64 kstack;               // virtual address of its kernel stack
   uint64 sz;                   // bytes of user memory, from address 0
-  pagetable_t pagetable;       // user page table (also maps the kernel)
-  int tlbstale;                // pagetable changed since the hart last fenced
+  pagetable_t pagetable;       // user page table
+  int kshared;                 // pagetable maps the kernel too (memory below
+                               //   USERTOP): traps do not switch tables
+  int tlbstale;                // kshared: pagetable changed since the hart
+                               //   last fenced
   struct trapframe *trapframe; // the page mapped at TRAPFRAME
   struct context context;      // swtch() here to run its kernel thread
   struct file *ofile[NOFILE];  // open files, indexed by fd

@@ -57,8 +57,10 @@ sys_wait(void)
 // Lazy growth only moves the end: p->sz covers the new addresses and no
 // page is allocated; each gets its memory at its first use (vmfault in
 // vm.c, from a page fault in trap.c or a copyout). So it succeeds far
-// beyond the free memory, and fails only if the end would pass USERTOP,
-// where the kernel's mappings begin (memlayout.h). A lazy shrink is an eager
+// beyond the free memory, and fails only if the end would pass TRAPFRAME,
+// the first address the process cannot own. Passing USERTOP, where the
+// kernel's own regions sit in the process's page table, costs the process
+// its fast traps (proc.c proc_unshare). A lazy shrink is an eager
 // one: freed pages go back at once.
 uint64
 sys_sbrk(void)
@@ -70,10 +72,12 @@ sys_sbrk(void)
   struct proc *p = myproc();
   uint64 oldsz = p->sz;
   if(mode == SBRK_LAZY && n > 0){
-    // Checked as a subtraction, which cannot wrap (oldsz <= USERTOP
+    // Checked as a subtraction, which cannot wrap (oldsz <= TRAPFRAME
     // always holds), so the test stays right whatever the sizes.
-    if((uint64)n > USERTOP - oldsz)
+    if((uint64)n > TRAPFRAME - oldsz)
       return -1;
+    if(oldsz + n > USERTOP)
+      proc_unshare(p);
     p->sz = oldsz + n;
     return oldsz;
   }

@@ -183,6 +183,9 @@ usertrapret(void)
 
   w_stvec(TRAMPOLINE + (uservec - trampoline));
 
+  // uservec switches to the kernel table only for a process whose table
+  // does not map the kernel (proc.c proc_unshare).
+  p->trapframe->kernel_satp = p->kshared ? 0 : MAKE_SATP(kernel_pagetable);
   p->trapframe->kernel_sp = p->kstack + PGSIZE;   // stacks grow down
   p->trapframe->kernel_trap = (uint64)usertrap;
   p->trapframe->kernel_hartid = r_tp();
@@ -195,25 +198,29 @@ usertrapret(void)
 
   w_sepc(p->trapframe->epc);
 
-  // The hart has run the kernel on this process's page table since the
-  // trap (the scheduler put it in satp). If the kernel changed the table
-  // meanwhile (sbrk, a lazy page filled in), the hart may still hold
-  // translations from before, stale or missing: a fence makes it walk
-  // the table again (privileged spec 4.2.1; the spec asks for one even
-  // when a mapping was only added). Under QEMU a fence empties the whole
-  // software TLB, so only a changed table pays for it.
-  if(r_satp() != MAKE_SATP(p->pagetable))
-    panic("usertrapret: not on the process's page table");
-  if(p->tlbstale){
-    p->tlbstale = 0;
-    sfence_vma();
+  // A kshared process: the hart has run the kernel on its page table since
+  // the trap (the scheduler put it in satp). If the kernel changed the
+  // table meanwhile (sbrk, a lazy page filled in), the hart may still hold
+  // translations from before, stale or missing: a fence makes it walk the
+  // table again (privileged spec 4.2.1; the spec asks for one even when a
+  // mapping was only added). Under QEMU a fence empties the whole software
+  // TLB, so only a changed table pays for it. Any other process: userret
+  // switches to its table, and fences, as xv6 does.
+  uint64 satp = 0;
+  if(p->kshared){
+    if(r_satp() != MAKE_SATP(p->pagetable))
+      panic("usertrapret: not on the process's page table");
+    if(p->tlbstale)
+      sfence_vma();
+  } else {
+    satp = MAKE_SATP(p->pagetable);
   }
+  p->tlbstale = 0;
 
-  // Call userret at its trampoline address, which is mapped in the user
-  // page table (the kernel's own link address of it is too, but uservec
-  // must be at TRAMPOLINE, and the two belong together).
-  void (*ret)(void) = (void (*)(void))(TRAMPOLINE + (userret - trampoline));
-  ret();
+  // Call userret at its trampoline address, which is mapped in every user
+  // page table.
+  void (*ret)(uint64) = (void (*)(uint64))(TRAMPOLINE + (userret - trampoline));
+  ret(satp);
 }
 
 // A trap while in the kernel, through kernelvec. Only interrupts are

@@ -10,14 +10,19 @@
 // pointer; device registers at KDEV(pa); the per-process kernel stacks;
 // and the trampoline page (see the map in memlayout.h).
 //
-// A user table maps the process's memory from address 0 up to p->sz, the
-// trapframe and trampoline pages at the very top, and, shared with the
-// kernel table, the kernel's own regions above USERTOP (uvmkshare), which
-// user code cannot touch (PTE_U clear). So a trap from user mode runs the
+// A user table maps the process's memory from address 0 up to p->sz, and
+// the trapframe and trampoline pages at the very top. While p->sz stays
+// below USERTOP (2 GB), which is every process in practice, it also maps
+// the kernel's own regions, shared with the kernel table (uvmkshare), which
+// user code cannot touch (PTE_U clear). Then a trap from user mode runs the
 // kernel on the user's table, and nothing switches page tables except the
 // scheduler, when a hart changes process, and exec. Whoever changes the
 // table of the running process marks it (p->tlbstale) so that the return
-// to user mode fences the hart's cached translations (trap.c).
+// to user mode fences the hart's cached translations (trap.c). A process
+// that grows past USERTOP (lazily, say: the xv6 ABI lets user memory reach
+// TRAPFRAME) gives the kernel's regions back (proc.c proc_unshare) and from
+// then on traps the way xv6's always do: the trampoline switches to the
+// kernel table and back.
 // Below p->sz a page may also be missing: sbrklazy() (see
 // vm.h) only raises p->sz, and a page gets its memory when it is first
 // used, from vmfault(): on a user page fault (trap.c), or when a system
@@ -100,13 +105,16 @@ uvmkshare(pagetable_t pagetable)
     pagetable[PX(2, kslots[i])] = kernel_pagetable[PX(2, kslots[i])];
 }
 
-// Take them out again before the user table is freed: the tables they
-// point to are the kernel's.
+// Take them out again, before the user table is freed (the tables they
+// point to are the kernel's) or when the process grows past USERTOP
+// (proc.c proc_unshare). An entry that is not the kernel's is the
+// process's own and stays.
 void
 uvmkunshare(pagetable_t pagetable)
 {
   for(int i = 0; i < NKSLOTS; i++)
-    pagetable[PX(2, kslots[i])] = 0;
+    if(pagetable[PX(2, kslots[i])] == kernel_pagetable[PX(2, kslots[i])])
+      pagetable[PX(2, kslots[i])] = 0;
 }
 
 // Make this hart translate through page table pt from now on: the

@@ -1596,38 +1596,55 @@ lazykill(void)
   return 0;
 }
 
-// Lazy growth in 1 GB steps stops just short of USERTOP (2 GB), where the
-// kernel's mappings begin; then the last page below it can be had eagerly,
-// and not one byte more either way. A process that owns 2 GB of addresses
-// with a few pages in use still takes page faults up there, forks and
-// exits quickly (the kernel skips missing page tables a 2 MB or 1 GB
-// stretch at a time).
+// Lazy growth in 1 GB steps stops just short of the trapframe; then the
+// last page below it can be had eagerly, and not one byte more either way.
+// A process that owns 256 GB of addresses with a few pages in use still
+// takes page faults up there, forks and exits quickly (the kernel skips
+// missing page tables a 2 MB or 1 GB stretch at a time). Past USERTOP the
+// process's page table gives the kernel's regions back (proc.c
+// proc_unshare), so the pages there, where the kernel sits in a small
+// process's table, are checked too, and a system call still works.
 static int
 grow_to_top(void)
 {
   while(sbrklazy(LAZYBIG) != (char*)-1)
     ;
   uint64 top = (uint64)sbrk(0);
-  if(top > USERTOP - PGSIZE || USERTOP - top >= LAZYBIG)
+  if(top > TRAPFRAME - PGSIZE || TRAPFRAME - top >= LAZYBIG)
     return 1;
-  if((uint64)sbrklazy(USERTOP - PGSIZE - top) != top)
+  if((uint64)sbrklazy(TRAPFRAME - PGSIZE - top) != top)
     return 2;
   char *last = sbrk(PGSIZE);
-  if((uint64)last != USERTOP - PGSIZE || last[PGSIZE - 1] != 0)
+  if((uint64)last != TRAPFRAME - PGSIZE || last[PGSIZE - 1] != 0)
     return 3;
   last[PGSIZE - 1] = 1;
   if(sbrk(1) != (char*)-1 || sbrklazy(1) != (char*)-1)
     return 4;
-  if((uint64)sbrk(0) != USERTOP)
+  if((uint64)sbrk(0) != TRAPFRAME)
     return 5;
 
-  char *mid = (char*)(LAZYBIG / 2);      // 512 MB, far from everything mapped
+  // Where a small process's table has the kernel's RAM, devices, stacks.
+  char *kslot[] = { (char*)KERNBASE, (char*)KDEV(UART0), (char*)KSTACK(0) };
+  for(int i = 0; i < 3; i++){
+    if(kslot[i][0] != 0)
+      return 8;
+    kslot[i][0] = 'k' + i;
+  }
+  int fds[2];
+  if(pipe(fds) != 0 || write(fds[1], kslot[0], 1) != 1 ||
+     read(fds[0], kslot[1] + 1, 1) != 1 || kslot[1][1] != 'k')
+    return 9;
+  close(fds[0]);
+  close(fds[1]);
+
+  char *mid = (char*)(100UL * LAZYBIG);  // 100 GB, far from everything mapped
   mid[0] = 'm';
   int pid = fork();
   if(pid < 0)
     return 6;
   if(pid == 0)
-    exit(mid[0] == 'm' && last[PGSIZE - 1] == 1 && mid[PGSIZE] == 0 ? 0 : 1);
+    exit(mid[0] == 'm' && last[PGSIZE - 1] == 1 && mid[PGSIZE] == 0 &&
+         kslot[2][0] == 'k' + 2 ? 0 : 1);
   if(waitstatus() != 0)
     return 7;
   return 0;
@@ -1638,7 +1655,7 @@ lazytop(void)
 {
   int status = inchild(grow_to_top);
   if(status != 0)
-    return why("growing lazily to USERTOP: step", status);
+    return why("growing lazily to the trapframe: step", status);
   return 0;
 }
 
