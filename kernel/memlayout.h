@@ -18,15 +18,23 @@
 //   0x80000000 + RAM size   end of RAM (128 MB by default: 0x88000000)
 //
 // Virtual address space. The kernel's mappings (PTE_U clear, so user code
-// cannot touch them) are in the kernel page table AND in every user page
-// table: a trap from user mode runs the kernel on the user's own table, and
-// a system call writes satp not at all. (xv6 gives the kernel a table of its
-// own and switches on every trap; under QEMU that made a system call cost
-// 16 us instead of 2.5, since QEMU empties its software TLB at each satp
-// write. docs/ARCHITECTURE.md, "Memory and traps", has the rest.) Each
-// kernel region below fills whole 1 GB slots of the top-level table, so a
-// user table shares them by copying three top-level entries (vm.c
-// uvmkshare); the kernel never adds a slot after boot.
+// cannot touch them) are in the kernel page table, and also in the page
+// table of every process whose memory ends below USERTOP (2 GB): every
+// process, in practice. A trap from user mode then runs the kernel on the
+// user's own table, and a system call writes satp not at all. (xv6 gives
+// the kernel a table of its own and switches on every trap; under QEMU that
+// made a system call cost 16 us instead of 2.5, since QEMU empties its
+// software TLB at each satp write. docs/ARCHITECTURE.md, "Memory and
+// traps", has the rest.) Each kernel region below fills whole 1 GB slots
+// of the top-level table, so a user table shares them by copying three
+// top-level entries (vm.c uvmkshare); the kernel never adds a slot after
+// boot. User memory may still grow up to TRAPFRAME, as in xv6: a process
+// that passes USERTOP gives the three entries back (proc.c proc_unshare)
+// and its traps switch page tables, xv6's way. In its table, then:
+//
+//   MAXVA - 2 pages: trapframe and trampoline; 0 up to p->sz: its memory.
+//
+// In the kernel's table, and in every other process's:
 //
 //   MAXVA           +------------------+
 //                   | TRAMPOLINE       |  trap entry/exit code (the same page in
@@ -42,7 +50,7 @@
 //                   | RAM, one to one  |  kernel text, data, free pages (virtual
 //   KERNBASE        +------------------+  == physical)              (1 GB slot)
 //                   | user memory      |  text+data from 0, a guard page, the
-//   0               +------------------+  stack, then the heap, up to USERTOP
+//   0               +------------------+  stack, then the heap (user tables)
 //
 #ifndef MEMLAYOUT_H
 #define MEMLAYOUT_H
@@ -81,6 +89,7 @@
 #define KSTACK(p)   (KSTACKS + (2*(p) + 1) * PGSIZE)
 
 // User address space: text+data from 0, a guard page, the stack, then the
-// heap grown by sbrk(), up to USERTOP, where the kernel's mappings begin.
+// heap grown by sbrk(), up to TRAPFRAME. Below USERTOP, where the kernel's
+// mappings begin, the process's table maps the kernel too (see above).
 #define USERTOP     KERNBASE
 #endif
