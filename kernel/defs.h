@@ -25,6 +25,7 @@ long   sbi_set_timer(uint64 when);                 // TIME extension
 long   sbi_hart_start(uint64 hartid, uint64 start, uint64 opaque);  // HSM
 void   sbi_shutdown(void) __attribute__((noreturn)); // SRST: power off
 int    sbi_hart_is_stopped(uint64 hartid);
+void   sbi_send_ipi(uint64 hartid);                 // IPI: a software interrupt there
 void   fdt_parse(uint64 dtb);     // fills in machine facts (memory, harts, devices)
 void   plicinit(void);
 void   plicinithart(int devices);

@@ -49,7 +49,10 @@ plicinit(void)
 // such wakeup runs on the host's CPUs next to the device model's own
 // threads: with all three harts taking interrupts, a 4 KB disk request
 // took about 220 us from notification to wakeup; with one, about 110 us
-// (blkbench, depth 1). Any hart can still run the woken process.
+// (blkbench, depth 1). Any hart can still run the woken process: if the
+// interrupted hart is busy with a process, wakeup() rouses an idle one
+// with an IPI (proc.c kick_idle_hart); without that, the woken process
+// would wait up to a timer tick (100 ms) for a hart.
 void
 plicinithart(int devices)
 {

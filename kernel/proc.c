@@ -479,10 +479,21 @@ scheduler(void)
     intr_on();
     intr_off();
 
+    // Other harts' wakeups cannot interrupt us (device interrupts go to
+    // one hart, plic.c), so we say we may go idle before we look: a waker
+    // that makes a process RUNNABLE after our look then sees the flag and
+    // sends an IPI, which ends the wfi below (kick_idle_hart). The fence
+    // orders our store before our loads of p->state; the waker's orders
+    // its store of p->state before its load of the flag. So one of us
+    // sees the other's store.
+    __atomic_store_n(&c->idle, 1, __ATOMIC_RELAXED);
+    __sync_synchronize();
+
     int found = 0;
     for(struct proc *p = proc; p < &proc[NPROC]; p++){
       acquire(&p->lock);
       if(p->state == RUNNABLE){
+        __atomic_store_n(&c->idle, 0, __ATOMIC_RELAXED);
         // The process releases p->lock itself (in forkret, or after
         // sched() returns in yield/sleep), and takes it again before
         // switching back here.
@@ -506,6 +517,27 @@ scheduler(void)
     }
     if(!found)
       asm volatile("wfi");
+    __atomic_store_n(&c->idle, 0, __ATOMIC_RELAXED);
+  }
+}
+
+// A process just became RUNNABLE. If the caller is a process (running on
+// its hart, or interrupted there), that hart is busy, while another may
+// sleep in the scheduler's wfi until its next timer tick, 100 ms away:
+// wake one with an IPI. (A wakeup from an interrupt taken in the
+// scheduler needs none: that hart scans next.)
+static void
+kick_idle_hart(struct proc *self)
+{
+  if(self == 0)
+    return;
+  __sync_synchronize();   // our p->state store before our loads of idle
+  for(int i = 0; i < NCPU; i++){
+    // (Our own hart's flag is clear: it is running a process, us.)
+    if(__atomic_load_n(&cpus[i].idle, __ATOMIC_RELAXED)){
+      sbi_send_ipi(i);
+      return;
+    }
   }
 }
 
@@ -596,15 +628,20 @@ void
 wakeup(void *chan)
 {
   struct proc *self = myproc();
+  int woke = 0;
 
   for(struct proc *p = proc; p < &proc[NPROC]; p++){
     if(p == self)
       continue;     // we hold no lock for ourselves, and we are awake
     acquire(&p->lock);
-    if(p->state == SLEEPING && p->chan == chan)
+    if(p->state == SLEEPING && p->chan == chan){
       p->state = RUNNABLE;
+      woke = 1;
+    }
     release(&p->lock);
   }
+  if(woke)
+    kick_idle_hart(self);
 }
 
 // Ask process pid to die. It exits the next time it crosses from the
@@ -617,9 +654,12 @@ kill(int pid)
     acquire(&p->lock);
     if(p->pid == pid && p->state != UNUSED){
       p->killed = 1;
-      if(p->state == SLEEPING)
+      int woke = p->state == SLEEPING;
+      if(woke)
         p->state = RUNNABLE;   // its sleep loop sees killed and returns
       release(&p->lock);
+      if(woke)
+        kick_idle_hart(myproc());
       return 0;
     }
     release(&p->lock);

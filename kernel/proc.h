@@ -38,6 +38,7 @@ struct cpu {
   struct context context;   // the scheduler's registers; swtch() here to enter it
   int noff;                 // depth of push_off() nesting
   int intena;               // were interrupts on before the first push_off()?
+  int idle;                 // about to wfi, or in it: wake it with an IPI (proc.c)
 };
 
 extern struct cpu cpus[NCPU];

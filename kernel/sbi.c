@@ -2,8 +2,9 @@
 // Supervisor Binary Interface.
 //
 // Follows the RISC-V SBI specification v1.0: chapter 3 (calling convention),
-// 6 (Timer, "TIME"), 9 (Hart State Management, "HSM"), 10 (System Reset,
-// "SRST"), and 5.2 (legacy console putchar, used only before the UART works).
+// 6 (Timer, "TIME"), 7 (IPI, "sPI"), 9 (Hart State Management, "HSM"), 10
+// (System Reset, "SRST"), and 5.2 (legacy console putchar, used only before
+// the UART works).
 //
 // An SBI call is an `ecall` from S-mode: a7 names the extension (EID), a6 the
 // function within it (FID), a0..a5 carry arguments. The firmware answers with
@@ -17,6 +18,7 @@
 
 #define SBI_EXT_LEGACY_PUTCHAR 0x01
 #define SBI_EXT_TIME   0x54494D45   // "TIME"
+#define SBI_EXT_IPI    0x735049     // "sPI"
 #define SBI_EXT_HSM    0x48534D     // "HSM"
 #define SBI_EXT_SRST   0x53525354   // "SRST"
 
@@ -64,6 +66,15 @@ long
 sbi_set_timer(uint64 when)
 {
   return sbi_call(SBI_EXT_TIME, 0, when, 0, 0).error;
+}
+
+// Raise a supervisor software interrupt on hart `hartid` (proc.c wakeup
+// uses it to rouse an idle hart from wfi). The arguments are a bit mask of
+// harts and the hart id its bit 0 stands for.
+void
+sbi_send_ipi(uint64 hartid)
+{
+  sbi_call(SBI_EXT_IPI, 0, 1, hartid, 0);
 }
 
 // Start a stopped hart at physical address `start` in S-mode with

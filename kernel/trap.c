@@ -93,7 +93,8 @@ devintr(uint64 scause)
     return 2;
   }
   if(scause == SCAUSE_S_SOFTWARE){
-    // Nobody sends inter-hart interrupts yet; just acknowledge it by
+    // Another hart's wakeup() woke us from the scheduler's wfi: there is a
+    // process to run, which the scheduler will find. Acknowledge it by
     // clearing the pending bit, or it would fire again at once.
     w_sip(r_sip() & ~SIP_SSIP);
     return 1;
