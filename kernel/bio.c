@@ -50,11 +50,15 @@
 //
 // When every buffer is in use, bget sleeps until one is released rather
 // than panicking. That cannot deadlock as long as (1) no code holds one
-// buffer while asking for another (fs.c and log.c are written that way;
-// read-aheads hold many, but the device, not a process, releases them),
-// and (2) the log pins fewer than NBUF buffers (its 2042 slots leave more
-// than half of the cache free): then some unpinned buffer is held by
-// someone who will release it without waiting for any other buffer.
+// buffer LOCKED while asking for another (fs.c and log.c are written that
+// way; read-aheads hold many, but the device, not a process, releases
+// them), and (2) the buffers held otherwise stay well below NBUF. Besides
+// the log's pins (at most 2042), a reader may hold references without
+// locks while it breads one more block: readi up to 32 peeked blocks of
+// its window, bmap_range the double-indirect block. 64 processes doing so
+// at once hold about 2100, which with the log's pins still leaves about
+// 1900 of the 4096 free: some unpinned buffer is held by someone who will
+// release it without waiting for any other buffer.
 //
 // In the driver's baseline mode (diskmode(1), disk_baseline()) bio_rw sends
 // one 1 KB block per request, one request at a time, and the file system

@@ -807,9 +807,10 @@ readahead(struct inode *ip, uint off, uint n)
 // direct_next gets there.
 #define MAP_AHEAD 4096
 
-// Block map entries direct_next maps at once: a page of them. Each
-// bmap_range call costs about as much as mapping a few dozen blocks (the
-// cache lock, the indirect blocks), so the windows are big.
+// How many block map entries the page direct_next maps into can hold; it
+// is asked for windows of bio.c's DWIN (256) at most, an indirect block's
+// worth. Each bmap_range call costs about as much as mapping a few dozen
+// blocks (the cache lock, the indirect blocks), so the windows are big.
 #define DMAP (PGSIZE / sizeof(uint))
 
 struct direct {

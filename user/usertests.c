@@ -677,7 +677,7 @@ bigfile(void)
 // writes the disk has not seen yet (the log commits later), and must be
 // copied from the cache. Set up a file whose blocks 64 and 65 were
 // rewritten after the cache was emptied, and read it whole in one call:
-// disk, cache, disk.
+// disk, cache, disk. Then read it behind a read-ahead still in flight.
 static char*
 directmix(void)
 {
@@ -711,6 +711,24 @@ directmix(void)
     char want = i >= 64 * K && i < 66 * K ? '#' : (char)('D' + i);
     if(big[i] != want)
       return why("whole-file read: wrong byte at", i);
+  }
+
+  // Again from a cold cache, but first a 1 KB read, which starts
+  // read-ahead of the blocks after it: the big read then meets blocks
+  // that are cached, and blocks still on their way in.
+  if(dropcache() < 0)
+    return "dropcache";
+  memset(big, 0, N);
+  fd = open("dmix.f", O_RDONLY);
+  if(fd < 0)
+    return "reopen";
+  if(read(fd, buf, K) != K || read(fd, big, N - K) != N - K)
+    return "1 KB read, then the rest in one read";
+  close(fd);
+  for(int i = K; i < N; i++){
+    char want = i >= 64 * K && i < 66 * K ? '#' : (char)('D' + i);
+    if(big[i - K] != want)
+      return why("read behind read-ahead: wrong byte at", i);
   }
   sbrk(-(N + K));
   if(unlink("dmix.f") != 0)
