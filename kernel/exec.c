@@ -210,8 +210,12 @@ exec(char *path, char **argv)
   end_op();
   ip = 0;
 
-  // The guard page and the stack, on fresh pages above the program.
+  // The guard page and the stack, on fresh pages above the program. Like
+  // the segments, they must stay below USERTOP: the new table maps the
+  // kernel there.
   sz = PGROUNDUP(sz);
+  if(sz + (1 + USERSTACK) * PGSIZE > USERTOP)
+    goto bad;
   uint64 newsz = uvmalloc(pagetable, sz, sz + (1 + USERSTACK) * PGSIZE, PTE_W);
   if(newsz == 0)
     goto bad;

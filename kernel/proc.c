@@ -304,9 +304,14 @@ proc_unshare(struct proc *p)
 {
   if(!p->kshared)
     return;
+  // Interrupts off: a timer tick must not reschedule us halfway, or the
+  // scheduler, still seeing kshared, would put us back on our table
+  // after (or while) it loses the kernel's mappings.
+  push_off();
+  p->kshared = 0;
   vmswitch(kernel_pagetable);
   uvmkunshare(p->pagetable);
-  p->kshared = 0;
+  pop_off();
 }
 
 // Create a copy of the calling process. The child returns 0 from the

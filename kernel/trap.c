@@ -209,8 +209,8 @@ usertrapret(void)
   // switches to its table, and fences, as xv6 does.
   uint64 satp = 0;
   if(p->kshared){
-    if(r_satp() != MAKE_SATP(p->pagetable))
-      panic("usertrapret: not on the process's page table");
+    if(r_satp() != MAKE_SATP(p->pagetable) || p->sz > USERTOP)
+      panic("usertrapret: kshared, but not on the process's table or too big");
     if(p->tlbstale)
       sfence_vma();
   } else {

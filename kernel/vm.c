@@ -119,14 +119,16 @@ uvmkunshare(pagetable_t pagetable)
 
 // Make this hart translate through page table pt from now on: the
 // scheduler does it when the hart changes process, exec when a process
-// changes table. The fence after the write drops what the hart cached from
-// the table before (all our tables use ASID 0, so the hart cannot tell
-// their entries apart) and orders our earlier stores to pt before its
-// walks (privileged spec 4.2.1). Between the two instructions only kernel
-// mappings are used, and those are the same in every table.
+// changes table. The fence before the write orders the stores that built
+// pt (ours, or another hart's, which p->lock ordered before our loads)
+// before the walks that will read it, including the fetch of the next
+// instruction; the fence after drops what the hart cached from the table
+// before (all our tables use ASID 0, so the hart cannot tell their entries
+// apart). Privileged spec 4.2.1.
 void
 vmswitch(pagetable_t pt)
 {
+  sfence_vma();
   w_satp(MAKE_SATP(pt));
   sfence_vma();
 }
