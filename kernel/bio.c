@@ -671,11 +671,16 @@ bio_read_direct(uint dev, int (*next)(void *arg, struct bvec *v, int max), void 
         inflight++;
       }
       if(inflight == NBATCH){
+        // Full: wait for the older half, not just the oldest. Each sleep
+        // costs two context switches (and under QEMU, TLB refills), and
+        // the device still has the younger half queued meanwhile.
         // (disk_wait publishes whatever is still queued before it sleeps.)
-        if(disk_wait(&batch.req[oldest]) < 0)
-          err = -1;
-        oldest = (oldest + 1) % NBATCH;
-        inflight--;
+        while(inflight > NBATCH / 2){
+          if(disk_wait(&batch.req[oldest]) < 0)
+            err = -1;
+          oldest = (oldest + 1) % NBATCH;
+          inflight--;
+        }
       }
       cur = &batch.req[(oldest + inflight) % NBATCH];
       cur->type = VBLK_READ;
