@@ -120,15 +120,18 @@ uvmkunshare(pagetable_t pagetable)
 // Make this hart translate through page table pt from now on: the
 // scheduler does it when the hart changes process, exec when a process
 // changes table. The fence before the write orders the stores that built
-// pt (ours, or another hart's, which p->lock ordered before our loads)
-// before the walks that will read it, including the fetch of the next
-// instruction; the fence after drops what the hart cached from the table
-// before (all our tables use ASID 0, so the hart cannot tell their entries
-// apart). Privileged spec 4.2.1.
+// a user table (ours, or another hart's, which p->lock ordered before our
+// loads) before the walks that will read it, including the fetch of the
+// next instruction; the kernel table has not changed since kvminithart
+// fenced it, and under QEMU each fence costs a flush, so it goes without.
+// The fence after drops what the hart cached from the table before (all
+// our tables use ASID 0, so the hart cannot tell their entries apart).
+// Privileged spec 4.2.1.
 void
 vmswitch(pagetable_t pt)
 {
-  sfence_vma();
+  if(pt != kernel_pagetable)
+    sfence_vma();
   w_satp(MAKE_SATP(pt));
   sfence_vma();
 }
