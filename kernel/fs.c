@@ -1070,13 +1070,17 @@ namecmp(const char *s, const char *t)
 }
 
 // Find name in directory dp (locked). Returns 1 and sets *poff and *pinum
-// if found, 0 if not, -1 on a read error or if dp is not a directory.
+// if found, 0 if not, -1 on a read error, if dp is not a directory, or if
+// it has been removed (nlink 0: someone's current directory still holds
+// it). A removed directory is empty; its "." and ".." stay in its blocks
+// until the last reference goes, but ".." may name a directory that is
+// gone too, whose inode is free. So nothing is looked up or added there.
 static int
 dir_find(struct inode *dp, char *name, uint *poff, uint *pinum)
 {
   struct dirent de;
 
-  if(!dp->valid || dp->type != T_DIR)
+  if(!dp->valid || dp->type != T_DIR || dp->nlink == 0)
     return -1;
   for(uint off = 0; off + sizeof(de) <= dp->size; off += sizeof(de)){
     if(readi(dp, 0, (uint64)&de, off, sizeof(de)) != sizeof(de))

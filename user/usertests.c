@@ -1064,6 +1064,12 @@ cwdunlink(void)
     return "created a file in a removed directory";
   if(mkdir("d") != -1)
     return "made a directory in a removed directory";
+  if(link("/init", "l") != -1)
+    return "linked a file into a removed directory";
+  // Nothing is looked up in a removed directory, not even "..", which may
+  // name a directory that is gone too (xv6's unlinkcwd does that).
+  if(open("..", O_RDONLY) >= 0 || open(".", O_RDONLY) >= 0)
+    return "looked up .. or . in a removed directory";
   if(chdir("/") != 0)
     return "chdir / from a removed directory";
   // And a child that exits while its directory is gone.
