@@ -44,6 +44,12 @@ static struct {
   uint e;   // end of the line being edited
 } cons;
 
+// One write() at a time: uartputc sleeps when the UART's ring is full, and
+// without this another process's write could slip in between, so that
+// "udpecho: listening" and a shell's "$ " came out mixed letter by letter
+// when the two ran on different harts.
+static struct sleeplock writelock;
+
 // Put one character on the screen, synchronously.
 void
 consputc(int c)
@@ -68,17 +74,19 @@ consolewrite(int user_src, uint64 src, int n)
 
   // Copy in small chunks: one either_copyin() per byte would walk the
   // page table for every byte.
+  acquiresleep(&writelock);
   while(done < n){
     int m = n - done;
     if(m > (int)sizeof(chunk))
       m = sizeof(chunk);
     if(either_copyin(chunk, user_src, src + done, m) < 0)
-      return done > 0 ? done : -1;
+      break;
     for(int i = 0; i < m; i++)
       uartputc(chunk[i]);
     done += m;
   }
-  return done;
+  releasesleep(&writelock);
+  return done > 0 || n == 0 ? done : -1;
 }
 
 // read() on the console: copy up to n bytes of complete input lines to
@@ -163,6 +171,7 @@ void
 consoleinit(void)
 {
   initlock(&cons.lock, "cons");
+  initsleeplock(&writelock, "console write");
   devsw[CONSOLE].read = consoleread;
   devsw[CONSOLE].write = consolewrite;
 }

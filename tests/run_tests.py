@@ -24,6 +24,7 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(HERE, "qemu"))
+import qemu  # noqa: E402
 
 results = []   # (name, ok)
 
@@ -108,6 +109,7 @@ def main():
                         print("%-28s (group %s)" % ("qemu:" + a[5:], f[5:-3]))
         return 0
     wanted = args
+    qemu.claim_outdir("make check")
     host_tests(wanted)
     qemu_tests(wanted)
     passed = sum(1 for _, ok in results if ok)

@@ -26,7 +26,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from qemu import Qemu, fresh_disk, PROMPT, FSIMG  # noqa: E402
+from qemu import Qemu, fresh_disk, claim_outdir, PROMPT, FSIMG  # noqa: E402
 
 SCRATCH_MB = 128
 
@@ -82,6 +82,7 @@ def num(rx, text, cast=float):
 
 
 def main():
+    claim_outdir("make bench")
     cpus = int(os.environ.get("CPUS", "3"))
     when = datetime.date.today().isoformat()
     version = qemu_version()

@@ -35,7 +35,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from qemu import Qemu, QemuError, fresh_disk, PROMPT, ROOT  # noqa: E402
+from qemu import Qemu, QemuError, fresh_disk, claim_outdir, PROMPT, ROOT  # noqa: E402
 
 FSCK = os.path.join(ROOT, "mkfs", "fsck")
 NOPS = 300
@@ -160,6 +160,7 @@ def run(npoints, master=None, nops=NOPS, cpus=3, report=print):
 
 
 def main():
+    claim_outdir("make crashtest")
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-n", type=int, default=20, help="crash points (default 20)")
     ap.add_argument("--master", type=int, help="master seed (picks the points)")

@@ -9,6 +9,7 @@ deadline, and is killed by its own process id (never by name).
         out = q.run("ls")          # send a line, collect output to the next prompt
 """
 import errno
+import fcntl
 import os
 import re
 import select
@@ -55,6 +56,32 @@ def sparse_copy(src, dst, size=None):
                 left -= len(chunk)
             pos = stop
         fo.truncate(size if size is not None else end)
+
+
+_outdir_lock = None
+
+
+def claim_outdir(what):
+    """Only one harness run at a time may use tests/out: its disk images and
+    transcripts have fixed names, so a second `make check` (or `make bench`,
+    `make crashtest`) in the same checkout would overwrite the first one's
+    disks under its running QEMUs. The lock (flock on tests/out/.lock) goes
+    away with the process; a second run stops at once and says who holds it."""
+    global _outdir_lock
+    os.makedirs(OUT, exist_ok=True)
+    f = open(os.path.join(OUT, ".lock"), "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        holder = f.read().strip() or "another run"
+        raise SystemExit("%s: tests/out is in use by %s in this checkout; wait for it to "
+                         "finish, or run from a separate clone" % (what, holder))
+    f.seek(0)
+    f.truncate()
+    f.write("%s (pid %d)\n" % (what, os.getpid()))
+    f.flush()
+    _outdir_lock = f
 
 
 def fresh_disk(name, size=None):

@@ -120,6 +120,25 @@ def test_readonly_disk():
         assert out.strip() == "still alive", repr(out)
 
 
+def test_console_lines_whole():
+    """Two background echo processes print 55-character lines at once, each with one
+    write(); the console keeps every line whole (kernel/console.c writes one write()
+    at a time), five times over. Each line must appear twice in the transcript: once
+    as typed, once as printed."""
+    with Qemu(fresh_disk("conslines"), slot=0, log_name="conslines") as q:
+        q.expect(PROMPT, BOOT_TIMEOUT)
+        for i in range(5):
+            a, b = "A%d" % i * 27 + "a", "B%d" % i * 27 + "b"
+            q.send("echo %s & echo %s\n" % (a, b))
+            q.expect(PROMPT, 30)
+            q.run("echo sync%d" % i, 30)
+        for i in range(5):
+            for line in ("A%d" % i * 27 + "a", "B%d" % i * 27 + "b"):
+                n = q.transcript.count(line)
+                assert n >= 2, "line %r came out broken (seen %d times):\n%s" % (
+                    line, n, q.transcript[-1500:])
+
+
 def test_usertests_quick(progress):
     """usertests -q: the kernel's own test suite, run inside the guest."""
     with Qemu(fresh_disk("usertests"), slot=0, log_name="usertests") as q:
