@@ -596,7 +596,7 @@ bio_rw(struct bvec *v, int n, int write)
 // yet on disk) is copied from the cache instead: the disk may hold an older
 // version. Consecutive blocks whose memory is contiguous share a segment,
 // consecutive segments a request of at most DREQ bytes, and NBATCH
-// requests are in flight, the oldest waited for first. DREQ is where
+// requests are in flight; when all are, the older half is waited for. DREQ is where
 // blkbench's raw throughput stops growing with request size; without a
 // cap, a reader whose pages happen to be physically contiguous would get
 // one huge request that the device could not start on until we had built

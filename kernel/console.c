@@ -72,9 +72,9 @@ consolewrite(int user_src, uint64 src, int n)
   char chunk[32];
   int done = 0;
 
+  acquiresleep(&writelock);
   // Copy in small chunks: one either_copyin() per byte would walk the
   // page table for every byte.
-  acquiresleep(&writelock);
   while(done < n){
     int m = n - done;
     if(m > (int)sizeof(chunk))

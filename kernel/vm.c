@@ -23,6 +23,7 @@
 // TRAPFRAME) gives the kernel's regions back (proc.c proc_unshare) and from
 // then on traps the way xv6's always do: the trampoline switches to the
 // kernel table and back.
+//
 // Below p->sz a page may also be missing: sbrklazy() (see
 // vm.h) only raises p->sz, and a page gets its memory when it is first
 // used, from vmfault(): on a user page fault (trap.c), or when a system
