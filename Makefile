@@ -5,7 +5,7 @@
 #   make qemu-gdb      the same, stopped for gdb-multiarch (see .gdbinit)
 #   make check         every test; ends with "N passed, N failed"
 #   make host-tests    only the host unit tests (tests/host)
-#   make cm3           the Cortex-M3 image (kernel/cm3/build/cm3.elf) and its sizes
+#   make cm3           the Cortex-M3 image (build/cm3/cm3.elf) and its sizes
 #   make qemu-cm3      run it on QEMU's lm3s6965evb; UART2 on a TCP port
 #   make clean
 #
@@ -14,9 +14,23 @@
 # Missing Debian packages are installed by scripts/setup.sh, which every
 # target that needs a tool runs first (it does nothing when all is there).
 
+# Where things are (docs/ARCHITECTURE.md draws the layers):
+#   kernel/       the RISC-V kernel (xv6's core: processes, memory, traps, files)
+#   kernel/glue/  where that kernel meets the portable code: the device table,
+#                 the disk, /dev files, sockets, the OS interface for virtio
+#   virtio/       the portable virtio core: transport, virtqueue, drivers
+#   net/          the portable network stack
+#   devmodel/     the device side: software virtio devices (Cortex-M3, host tests)
+#   cm3/          the Cortex-M3 port
+#   bench/        benchmarks (the kernel's half and the user programs)
+#   user/, mkfs/  user programs; the host tools that build and check fs.img
+# Everything the build makes goes under build/ (objects, listings, the
+# kernel at build/kernel/kernel, the user programs at build/user/_NAME),
+# so the source folders hold only source. Only fs.img stays at the top.
+
 K = kernel
 U = user
-V = kernel/virtio
+B = build
 
 TOOLPREFIX ?= riscv64-unknown-elf-
 CC      = $(TOOLPREFIX)gcc
@@ -31,153 +45,140 @@ CFLAGS  = -Wall -Werror -O2 -fno-omit-frame-pointer -ggdb -gdwarf-2
 CFLAGS += -march=rv64gc -mabi=lp64d -mcmodel=medany -mno-relax
 CFLAGS += -ffreestanding -fno-common -nostdlib -fno-builtin-printf
 CFLAGS += -fno-stack-protector -fno-pie -no-pie
-CFLAGS += -MD -I. -I$K -I$V -I$K/net
+CFLAGS += -MD -I. -I$K -I$K/glue -Ivirtio -Inet -Ibench 
 ASFLAGS = $(CFLAGS)
 LDFLAGS = -z max-page-size=4096
 
-KOBJS = \
-  $K/entry.o \
-  $K/main.o \
-  $K/sbi.o \
-  $K/fdt.o \
-  $K/plic.o \
-  $K/uart.o \
-  $K/printf.o \
-  $K/console.o \
-  $K/kalloc.o \
-  $K/string.o \
-  $K/spinlock.o \
-  $K/sleeplock.o \
-  $K/vm.o \
-  $K/proc.o \
-  $K/swtch.o \
-  $K/trampoline.o \
-  $K/kernelvec.o \
-  $K/trap.o \
-  $K/syscall.o \
-  $K/sysproc.o \
-  $K/exec.o \
-  $K/pipe.o \
-  $K/bio.o \
-  $K/log.o \
-  $K/fs.o \
-  $K/file.o \
-  $K/sysfile.o \
-  $K/vdev.o \
-  $K/blkbench.o \
-  $K/vos_riscv.o \
-  $K/devfiles.o \
-  $K/sysnet.o \
-  $K/initblob.o \
-  $V/virtio_mmio.o \
-  $V/virtq.o \
-  $V/virtio_blk.o \
-  $V/virtio_console.o \
-  $V/virtio_rng.o \
-  $V/virtio_net.o \
-  $K/net/net.o \
-  $K/net/eth.o \
-  $K/net/arp.o \
-  $K/net/ip.o \
-  $K/net/icmp.o \
-  $K/net/udp.o
+# The kernel's sources, by folder.
+KSRC = entry.S main.c sbi.c fdt.c plic.c uart.c printf.c console.c kalloc.c \
+       string.c spinlock.c sleeplock.c vm.c proc.c swtch.S trampoline.S \
+       kernelvec.S trap.c syscall.c sysproc.c exec.c pipe.c bio.c log.c fs.c \
+       file.c sysfile.c initblob.S
+GLUESRC = vdev.c vos_riscv.c devfiles.c sysnet.c
+VIRTIOSRC = virtio_mmio.c virtq.c virtio_blk.c virtio_console.c virtio_rng.c virtio_net.c
+NETSRC = net.c eth.c arp.c ip.c icmp.c udp.c
+BENCHSRC = kblkbench.c
+
+obj = $(patsubst %.c,$B/$(1)/%.o,$(patsubst %.S,$B/$(1)/%.o,$(2)))
+KOBJS = $(call obj,$K,$(KSRC)) $(call obj,$K/glue,$(GLUESRC)) \
+        $(call obj,virtio,$(VIRTIOSRC)) $(call obj,net,$(NETSRC)) \
+        $(call obj,bench,$(BENCHSRC))
 
 UPROGS = \
-  $U/_blkbench \
-  $U/_cat \
-  $U/_echo \
-  $U/_forktest \
-  $U/_fsbench \
-  $U/_fscrash \
-  $U/_fsstress \
-  $U/_grep \
-  $U/_grind \
-  $U/_halt \
-  $U/_init \
-  $U/_kill \
-  $U/_ln \
-  $U/_ls \
-  $U/_lsdev \
-  $U/_mkdir \
-  $U/_netstat \
-  $U/_nettest \
-  $U/_ping \
-  $U/_rand \
-  $U/_rm \
-  $U/_sh \
-  $U/_stressfs \
-  $U/_udpecho \
-  $U/_usertests \
-  $U/_wc \
-  $U/_zombie
+  $B/$U/_blkbench \
+  $B/$U/_cat \
+  $B/$U/_echo \
+  $B/$U/_forktest \
+  $B/$U/_fsbench \
+  $B/$U/_fscrash \
+  $B/$U/_fsstress \
+  $B/$U/_grep \
+  $B/$U/_grind \
+  $B/$U/_halt \
+  $B/$U/_init \
+  $B/$U/_kill \
+  $B/$U/_ln \
+  $B/$U/_ls \
+  $B/$U/_lsdev \
+  $B/$U/_mkdir \
+  $B/$U/_netstat \
+  $B/$U/_nettest \
+  $B/$U/_ping \
+  $B/$U/_rand \
+  $B/$U/_rm \
+  $B/$U/_sh \
+  $B/$U/_stressfs \
+  $B/$U/_udpecho \
+  $B/$U/_usertests \
+  $B/$U/_wc \
+  $B/$U/_zombie
 
-ULIB = $U/ulib.o $U/usys.o $U/printf.o $U/umalloc.o
+ULIB = $B/$U/ulib.o $B/$U/usys.o $B/$U/printf.o $B/$U/umalloc.o
 
-all: setup $K/kernel fs.img
+all: setup $B/$K/kernel fs.img
 
 # ---- set-up: install what is missing (Debian/Ubuntu; sudo when not root) ----
 .PHONY: setup
 setup:
 	@sh scripts/setup.sh
 
-# ---- kernel ----
-$K/kernel: $(KOBJS) kernel.ld
-	$(LD) $(LDFLAGS) -T kernel.ld -o $@ $(KOBJS)
-	$(OBJDUMP) -S $@ > $K/kernel.asm
-	$(OBJDUMP) -t $@ | sed '1,/SYMBOL TABLE/d; s/ .* / /; /^$$/d' > $K/kernel.sym
-
-# The first user program is assembled on its own, linked at address 0 and
-# embedded in the kernel as raw bytes (initblob.S uses .incbin).
-$K/initcode.bin: $K/initcode.S
-	$(CC) $(CFLAGS) -nostdinc -c $K/initcode.S -o $K/initcode.o
-	$(LD) $(LDFLAGS) -N -e start -Ttext 0 -o $K/initcode.out $K/initcode.o
-	$(OBJCOPY) -S -O binary $K/initcode.out $@
-
-$K/initblob.o: $K/initblob.S $K/initcode.bin
-
-# ---- user programs ----
-$U/usys.S: $U/usys.py $K/syscall.h
-	$(PYTHON) $U/usys.py > $@
-
-$U/usys.o: $U/usys.S
+# ---- compiling: one rule for every folder; the object lands in build/ ----
+$B/%.o: %.c
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-_%: %.o $(ULIB) $U/user.ld
+$B/%.o: %.S
+	@mkdir -p $(@D)
+	$(CC) $(ASFLAGS) -c -o $@ $<
+
+# ---- kernel ----
+$B/$K/kernel: $(KOBJS) kernel.ld
+	$(LD) $(LDFLAGS) -T kernel.ld -o $@ $(KOBJS)
+	$(OBJDUMP) -S $@ > $B/$K/kernel.asm
+	$(OBJDUMP) -t $@ | sed '1,/SYMBOL TABLE/d; s/ .* / /; /^$$/d' > $B/$K/kernel.sym
+
+# The first user program is assembled on its own, linked at address 0 and
+# embedded in the kernel as raw bytes (initblob.S uses .incbin, and finds
+# initcode.bin through).
+$B/$K/initcode.bin: $K/initcode.S
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -nostdinc -c $K/initcode.S -o $B/$K/initcode.o
+	$(LD) $(LDFLAGS) -N -e start -Ttext 0 -o $B/$K/initcode.out $B/$K/initcode.o
+	$(OBJCOPY) -S -O binary $B/$K/initcode.out $@
+
+$B/$K/initblob.o: $K/initblob.S $B/$K/initcode.bin
+
+# ---- user programs (the benchmark programs live in bench/) ----
+$B/$U/usys.S: $U/usys.py $K/syscall.h
+	@mkdir -p $(@D)
+	$(PYTHON) $U/usys.py > $@
+
+$B/$U/usys.o: $B/$U/usys.S
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$B/$U/_%: $B/$U/%.o $(ULIB) $U/user.ld
 	$(LD) $(LDFLAGS) -T $U/user.ld -o $@ $< $(ULIB)
-	$(OBJDUMP) -S $@ > $*.asm
+	$(OBJDUMP) -S $@ > $B/$U/$*.asm
+
+$B/$U/%.o: bench/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
 
 # ---- disk image ----
-mkfs/mkfs: mkfs/mkfs.c $K/fs.h $K/param.h $K/types.h $K/stat.h
+$B/mkfs/mkfs: mkfs/mkfs.c $K/fs.h $K/param.h $K/types.h $K/stat.h
+	@mkdir -p $(@D)
 	gcc -Wall -Werror -O2 -I. -o $@ mkfs/mkfs.c
 
 # The image holds README.md twice: as README.md, and as README because
 # programs written for xv6 (its usertests among them) open "README".
-mkfs/README: README.md
+$B/mkfs/README: README.md
+	@mkdir -p $(@D)
 	cp README.md $@
 
-fs.img: mkfs/mkfs README.md mkfs/README $(UPROGS)
-	mkfs/mkfs fs.img README.md mkfs/README $(UPROGS)
+fs.img: $B/mkfs/mkfs README.md $B/mkfs/README $(UPROGS)
+	$B/mkfs/mkfs fs.img README.md $B/mkfs/README $(UPROGS)
 
 # The host-side checker of file-system images (mkfs/fsck.c): `make fsck`
 # checks fs.img, `make fsck IMG=tests/out/crash.img` another image.
-mkfs/fsck: mkfs/fsck.c $K/fs.h $K/param.h $K/types.h $K/stat.h
+$B/mkfs/fsck: mkfs/fsck.c $K/fs.h $K/param.h $K/types.h $K/stat.h
+	@mkdir -p $(@D)
 	gcc -Wall -Werror -O2 -I. -o $@ mkfs/fsck.c
 
 IMG ?= fs.img
 .PHONY: fsck
-fsck: mkfs/fsck
-	mkfs/fsck $(IMG)
+fsck: $B/mkfs/fsck
+	$B/mkfs/fsck $(IMG)
 
 # Keep the intermediate objects: they are handy to read and to debug.
-.PRECIOUS: %.o
+.PRECIOUS: $B/%.o $B/$U/%.o
 
--include $K/*.d $V/*.d $K/net/*.d $U/*.d
+-include $(shell find $B -name '*.d' 2>/dev/null)
 
 # ---- running ----
 CPUS ?= 3
 GDBPORT = $(shell expr `id -u` % 5000 + 25000)
 
-QEMUOPTS = -machine virt -bios default -kernel $K/kernel -m 128M -smp $(CPUS) -nographic
+QEMUOPTS = -machine virt -bios default -kernel $B/$K/kernel -m 128M -smp $(CPUS) -nographic
 ifndef LEGACY
 QEMUOPTS += -global virtio-mmio.force-legacy=false
 endif
@@ -209,30 +210,30 @@ qemu: all
 
 qemu-gdb: all .gdbinit
 	@echo "*** now run 'gdb-multiarch' in another window (in this directory) ***"
-	$(QEMU) $(QEMUOPTS) -S -gdb tcp::$(GDBPORT)
+	$(QEMU) $(QEMUOPTS) -S -gdb tcp:127.0.0.1:$(GDBPORT)
 
 # ---- tests ----
 # ---- the Cortex-M3 port: same virtio core, software devices ----
-# kernel/cm3/Makefile does the building (arm-none-eabi-gcc, Thumb-2).
+# cm3/Makefile does the building (arm-none-eabi-gcc, Thumb-2).
 # UART0 is the terminal (a shell), UART1 goes nowhere, UART2 (the third
 # -serial) is the virtio-console device's wire, on a local TCP port.
 CM3PORT = $(shell expr `id -u` % 5000 + 30000)
 
 .PHONY: cm3 qemu-cm3
 cm3: setup
-	$(MAKE) -C kernel/cm3
+	$(MAKE) -C cm3
 
 qemu-cm3: cm3
 	@echo "*** Cortex-M3: this terminal is UART0 (shell; to leave QEMU type Ctrl-a x)"
 	@echo "*** UART2 echoes through virtio-console: in another terminal run  nc localhost $(CM3PORT)"
-	qemu-system-arm -M lm3s6965evb -nographic -kernel kernel/cm3/build/cm3.elf \
+	qemu-system-arm -M lm3s6965evb -nographic -kernel build/cm3/cm3.elf \
 	  -serial mon:stdio -serial null -serial tcp:127.0.0.1:$(CM3PORT),server=on,wait=off
 
 .PHONY: check host-tests
 host-tests: setup
 	$(MAKE) -C tests/host check
 
-check: all cm3 mkfs/fsck
+check: all cm3 $B/mkfs/fsck
 	@$(PYTHON) tests/run_tests.py
 
 # File-system benchmark and crash test (README: "Disk and durability").
@@ -241,14 +242,11 @@ check: all cm3 mkfs/fsck
 #   make crashtest N=200  N crash points (make check runs 20)
 N ?= 200
 .PHONY: bench crashtest
-bench: all mkfs/fsck
+bench: all $B/mkfs/fsck
 	@$(PYTHON) tests/qemu/bench.py
 
-crashtest: all mkfs/fsck
+crashtest: all $B/mkfs/fsck
 	@$(PYTHON) tests/qemu/crashtest.py -n $(N)
 
 clean:
-	rm -f $K/*.o $K/*.d $K/*.asm $K/*.sym $K/kernel $K/initcode.out $K/initcode.bin \
-	  $V/*.o $V/*.d $K/net/*.o $K/net/*.d $U/*.o $U/*.d $U/*.asm $U/usys.S $(UPROGS) \
-	  mkfs/mkfs mkfs/fsck mkfs/README fs.img .gdbinit
-	rm -rf tests/host/build tests/qemu/__pycache__ tests/out kernel/cm3/build
+	rm -rf $B fs.img .gdbinit tests/out tests/qemu/__pycache__

@@ -1,6 +1,6 @@
 // defs.h: every function one kernel file offers another, grouped by the file
 // that defines it. Read this first to find your way around the kernel.
-// (The portable virtio core has its own headers under kernel/virtio/.)
+// (The portable virtio core has its own headers under virtio/.)
 #ifndef DEFS_H
 #define DEFS_H
 #include "types.h"

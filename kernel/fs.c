@@ -121,7 +121,7 @@ fsinit(int dev)
 
   if(sb.magic != FSMAGIC){
     printf("fs: superblock magic is %x, expected %x: this disk was not made "
-           "by mkfs/mkfs\n", sb.magic, FSMAGIC);
+           "by build/mkfs/mkfs\n", sb.magic, FSMAGIC);
     panic("fsinit: not our file system");
   }
   if(!sb_sane()){

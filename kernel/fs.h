@@ -5,7 +5,7 @@
 // the log checksum (which the kernel and fsck must compute identically).
 //
 // See it: `make fs.img` prints mkfs's one-line layout summary; the kernel
-// prints the superblock at boot ("fs: N blocks, ..."); `mkfs/fsck fs.img`
+// prints the superblock at boot ("fs: N blocks, ..."); `build/mkfs/fsck fs.img`
 // checks an image against every rule written down here.
 //
 // The disk is an array of BSIZE-byte blocks:

@@ -28,13 +28,13 @@
 // ours
 #define SYS_devinfo 22  // one row of the virtio device table (lsdev)
 #define SYS_halt    23  // power the machine off through SBI SRST (tests)
-#define SYS_udpbind  24  // UDP socket bound to a port, as an fd (kernel/sysnet.c)
+#define SYS_udpbind  24  // UDP socket bound to a port, as an fd (kernel/glue/sysnet.c)
 #define SYS_sendto   25  // one datagram to ip:port
 #define SYS_recvfrom 26  // one datagram, with the sender's ip:port, optional timeout
 #define SYS_icmpecho 27  // one ICMP echo request and its reply (ping)
 #define SYS_netstat  28  // the network counters, one per call
-#define SYS_diskmode 30  // disk driver: baseline (1) or full (0) mode (kernel/blkbench.c)
-#define SYS_blkbench 31  // raw block device benchmark (kernel/blkbench.c)
+#define SYS_diskmode 30  // disk driver: baseline (1) or full (0) mode (bench/kblkbench.c)
+#define SYS_blkbench 31  // raw block device benchmark (bench/kblkbench.c)
 #define SYS_fsync    40  // make everything written so far durable (kernel/log.c)
 #define SYS_sync     41  // the same, without a file descriptor
 #define SYS_rename   42  // rename a file in one transaction (kernel/sysfile.c)

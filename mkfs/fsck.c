@@ -1,6 +1,6 @@
 // fsck.c: check a file-system image on the host, without changing it.
 //
-//   mkfs/fsck [-q] fs.img
+//   build/mkfs/fsck [-q] fs.img
 //
 // It reads the whole image into memory and checks every rule of the
 // on-disk format (kernel/fs.h):

@@ -1,6 +1,6 @@
 // mkfs.c: build a file-system image on the host, for the kernel to boot.
 //
-//   mkfs/mkfs [-s blocks] fs.img user/_init user/_sh README.md ...
+//   build/mkfs/mkfs [-s blocks] fs.img user/_init user/_sh README.md ...
 //
 // makes fs.img, FSSIZE blocks of BSIZE bytes (kernel/param.h, kernel/fs.h)
 // or as many as -s says:
@@ -18,7 +18,7 @@
 // removed (user/_cat becomes "cat"), and a directory "dev" with the device
 // nodes console (major 1), vcons (2, the virtio console) and random (3, the
 // virtio entropy device); the kernel's devsw[] serves only the majors whose
-// device is present (kernel/devfiles.c).
+// device is present (kernel/glue/devfiles.c).
 //
 // Byte order: the kernel reads the image on RISC-V, which is little-endian.
 // Every number goes through le16()/le32(), which store it little-endian
@@ -29,8 +29,8 @@
 // (unused data blocks, the log, free inodes) are holes, which read as
 // zeros. A 100 MB image takes well under 1 MB of host disk until used.
 //
-// Build and run: `make fs.img` (or `gcc -Wall -Werror -I. -o mkfs/mkfs
-// mkfs/mkfs.c`); it prints one line with the layout. `mkfs/fsck fs.img`
+// Build and run: `make fs.img` (or `gcc -Wall -Werror -I. -o build/mkfs/mkfs
+// mkfs/mkfs.c`); it prints one line with the layout. `build/mkfs/fsck fs.img`
 // checks the result.
 //
 // Only standard C I/O is used: <sys/stat.h> would clash with the kernel's

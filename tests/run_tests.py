@@ -8,6 +8,9 @@
     python3 tests/run_tests.py host:net_       host tests (a word starting "host")
     python3 tests/run_tests.py --list          names only
 
+It builds what it tests first (the same `make` targets `make check` needs),
+so a test never runs an old kernel after an edit.
+
 Groups:
   host:*   host unit tests (tests/host, gcc -fsanitize=address,undefined),
            run by `make -C tests/host check`, which prints PASS:/FAIL: lines
@@ -97,6 +100,20 @@ def qemu_tests(wanted):
                 report(name, False, time.time() - t0, why)
 
 
+def build():
+    """Bring the kernel, the disk image, the Cortex-M3 image and fsck up to
+    date. On failure: the compiler's last lines, one line saying what to
+    run, and exit status 2."""
+    progress("building (make all cm3 build/mkfs/fsck)")
+    p = subprocess.run(["make", "-s", "-j2", "all", "cm3", "build/mkfs/fsck"], cwd=ROOT,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if p.returncode != 0:
+        print(p.stdout[-3000:])
+        print("run_tests: the build failed; fix it (run `make all cm3` to see it whole), "
+              "then run this again")
+        sys.exit(2)
+
+
 def main():
     args = sys.argv[1:]
     if "--list" in args:
@@ -109,6 +126,7 @@ def main():
                         print("%-28s (group %s)" % ("qemu:" + a[5:], f[5:-3]))
         return 0
     wanted = args
+    build()
     qemu.claim_outdir("make check")
     host_tests(wanted)
     qemu_tests(wanted)

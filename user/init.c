@@ -19,7 +19,7 @@
 #include "user/user.h"
 
 #define CONSOLE_MAJOR 1   // kernel/file.h: devsw[1] is the console
-#define VCONSOLE_MAJOR 2  // devsw[2]: the virtio console (kernel/devfiles.c)
+#define VCONSOLE_MAJOR 2  // devsw[2]: the virtio console (kernel/glue/devfiles.c)
 
 static char *shargv[] = { "sh", 0 };
 

@@ -13,7 +13,7 @@
 //
 //   $ lsdev -v
 // adds, under each row, the driver's counters: descriptor chains handed to
-// the device, bytes, interrupts (kernel/vdev.c driver_stats). Run it
+// the device, bytes, interrupts (kernel/glue/vdev.c driver_stats). Run it
 // before and after a command to see what that command cost the device:
 // the virtio console's tx_bytes / tx_chains shows how many bytes travel
 // in one chain (transmit is batched, not one descriptor per byte).

@@ -1,4 +1,4 @@
-// netstat.c: the network counters: what the stack (kernel/net) did with
+// netstat.c: the network counters: what the stack (net/) did with
 // every frame it received and sent, what the virtio-net driver saw, and the
 // interface's addresses. Malformed frames show up here as drops, each
 // under its reason (rx_ip_bad_csum, rx_udp_bad_len, ...).
@@ -7,9 +7,9 @@
 //   netstat -a     all of them
 //   netstat NAME   one counter's value alone (for scripts and tests)
 //
-// The counters are defined in kernel/net/net.h (the stack) and
-// kernel/virtio/virtio_net.h (the driver); the netstat() system call is in
-// kernel/sysnet.c. See it run: `make qemu`, then `ping 10.0.2.2` and
+// The counters are defined in net/net.h (the stack) and
+// virtio/virtio_net.h (the driver); the netstat() system call is in
+// kernel/glue/sysnet.c. See it run: `make qemu`, then `ping 10.0.2.2` and
 // `netstat`; tests/qemu/test_net.py reads it after its malformed frames.
 #include "kernel/types.h"
 #include "user/user.h"

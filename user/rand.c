@@ -3,7 +3,7 @@
 //   rand [n]      n bytes (default 16, at most 4096)
 //
 // The bytes come from /dev/random, which the kernel serves from the
-// virtio-rng device (kernel/devfiles.c, kernel/virtio/virtio_rng.c); QEMU
+// virtio-rng device (kernel/glue/devfiles.c, virtio/virtio_rng.c); QEMU
 // fills them from the host's own random source. `make qemu` adds the device
 // (-device virtio-rng-device); without it rand says so.
 #include "kernel/types.h"

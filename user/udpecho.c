@@ -9,7 +9,7 @@
 //   $ udpecho &                                        (in the guest)
 //   echo hello | nc -u -w1 127.0.0.1 NETPORT           (on the host)
 // tests/qemu/test_net.py sends it 1000 datagrams of 1..1400 bytes.
-// Specs: RFC 768 (UDP); the socket calls are described in kernel/sysnet.c.
+// Specs: RFC 768 (UDP); the socket calls are described in kernel/glue/sysnet.c.
 #include "kernel/types.h"
 #include "user/user.h"
 

@@ -17,7 +17,7 @@
 
 struct stat;
 struct devinfo;
-struct blkbench_result;  // kernel/blkbench.h
+struct blkbench_result;  // bench/blkbench.h
 
 // What sbrk returns when there is no more memory (newer xv6 programs test
 // for this name).
@@ -48,7 +48,7 @@ int uptime(void);                // ticks since boot
 // ours
 int devinfo(int idx, struct devinfo *out);  // row idx of the device table; -1 past the end
 int halt(void);                  // power the machine off; returns -1 only on failure
-// network (kernel/sysnet.c); addresses and ports are plain numbers, 10.0.2.2 = 0x0a000202
+// network (kernel/glue/sysnet.c); addresses and ports are plain numbers, 10.0.2.2 = 0x0a000202
 int udpbind(int port);           // a UDP socket fd bound to port (0: any free one), or -1
 int sendto(int fd, const void *buf, int n, uint ip, int port);  // n, or -1
 int recvfrom(int fd, void *buf, int n, uint *ip, int *port, int timeout_ms);

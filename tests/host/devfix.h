@@ -1,4 +1,4 @@
-// devfix.h: test fixtures: device-model devices (kernel/devmodel/) on the
+// devfix.h: test fixtures: device-model devices (devmodel/) on the
 // host tests' fake bus, with the extra bookkeeping tests look at. Every
 // device-side check the tests make goes through these models; there is no
 // other fake device.

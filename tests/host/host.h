@@ -1,6 +1,6 @@
 // host.h: the host test harness around the portable virtio core.
 //
-// vos_host.c implements kernel/virtio/virtio_os.h for a single-threaded
+// vos_host.c implements virtio/virtio_os.h for a single-threaded
 // Linux process:
 //   - DMA memory comes from aligned_alloc (so AddressSanitizer watches it)
 //     and gets a made-up "physical" address from 0x80000000 up. Only memory

@@ -1,5 +1,5 @@
 // test_devmodel.c: host unit tests that put the software device model
-// (kernel/devmodel/) behind all four portable drivers at once:
+// (devmodel/) behind all four portable drivers at once:
 // virtio-blk (virtio_blk.c), virtio-console (virtio_console.c),
 // virtio-rng (virtio_rng.c) and virtio-net (virtio_net.c).
 //
@@ -26,7 +26,7 @@
 //     prints its seed, and VDM_SEED=n (VDM_STEPS=n) repeats a run exactly
 // Built with AddressSanitizer and UBSan like the other host tests.
 //
-// Run: make -C tests/host check   (or tests/host/build/test_devmodel [-q])
+// Run: make -C tests/host check   (or build/host/test_devmodel [-q])
 // Output: "PASS: name" or "FAIL: name: why"; other lines are indented.
 #include <stdio.h>
 #include <stdlib.h>
@@ -1447,7 +1447,7 @@ static void test_random_mix(void)
   }
   seed |= 1;
   printf("    random_mix: seed %llu, %ld steps (repeat: VDM_SEED=%llu "
-         "tests/host/build/test_devmodel)\n", (unsigned long long)seed, nsteps,
+         "build/host/test_devmodel)\n", (unsigned long long)seed, nsteps,
          (unsigned long long)seed);
   fflush(stdout);
   rs = seed;

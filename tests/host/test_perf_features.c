@@ -5,7 +5,7 @@
 // asynchronous vblk_submit/vblk_wait API with many requests in flight,
 // baseline mode, and devices that offer none of the features.
 //
-// Runs against the software device model's virtio-blk (kernel/devmodel/,
+// Runs against the software device model's virtio-blk (devmodel/,
 // set up by devfix.c), which checks the driver against the spec and
 // counts every violation, through the host OS
 // interface in vos_host.c, built with AddressSanitizer and UBSan.

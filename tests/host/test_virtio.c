@@ -1,6 +1,6 @@
 // test_virtio.c: host unit tests for the portable virtio core
-// (kernel/virtio/: virtio_mmio.c, virtq.c, virtio_blk.c), run against the
-// software device model's virtio-blk (kernel/devmodel/vdm_blk.c on a RAM
+// (virtio/: virtio_mmio.c, virtq.c, virtio_blk.c), run against the
+// software device model's virtio-blk (devmodel/vdm_blk.c on a RAM
 // disk, set up by devfix.c) through the host OS interface in vos_host.c.
 // The model checks the driver against the spec and counts every violation;
 // each test fails if there was one.

@@ -1,4 +1,4 @@
-// vdm_host.h: puts device-model devices (kernel/devmodel/) on the host
+// vdm_host.h: puts device-model devices (devmodel/) on the host
 // tests' fake bus (vos_host.c), and a fake byte stream for the console.
 //
 // On the host a device's register file lives inside its struct vdm like on

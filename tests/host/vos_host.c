@@ -1,4 +1,4 @@
-// vos_host.c: kernel/virtio/virtio_os.h implemented for host unit tests,
+// vos_host.c: virtio/virtio_os.h implemented for host unit tests,
 // plus the small harness around it (see host.h for the whole picture).
 //
 // Run: make -C tests/host check

@@ -1,4 +1,4 @@
-// vos_port.h (host unit tests): the host's half of kernel/virtio/virtio_os.h,
+// vos_port.h (host unit tests): the host's half of virtio/virtio_os.h,
 // for both harnesses: vos_host.c (tests/host) and vos_net_host.c
 // (tests/host/net, which has this directory on its include path).
 //

@@ -13,7 +13,7 @@ One crash point:
      (operations 0..i are durable, by the README's promise);
   2. wait a random time after it prints "fscrash: ready", then SIGKILL QEMU
      by its process id: the disk image is left exactly as the host had it;
-  3. mkfs/fsck the image: it must be consistent (a committed log counts as
+  3. build/mkfs/fsck the image: it must be consistent (a committed log counts as
      replayed, an unfinished one as absent);
   4. boot the image (the kernel replays the log, frees orphans) and run
      `fscrash verify SEED NOPS K` with the last K seen: /ct must equal the
@@ -37,7 +37,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from qemu import Qemu, QemuError, fresh_disk, claim_outdir, PROMPT, ROOT  # noqa: E402
 
-FSCK = os.path.join(ROOT, "mkfs", "fsck")
+FSCK = os.path.join(ROOT, "build", "mkfs", "fsck")
 NOPS = 300
 BOOT_TIMEOUT = 120
 

@@ -19,7 +19,7 @@ import subprocess
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-KERNEL = os.path.join(ROOT, "kernel", "kernel")
+KERNEL = os.path.join(ROOT, "build", "kernel", "kernel")
 FSIMG = os.path.join(ROOT, "fs.img")
 OUT = os.path.join(ROOT, "tests", "out")
 PROMPT = "$ "

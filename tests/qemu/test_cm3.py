@@ -1,7 +1,7 @@
-"""QEMU tests of the Cortex-M3 port (kernel/cm3) on QEMU's lm3s6965evb.
+"""QEMU tests of the Cortex-M3 port (cm3/) on QEMU's lm3s6965evb.
 
 The image has no virtio hardware under it: its devices are the software
-device model (kernel/devmodel) with register files in SRAM, driven by the
+device model (devmodel/) with register files in SRAM, driven by the
 same virtio core files the RISC-V kernel uses. UART0 (stdio here) is a
 shell; UART2 (the third -serial, a TCP socket here) is the wire of the
 virtio-console device, and the image echoes every byte it receives there.
@@ -18,7 +18,7 @@ import time
 
 from qemu import Machine, QemuError, OUT, ROOT
 
-ELF = os.path.join(ROOT, "kernel", "cm3", "build", "cm3.elf")
+ELF = os.path.join(ROOT, "build", "cm3", "cm3.elf")
 PROMPT = "cm3> "
 
 

@@ -1,4 +1,4 @@
-"""File-system tests: the host checker (mkfs/fsck) on clean and damaged
+"""File-system tests: the host checker (build/mkfs/fsck) on clean and damaged
 images, the concurrency stress test, a file of MAXFILE blocks (64 MB,
 double-indirect), and 20 crash points (crashtest.py; `make crashtest N=200`
 runs more). Run one alone with:  python3 tests/run_tests.py fsck
@@ -11,7 +11,7 @@ import subprocess
 import crashtest
 from qemu import Qemu, fresh_disk, PROMPT, ROOT, FSIMG
 
-FSCK = os.path.join(ROOT, "mkfs", "fsck")
+FSCK = os.path.join(ROOT, "build", "mkfs", "fsck")
 BSIZE = 1024
 LOGHDRBLOCKS = 8
 LOGMAGIC = 0x474F4C54
@@ -80,7 +80,7 @@ def logsum(h, data):
 
 
 def test_fsck_clean():
-    """mkfs/fsck passes the image mkfs made."""
+    """build/mkfs/fsck passes the image mkfs made."""
     rc, out = fsck(FSIMG)
     assert rc == 0 and "clean" in out, "fsck on a fresh fs.img:\n" + out
 

@@ -1,5 +1,5 @@
-"""QEMU tests of virtio-net and the network stack (kernel/virtio/virtio_net.c,
-kernel/net/, kernel/sysnet.c, user/udpecho.c, nettest.c, ping.c, netstat.c).
+"""QEMU tests of virtio-net and the network stack (virtio/virtio_net.c,
+net/, kernel/glue/sysnet.c, user/udpecho.c, nettest.c, ping.c, netstat.c).
 
   udp_echo_1000   the host sends 1000 datagrams of 1..1400 bytes to the
                   forwarded port; every echo must come back intact

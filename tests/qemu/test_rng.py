@@ -1,5 +1,5 @@
-"""QEMU tests of the virtio entropy device (kernel/virtio/virtio_rng.c,
-/dev/random in kernel/devfiles.c, user/rand.c), and of a machine with
+"""QEMU tests of the virtio entropy device (virtio/virtio_rng.c,
+/dev/random in kernel/glue/devfiles.c, user/rand.c), and of a machine with
 every device `make qemu` attaches.
 """
 import re

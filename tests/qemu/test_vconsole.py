@@ -1,5 +1,5 @@
-"""QEMU tests of the virtio console (kernel/virtio/virtio_console.c,
-kernel/devfiles.c, user/init.c's second shell). The test is the other end
+"""QEMU tests of the virtio console (virtio/virtio_console.c,
+kernel/glue/devfiles.c, user/init.c's second shell). The test is the other end
 of the virtconsole: a TCP connection to the chardev socket QEMU listens on.
 
   vconsole_shell     echo and ls through the second shell

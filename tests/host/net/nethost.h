@@ -1,7 +1,7 @@
 // nethost.h: the host test harness around the portable network stack.
 //
-// vos_net_host.c implements the parts of kernel/virtio/virtio_os.h that
-// kernel/net/ uses, for one Linux thread:
+// vos_net_host.c implements the parts of virtio/virtio_os.h that
+// net/ uses, for one Linux thread:
 //   - vos_time_ms() reads a fake clock, nh_now, that only tests move.
 //   - vos_lock/vos_unlock keep a count of locks held (nh_locks_held), so
 //     the test's xmit can check that the stack never calls the driver

@@ -1,4 +1,4 @@
-// test_net.c: host unit tests of the network stack in kernel/net/.
+// test_net.c: host unit tests of the network stack in net/.
 //
 // The stack runs on a fake interface whose xmit copies every frame into
 // `caps` (and checks the stack's lock is not held). Tests build frames with

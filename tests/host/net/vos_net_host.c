@@ -1,4 +1,4 @@
-// vos_net_host.c: kernel/virtio/virtio_os.h for the network stack's host
+// vos_net_host.c: virtio/virtio_os.h for the network stack's host
 // tests: a fake clock, flag locks, and a sleep that lets the test's
 // "rest of the world" run (see nethost.h).
 //

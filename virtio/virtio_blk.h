@@ -87,7 +87,7 @@ _Static_assert(sizeof(struct virtio_blk_req_hdr) == 16, "virtio_blk_req header i
 // indirect descriptors the queue may hold fewer (a request takes 2 +
 // segments descriptors then). These two sizes are #ifndef defaults, the
 // only conditional compilation here, because the Cortex-M3 port has 64 KB
-// of RAM in all and passes smaller ones with -D (kernel/cm3/Makefile, TUNE);
+// of RAM in all and passes smaller ones with -D (cm3/Makefile, TUNE);
 // every file of a build must see the same values.
 #ifndef VBLK_NSLOT
 #define VBLK_NSLOT 32

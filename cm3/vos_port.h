@@ -1,4 +1,4 @@
-// vos_port.h (Cortex-M3): this port's half of kernel/virtio/virtio_os.h.
+// vos_port.h (Cortex-M3): this port's half of virtio/virtio_os.h.
 //
 // One core, no threads: a lock is "interrupts masked" (PRIMASK = 1), which
 // keeps every interrupt handler out while the lock is held. `saved` is the

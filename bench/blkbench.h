@@ -1,5 +1,5 @@
 // blkbench.h: what the blkbench() system call reports, shared by the kernel
-// (kernel/blkbench.c) and user programs (user/blkbench.c). Plain integer
+// (bench/kblkbench.c) and user programs (bench/blkbench.c). Plain integer
 // fields only, so the layout is the same on both sides.
 //
 // See it run: `blkbench` in the shell (or `make bench`).

@@ -1,4 +1,4 @@
-// vos_port.h (RISC-V kernel): the kernel's half of kernel/virtio/virtio_os.h.
+// vos_port.h (RISC-V kernel): the kernel's half of virtio/virtio_os.h.
 // The portable virtio core locks with the kernel's own spinlocks.
 #ifndef VOS_PORT_H
 #define VOS_PORT_H

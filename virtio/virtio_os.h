@@ -1,13 +1,13 @@
 // virtio_os.h: the one boundary between the portable virtio core and the
 // operating system it runs in.
 //
-// Everything under kernel/virtio/ (and later the network stack and the
+// Everything under virtio/ (and later the network stack and the
 // software device model) includes this header and nothing OS-specific. Each
 // port supplies `vos_port.h` (which defines vos_lock_t) on its include path and
 // implements the functions below:
-//   kernel/vos_port.h + kernel/vos_riscv.c    the RISC-V kernel
+//   kernel/glue/vos_port.h + kernel/glue/vos_riscv.c    the RISC-V kernel
 //   tests/host/vos_port.h + tests/host/...     host unit tests
-//   kernel/cm3/vos_port.h + kernel/cm3/vos_cm3.c  the Cortex-M3 port
+//   cm3/vos_port.h + cm3/vos_cm3.c  the Cortex-M3 port
 //
 // Memory handed to a device must be "DMA-able": reachable by the device at
 // the address vos_virt_to_phys() returns. Get it from vos_dma_alloc().
@@ -20,7 +20,7 @@
 // Zeroed, 4096-byte aligned, physically contiguous memory for rings and
 // request headers. Returns NULL when there is none left. (A port with only
 // modern devices may align less, at least 16: the Cortex-M3 port does,
-// see kernel/cm3/vos_cm3.c; legacy rings must start on a page.)
+// see cm3/vos_cm3.c; legacy rings must start on a page.)
 void    *vos_dma_alloc(size_t size);
 void     vos_dma_free(void *p, size_t size);
 uint64_t vos_virt_to_phys(void *p);
@@ -46,7 +46,7 @@ void     vos_sleep(void *chan, vos_lock_t *lk);
 void     vos_wakeup(void *chan);
 
 // Milliseconds since some fixed moment (boot, say); never goes backwards.
-// Timer-tick resolution is enough. The network stack (kernel/net/) uses it
+// Timer-tick resolution is enough. The network stack (net/) uses it
 // for ARP cache expiry, ARP retries and ping timeouts.
 uint64_t vos_time_ms(void);
 

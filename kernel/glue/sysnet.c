@@ -1,5 +1,5 @@
 // sysnet.c: the network system calls, UDP sockets as files, and the
-// kernel's side of the portable network stack (kernel/net: its timer tick,
+// kernel's side of the portable network stack (net/: its timer tick,
 // how a sleeping caller learns it was killed or timed out).
 //
 // A UDP socket is an open file of type FD_SOCK (file.h). udpbind() makes
@@ -20,7 +20,7 @@
 // Addresses and ports are host byte order numbers: 10.0.2.2 is 0x0a000202.
 //
 // Specs: none of its own; the protocols (RFC 768 UDP, RFC 792 ICMP echo,
-// ...) are the stack's, listed in kernel/net/net.h.
+// ...) are the stack's, listed in net/net.h.
 //
 // See it run: `make qemu`, then `ping 10.0.2.2`, `udpecho &`, `netstat`;
 // `make check` runs tests/qemu/test_net.py.

@@ -3,7 +3,7 @@
 // A device here is a block of RAM laid out exactly like the virtio-mmio
 // register file (virtio 1.2 section 4.2.2; the legacy layout of 4.2.4 too)
 // plus C code that plays the device's part of the protocol. The driver side
-// (kernel/virtio/) cannot tell it from hardware: it reads the registers
+// (virtio/) cannot tell it from hardware: it reads the registers
 // through vos_mmio_read32 and writes them through vos_mmio_write32, exactly
 // as on QEMU's RISC-V `virt` board. The port routes every write into the
 // register file to vdm_mmio_write(), which stores the value and runs the
@@ -15,7 +15,7 @@
 // DeviceFeaturesSel, QueueNumMax and QueueReady for the current QueueSel ...).
 //
 // Who uses it:
-//   kernel/cm3/        the Cortex-M3 board, which has no virtio hardware:
+//   cm3/        the Cortex-M3 board, which has no virtio hardware:
 //                      blk, console and entropy devices live in its SRAM
 //   tests/host/        the host unit tests drive the portable drivers
 //                      against it and make it misbehave on purpose
@@ -32,7 +32,7 @@
 //                                        (host tests only: the M3 has no room)
 //
 // Portable C: only <stdint.h>, <stddef.h>, virtio_os.h (for vos_mb and
-// vos_log) and kernel/virtio/virtio.h for the spec's numbers. The port
+// vos_log) and virtio/virtio.h for the spec's numbers. The port
 // supplies vdm_port_mem() below and the interrupt callback in struct vdm.
 //
 // Distrust of the driver: every address the driver hands over is checked

@@ -10,7 +10,7 @@
 //   - routes each slot's PLIC interrupt to its driver,
 //   - and is the block device the buffer cache calls (disk_rw).
 //
-// The drivers themselves are portable and live in kernel/virtio/; this file
+// The drivers themselves are portable and live in virtio/; this file
 // is the only place where they meet kernel structures (struct buf).
 // Follows virtio 1.2 section 4.2.3.1 (device discovery on MMIO: a slot with
 // DeviceID 0 is empty and must be skipped).
@@ -217,7 +217,7 @@ disk_readonly(void)
 }
 
 // The asynchronous block API for the file system and benchmarks (see
-// kernel/virtio/virtio_blk.h for the rules: data buffers must be
+// virtio/virtio_blk.h for the rules: data buffers must be
 // identity-mapped kernel memory, e.g. the buffer cache or kalloc pages).
 int
 disk_submit(struct vblk_req *r)

@@ -5,7 +5,7 @@
 // can also push back, fill up and run dry on purpose).
 //
 //   block    vdm_blk.c      <- vdm_ramdisk.c (portable), or a test's own
-//   char     vdm_console.c  <- UART2 (kernel/cm3/uart.c) on the M3, a byte FIFO in tests
+//   char     vdm_console.c  <- UART2 (cm3/uart.c) on the M3, a byte FIFO in tests
 //   entropy  vdm_rng.c      <- vdm_prng.c (portable)
 //   network  vdm_net.c      <- none: loopback; or a test's frame sink
 //

@@ -1,5 +1,5 @@
 // virtio_net.c: the virtio network driver (interface in virtio_net.h) and
-// its glue to the portable stack in kernel/net.
+// its glue to the portable stack in net/.
 //
 // Follows virtio 1.2 section 5.1 (Network Device):
 //   5.1.5   initialization: negotiate, read mac (5.1.4) if VIRTIO_NET_F_MAC,
@@ -392,7 +392,7 @@ int vnet_init(struct vnet *vn, struct vio_dev *d)
   return 0;
 }
 
-// ---- glue to kernel/net ----
+// ---- glue to net/ ----
 
 static int netif_xmit(struct netif *nif, const void *frame, uint32_t len)
 {

@@ -28,7 +28,7 @@
 #include "virtq.h"
 
 // An #ifndef default: the Cortex-M3 port, short of RAM, passes a smaller
-// one with -D (kernel/cm3/Makefile, TUNE).
+// one with -D (cm3/Makefile, TUNE).
 #ifndef VRNG_BUF_SIZE
 #define VRNG_BUF_SIZE 64   // bytes asked for per request
 #endif

@@ -1,5 +1,5 @@
 // vos_riscv.c: the RISC-V kernel's implementation of the virtio OS interface
-// (kernel/virtio/virtio_os.h). The portable virtio core calls these and
+// (virtio/virtio_os.h). The portable virtio core calls these and
 // never includes a kernel header itself.
 //
 // The kernel maps RAM one to one (virtual == physical, see memlayout.h), so

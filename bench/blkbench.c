@@ -1,5 +1,5 @@
 // blkbench.c: raw block device benchmark. Drives the blkbench() system
-// call (kernel/blkbench.c) over a grid of request sizes and queue depths
+// call (bench/kblkbench.c) over a grid of request sizes and queue depths
 // and prints:
 //   - the features the disk driver uses (virtio 1.2: 2.7.5.3 indirect
 //     descriptors, 2.7.7/2.7.10 EVENT_IDX, 5.2.3 SEG_MAX/SIZE_MAX/FLUSH),
@@ -18,7 +18,7 @@
 // Writes go only to the scratch area past the end of the file system; on a
 // disk without one (plain `make qemu`) the write table is skipped.
 #include "kernel/types.h"
-#include "kernel/blkbench.h"
+#include "bench/blkbench.h"
 #include "user/user.h"
 
 static const int sizes[] = { 4096, 8192, 16384, 32768, 65536, 131072, 262144 };

@@ -1,5 +1,5 @@
 // vos_cm3.c: the Cortex-M3 implementation of the virtio OS interface
-// (kernel/virtio/virtio_os.h), which the unchanged portable core
+// (virtio/virtio_os.h), which the unchanged portable core
 // (virtio_mmio.c, virtq.c, virtio_blk.c, virtio_console.c, virtio_rng.c)
 // calls.
 //
@@ -13,7 +13,7 @@
 //                   to 4 KB. A legacy device would be refused cleanly by
 //                   virtio_mmio.c (its rings must start on a page).
 //   register access the devices are software models whose register files
-//                   are RAM (kernel/devmodel/): a load is a plain load, a
+//                   are RAM (devmodel/): a load is a plain load, a
 //                   store into a register file goes to vdm_mmio_write so
 //                   the device reacts, with interrupts masked so that the
 //                   model never runs in two contexts at once.

@@ -1,5 +1,5 @@
 // board.c: the virtio devices of the Cortex-M3 board. The board has no
-// virtio hardware, so its devices are software models (kernel/devmodel/)
+// virtio hardware, so its devices are software models (devmodel/)
 // whose register files sit in SRAM; everything above the register file is
 // the portable core, the very files the RISC-V kernel compiles.
 //

@@ -55,7 +55,7 @@
 
 // ---- sizes ----
 // #ifndef defaults, because the Cortex-M3 port, with 64 KB of RAM in all,
-// passes smaller ones with -D (kernel/cm3/Makefile, TUNE). Every file of a
+// passes smaller ones with -D (cm3/Makefile, TUNE). Every file of a
 // build must see the same values.
 #ifndef VCONS_RX_BUFS
 #define VCONS_RX_BUFS      8     // receive buffers kept posted

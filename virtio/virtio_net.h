@@ -1,6 +1,6 @@
 // virtio_net.h: the virtio network device driver (Ethernet frames in and
 // out), built on virtq.h and virtio_mmio.h, and its glue to the portable
-// network stack in kernel/net (struct netif, net_input). Portable C.
+// network stack in net/ (struct netif, net_input). Portable C.
 //
 // Follows virtio 1.2 section 5.1 (Network Device): 5.1.3 feature bits (we
 // accept VIRTIO_NET_F_MAC and VIRTIO_NET_F_STATUS, nothing that changes
@@ -21,7 +21,7 @@
 // without VIRTIO_F_ANY_LAYOUT requires the header in a descriptor of its
 // own (5.1.6.6 legacy interface); a modern one accepts it too.
 //
-// Usage (what kernel/vdev.c does):
+// Usage (what kernel/glue/vdev.c does):
 //   static struct vnet vn; static struct netif nif;
 //   vnet_init(&vn, &dev);              // MAC from config space
 //   net_set_qemu_defaults(&nif); net_init(&nif);
@@ -155,7 +155,7 @@ void vnet_set_receiver(struct vnet *vn, void (*fn)(void *arg, const void *frame,
 void vnet_intr(struct vnet *vn);
 void vnet_get_stats(struct vnet *vn, struct vnet_stats *out);
 
-// Glue to kernel/net: copies the MAC into nif, makes nif->xmit send through
+// Glue to net/: copies the MAC into nif, makes nif->xmit send through
 // vn and hands received frames to net_input(nif). Call after net_init(nif).
 void vnet_attach_netif(struct vnet *vn, struct netif *nif);
 

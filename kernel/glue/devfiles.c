@@ -1,7 +1,7 @@
 // devfiles.c: the device files of the virtio console and the entropy
 // device, i.e. what read() and write() on /dev/vcons (major VCONSOLE) and
 // /dev/random (major RANDOM) do. The drivers themselves are portable and
-// live in kernel/virtio/; vdev.c binds them and calls the *_attach
+// live in virtio/; vdev.c binds them and calls the *_attach
 // functions here, which fill in devsw[]. A major whose device is missing
 // keeps an empty devsw entry, so read() and write() on its file return -1
 // (init relies on that to decide whether to start a second shell).

@@ -1,5 +1,5 @@
 // netpriv.h: what the files of the network stack share among themselves
-// (never included from outside kernel/net/).
+// (never included from outside net/).
 //
 // The stack is one state machine guarded by one lock, net_lock. Every entry
 // point (net_input, net_tick, the icmp_ and udp_ calls) takes it, does its

@@ -24,7 +24,7 @@
 // notification is a QueueNotify write, an interrupt a used buffer
 // notification that reached the driver).
 //
-// See it run: `blkbench` in the shell (user/blkbench.c prints the tables).
+// See it run: `blkbench` in the shell (bench/blkbench.c prints the tables).
 #include "types.h"
 #include "param.h"
 #include "riscv.h"
