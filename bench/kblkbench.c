@@ -1,10 +1,15 @@
-// blkbench.c: two system calls for measuring the block driver.
+// kblkbench.c: the kernel's half of the benchmarks: two system calls.
 //
-//   diskmode(mode)  1: re-initialise the disk driver in baseline mode (the
-//                   classic driver: one 1 KB request at a time, no
-//                   EVENT_IDX, no indirect descriptors); 0: full mode;
-//                   -1: only report the current mode. Waits for requests
-//                   in flight first. Returns the mode, or -1.
+//   diskmode(mode)  1: drive the disk the classic way, for comparisons: the
+//                   driver gets the classic limits (one 1 KB request at a
+//                   time, no EVENT_IDX, no indirect descriptors, no
+//                   SEG_MAX/SIZE_MAX/FLUSH) and the file system the classic
+//                   tuning (no read-ahead, no direct reads, a commit after
+//                   every call); 0: back to the fast design; -1: only report
+//                   the current mode. Waits for requests in flight first.
+//                   Returns the mode, or -1. Both designs are data handed
+//                   to disk_retune (kernel/glue/disk.c): nothing in the
+//                   driver or the file system asks which one is on.
 //   blkbench(reqsize, depth, nreq, write, &result)
 //                   issue nreq requests of reqsize bytes (512..256 KB, a
 //                   multiple of 512) keeping `depth` of them (1..32) in
@@ -34,21 +39,41 @@
 #include "buf.h"
 #include "proc.h"
 #include "defs.h"
+#include "disk.h"
 #include "virtio_blk.h"
 #include "blkbench.h"
 
 #define SECTORS_PER_PAGE (PGSIZE / 512)
-#define REQS_PER_PAGE (PGSIZE / sizeof(struct vblk_req))
+#define REQS_PER_PAGE (PGSIZE / sizeof(struct disk_req))
 
-_Static_assert(REQS_PER_PAGE >= 1, "a vblk_req must fit in a page");
-_Static_assert(BLKBENCH_MAXBYTES / PGSIZE <= VBLK_MAX_SEGS, "a request is one page per segment");
+_Static_assert(REQS_PER_PAGE >= 1, "a disk_req must fit in a page");
+_Static_assert(BLKBENCH_MAXBYTES / PGSIZE <= DISK_MAX_SEGS, "a request is one page per segment");
+
+// The classic design: what the driver may use, and how the file system
+// drives the disk (kernel/disk.h). One 1 KB block per device request, one
+// request in flight, no optional features; no read-ahead, no direct
+// reads, a commit after every operation.
+static const struct vblk_limits classic_limits = {
+  .max_bytes = 1024,
+  .max_inflight = 1,
+  .features = 0,
+};
+static const struct disk_tuning classic_tuning = {
+  .prefetch = 0,
+  .readahead = 0,
+  .direct_min = 0xffffffff,
+  .commit_ticks = 0,
+};
+// The fast design, as the kernel boots with it (saved by the first switch).
+static struct disk_tuning fast_tuning;
+static int classic;              // the mode diskmode() last set
 
 struct bench {
   int reqsize, depth, nreq, write;
   int npages;
   char *data[BLKBENCH_MAXDEPTH][BLKBENCH_MAXBYTES / PGSIZE];  // each request's data pages
   char *reqpage[BLKBENCH_MAXDEPTH];          // pages holding the vblk_reqs
-  struct vblk_req *req[BLKBENCH_MAXDEPTH];
+  struct disk_req *req[BLKBENCH_MAXDEPTH];
   uint64 area_start, area_end;               // sectors
   uint64 slots;                              // request-sized places in the area
 };
@@ -117,29 +142,29 @@ alloc_pages(struct bench *bb)
     int page = i / REQS_PER_PAGE;
     if(bb->reqpage[page] == 0 && (bb->reqpage[page] = kalloc()) == 0)
       return -1;
-    bb->req[i] = (struct vblk_req *)bb->reqpage[page] + i % REQS_PER_PAGE;
+    bb->req[i] = (struct disk_req *)bb->reqpage[page] + i % REQS_PER_PAGE;
   }
   return 0;
 }
 
 // Set up the request in flight slot `slot` as the k-th of the run: its
 // own place in the area, one segment per data page of that slot.
-static struct vblk_req *
+static struct disk_req *
 fill(struct bench *bb, int slot, int k)
 {
-  struct vblk_req *r = bb->req[slot];
+  struct disk_req *r = bb->req[slot];
   uint64 nsect = bb->reqsize / 512;
   int left = bb->reqsize;
 
-  r->type = bb->write ? VBLK_WRITE : VBLK_READ;
+  r->write = bb->write;
   r->sector = bb->area_start + ((uint64)k % bb->slots) * nsect;
   r->nseg = bb->npages;
   for(int i = 0; i < bb->npages; i++){
-    r->seg[i].addr = bb->data[slot][i];
+    r->seg[i].data = bb->data[slot][i];
     r->seg[i].len = left < PGSIZE ? left : PGSIZE;
     left -= r->seg[i].len;
   }
-  r->complete = 0;
+  r->callback = 0;
   r->arg = 0;
   return r;
 }
@@ -153,7 +178,7 @@ run(struct bench *bb)
   int issued = 0, finished = 0, errors = 0;
 
   for(int i = 0; i < bb->depth && issued < bb->nreq; i++)
-    disk_submit_nokick(fill(bb, i, issued++));
+    disk_submit(fill(bb, i, issued++));
   disk_kick();
   while(finished < bb->nreq){
     int refill = 0;
@@ -163,7 +188,7 @@ run(struct bench *bb)
         errors++;
       finished++;
       if(issued < bb->nreq){
-        disk_submit_nokick(fill(bb, slot, issued++));
+        disk_submit(fill(bb, slot, issued++));
         refill++;
       }
     } while(finished < issued && bb->req[finished % bb->depth]->done);
@@ -201,7 +226,7 @@ bench(struct bench *bb, struct blkbench_result *res)
   res->event_idx = s1.event_idx;
   res->indirect_desc = s1.indirect_desc;
   res->flush = s1.flush;
-  res->baseline = s1.baseline;
+  res->baseline = classic;
   res->seg_max = s1.seg_max;
   res->queue_size = s1.queue_size;
   res->nslot = s1.nslot;
@@ -248,17 +273,18 @@ sys_blkbench(void)
 uint64
 sys_diskmode(void)
 {
-  struct vblk_stats st;
   int mode;
 
   argint(0, &mode);
-  if(mode == -1){
-    disk_stats(&st);
-    return st.baseline;
-  }
+  if(mode == -1)
+    return classic;
   if(mode != 0 && mode != 1)
     return -1;
-  if(disk_setmode(mode) < 0)
+  if(!classic)
+    fast_tuning = disk_tuning;   // what the kernel booted with
+  if(disk_retune(mode ? &classic_limits : &VBLK_LIMITS_FULL,
+                 mode ? &classic_tuning : &fast_tuning) < 0)
     return -1;
+  classic = mode;
   return mode;
 }

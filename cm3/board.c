@@ -23,6 +23,7 @@
 #include "virtio.h"
 #include "virtio_mmio.h"
 #include "virtq.h"
+#include "virtio_dev.h"
 #include "virtio_blk.h"
 #include "virtio_console.h"
 #include "virtio_rng.h"
@@ -179,7 +180,7 @@ static void bind(struct slot *s)
 {
   switch (s->dev.device_id) {
   case VIRTIO_ID_BLOCK:
-    if (!have_disk && vblk_init(&disk, &s->dev) == 0) {
+    if (!have_disk && vblk_init(&disk, &s->dev, &VBLK_LIMITS_FULL) == 0) {
       have_disk = 1;
       s->driver = "virtio-blk";
       s->drv = &disk;

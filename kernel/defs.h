@@ -1,6 +1,7 @@
 // defs.h: every function one kernel file offers another, grouped by the file
 // that defines it. Read this first to find your way around the kernel.
-// (The portable virtio core has its own headers under virtio/.)
+// (The portable virtio core has its own headers under virtio/; the
+// disk's interface for the file system is kernel/disk.h.)
 #ifndef DEFS_H
 #define DEFS_H
 #include "types.h"
@@ -36,36 +37,38 @@ void   uartputc(int c);           // may sleep until there is room
 void   uartputc_sync(int c);      // spins; for kernel printf and echo
 void   uartintr(void);
 
-// ---- virtio glue: vdev.c (probe table, irq routing, block device) ----
-void   virtio_probe_all(void);    // probe the 8 slots, print the table, start drivers
+// ---- the glue to the portable code (kernel/glue/) ----
+// vdev.c: probe table, driver binding, irq routing
+void   virtio_probe_all(void);    // probe the 8 slots, start drivers, print the table
 void   virtio_irq(int irq);       // PLIC interrupt irq belongs to a virtio slot
 int    devinfo_get(int idx, struct devinfo *out);  // idx-th table row; -1 past the end
-int    disk_rw(struct buf *b, int write);  // 0 on success, -1 on device error
-int    disk_readonly(void);       // 1 if the disk offered VIRTIO_BLK_F_RO
-struct vblk_req;
+// Each driver's binding (vdev.c's table): attach a probed device (0 or
+// -1), its interrupt, and the four counters `lsdev -v` shows.
+struct vio_dev;
+int    disk_attach(struct vio_dev *d);       // disk.c: the root disk (kernel/disk.h
+void   disk_intr(void);                      //   has what the file system calls)
+void   disk_counters(uint64 *v);
+int    vconsole_attach(struct vio_dev *d);   // devfiles.c: /dev/vcons
+void   vconsole_intr(void);
+void   vconsole_counters(uint64 *v);
+int    random_attach(struct vio_dev *d);     // devfiles.c: /dev/random
+void   random_intr(void);
+void   random_counters(uint64 *v);
+int    sysnet_attach(struct vio_dev *d);     // sysnet.c: the network stack
+void   sysnet_intr(void);
+void   sysnet_counters(uint64 *v);
+// disk.c, for the benchmarks (bench/kblkbench.c)
+struct vblk_limits;
 struct vblk_stats;
-int    disk_submit(struct vblk_req *r);        // queue + notify; 0, or -1 (rejected)
-int    disk_submit_nokick(struct vblk_req *r); // queue only; disk_kick publishes a batch
-void   disk_kick(void);
-int    disk_wait(struct vblk_req *r);          // sleep until done; r->status (0 or -1)
-int    disk_flush(void);          // VIRTIO_BLK_T_FLUSH if negotiated, else 0
-uint64 disk_capacity(void);       // in 512-byte sectors
-void   disk_stats(struct vblk_stats *st);      // counters and features in use
-int    disk_setmode(int baseline);  // re-init the driver: 1 baseline, 0 full
-int    disk_baseline(void);       // 1 while the driver is in baseline mode (fs follows)
-
-// ---- network and virtio device files: sysnet.c, devfiles.c ----
+struct disk_tuning;
+int    disk_retune(const struct vblk_limits *lim, const struct disk_tuning *t);
+void   disk_stats(struct vblk_stats *st);
+// sysnet.c: sockets and the network clock
 struct sock;
-struct vcons;
-struct vrng;
-struct vnet;
-void   sysnet_attach(struct vnet *vn);   // vdev.c: start the network stack on vn
 void   nettick(void);                    // clockintr: the stack's timers
 int    sockread(struct file *f, uint64 addr, int n);   // FD_SOCK files (file.c)
 int    sockwrite(struct file *f, uint64 addr, int n);
 void   sockclose(struct sock *s);
-void   vconsole_attach(struct vcons *vc);  // vdev.c: /dev/vcons works from now on
-void   random_attach(struct vrng *rng);    // vdev.c: /dev/random works from now on
 
 // ---- console.c ----
 void   consoleinit(void);
@@ -103,7 +106,7 @@ void   pop_off(void);
 
 // ---- sleeplock.c ----
 void   acquiresleep(struct sleeplock *lk);
-void   acquiresleep_unreached(struct sleeplock *lk); // bio.c read-ahead: nobody can reach it
+void   acquiresleep_unreached(struct sleeplock *lk); // bio_fast.c read-ahead: nobody can reach it
 void   releasesleep(struct sleeplock *lk);
 int    holdingsleep(struct sleeplock *lk);
 void   initsleeplock(struct sleeplock *lk, char *name);
@@ -187,22 +190,23 @@ void   pipeclose(struct pipe *pi, int writable);
 int    piperead(struct pipe *pi, uint64 addr, int n);
 int    pipewrite(struct pipe *pi, uint64 addr, int n);
 
-// ---- bio.c ----
+// ---- bio.c (the cache) and bio_fast.c (its fast paths) ----
 struct bvec;
 void   binit(void);
 struct buf *bread(uint dev, uint blockno);   // NULL if the device failed the read
 struct buf *bnew(uint dev, uint blockno);    // locked, zeroed, not read from disk
 int    bwrite(struct buf *b);                // 0, or -1 if the device failed the write
 void   brelse(struct buf *b);
+void   bpin(struct buf *b);
+void   bunpin(struct buf *b);
+int    bcache_drop(void);         // forget clean unused blocks; how many
+void   bio_fast_init(void);
 struct buf *bpeek(uint dev, uint blockno);   // cached+valid, referenced, NOT locked; or NULL
 void   bunpeek(struct buf *b);
 void   bpeek_many(uint dev, const uint *blocks, int n, struct buf **out);
 void   bunpeek_many(struct buf **bufs, int n);
-void   bpin(struct buf *b);
-void   bunpin(struct buf *b);
 int    breadahead(uint dev, const uint *blocks, int n);  // start reads; no wait
 int    bio_rw(struct bvec *v, int n, int write);  // batched I/O, waits; 0 or -1
-int    bcache_drop(void);         // forget clean unused blocks; how many
 int    bio_read_direct(uint dev, int (*next)(void *, struct bvec *, int), void *arg);
 
 // ---- log.c ----
@@ -212,7 +216,7 @@ void   begin_op(void);
 void   end_op(void);
 int    log_sync(void);            // commit and flush everything so far; 0 or -1
 
-// ---- fs.c ----
+// ---- fs.c, and fs_fast.c (readi's fast paths) ----
 void   fsinit(int dev);
 int    fs_readonly(void);          // 1 when writes are refused (read-only disk or I/O error)
 void   fs_set_readonly(void);      // log.c, after a failed commit: refuse writes from now on
@@ -230,9 +234,11 @@ int    namecmp(const char *s, const char *t);
 struct inode *namei(char *path);
 struct inode *nameiparent(char *path, char *name);
 int    readi(struct inode *ip, int user_dst, uint64 dst, uint off, uint n);
+int    is_data_block(uint b);      // a block number a file may point to?
 void   stati(struct inode *ip, struct stat *st);
 int    writei(struct inode *ip, int user_src, uint64 src, uint off, uint n);
 void   itrunc(struct inode *ip);
+uint   readi_fast(struct inode *ip, int user_dst, uint64 dst, uint off, uint n);
 
 // ---- file.c ----
 struct file *filealloc(void);

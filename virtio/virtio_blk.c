@@ -1,38 +1,50 @@
-// virtio_blk.c: the virtio block driver. Turns a caller's request ("read
-// these sectors into these buffers") into as few device requests as the
-// device allows, keeps many of them in flight, and finishes the caller's
-// request, with a callback or a wakeup, when the device has finished all of
-// its parts.
+// virtio_blk.c: the virtio block driver. It turns "read these sectors into
+// this buffer" into a chain of descriptors on the device's request queue,
+// and finishes the request when the device puts the chain on the used ring.
 //
 // Follows virtio 1.2 section 5.2 (Block Device):
-//   5.2.3  feature bits. Always: VIRTIO_BLK_F_RO, VIRTIO_BLK_F_BLK_SIZE.
-//          Unless in baseline mode, each if offered: VIRTIO_BLK_F_SEG_MAX,
-//          VIRTIO_BLK_F_SIZE_MAX, VIRTIO_BLK_F_FLUSH, and the ring features
+//   5.2.3  feature bits. Always asked for: VIRTIO_BLK_F_RO and
+//          VIRTIO_BLK_F_BLK_SIZE. If the limits allow (struct vblk_limits)
+//          and the device offers them: VIRTIO_BLK_F_SEG_MAX,
+//          VIRTIO_BLK_F_SIZE_MAX, VIRTIO_BLK_F_FLUSH and the ring features
 //          VIRTIO_RING_F_EVENT_IDX and VIRTIO_RING_F_INDIRECT_DESC (2.7).
 //   5.2.4  configuration layout: capacity, size_max, seg_max, blk_size
-//   5.2.5  device initialization, 5.2.6 device operation (requests, status)
+//   5.2.5  device initialization, with section 3.1.1 for the order of steps
+//   5.2.6  device operation: a request is header + data + status byte
 //   5.2.6.2 when a write is stable, which is why vblk_flush may do nothing
-// and section 3.1.1 for the order of the initialization steps.
+//
+// How to read this file:
+//   Part 1  one request, start to finish: vblk_rw builds the three-part
+//           chain, hands it to the queue (virtq.c) and sleeps; vblk_intr
+//           takes it off the used ring and wakes the caller. This is the
+//           path every block the file system reads first goes through.
+//   Part 2  setting the device up: the status handshake, the features, the
+//           limits the device announces, the queue.
+//   Part 3  many requests in flight: the asynchronous API (vblk_submit),
+//           big requests cut to the device's limits, callbacks, one
+//           notification for a batch. The speed machinery; the plain path
+//           never needs it.
+//   Part 4  giving up on a device, statistics, shutdown.
 //
 // See it run: `make -C tests/host check` (blk_* and perf_* tests: round
 // trips, split requests, flushes, many requests completed out of order,
 // devices that misbehave), `make qemu` (boot log: features in use), and
 // `blkbench` in the shell (throughput and notifications per request).
 //
-// Concurrency: many processes (on many harts) may submit at once. Each
-// device request takes a free "slot" (its request header and status byte,
-// in DMA memory); the slot's header address is the virtqueue token, so a
-// completion leads straight back to the slot and from there to the
-// caller's request. vblk_intr, from the interrupt, completes whatever the
-// device finished, in whatever order. Everything is protected by vb->lock,
-// which vos_sleep releases while a caller sleeps. Callbacks run after the
-// lock is dropped.
+// Concurrency: many processes (on many harts) may use the disk at once.
+// Each device request takes a free "slot": its request header and status
+// byte, in DMA memory. The slot's header address is the token the
+// virtqueue gives back on completion, so a completion leads straight to
+// the slot, and from there to the caller's request; completions may come
+// in any order. Everything is protected by vb->lock, which vos_sleep
+// releases while a caller sleeps. Callbacks run after the lock is dropped.
 #include <stdint.h>
 #include <stddef.h>
 #include "virtio_os.h"
 #include "virtio.h"
 #include "virtio_mmio.h"
 #include "virtq.h"
+#include "virtio_dev.h"
 #include "virtio_blk.h"
 
 // The status byte starts as a value the device never writes, so a device
@@ -43,16 +55,39 @@
 // Data bytes per device request when nothing smaller applies: well below
 // 2^32, so a chain's total length (2.7.5.2) can never overflow.
 #define VBLK_MAX_BYTES (1u << 30)
-#define BASELINE_BYTES 1024  // the classic driver: one 1 KB block per request
 #define NO_LIMIT 0xffffffffu
+
+// Everything: the kernel's disk runs with these (kernel/glue/disk.c).
+const struct vblk_limits VBLK_LIMITS_FULL = {
+  .max_bytes = VBLK_MAX_BYTES,
+  .max_inflight = VBLK_NSLOT,
+  .features = VBLK_OPTIONAL_FEATURES,
+};
 
 static uint64_t bit(int n)
 {
   return (uint64_t)1 << n;
 }
 
-// ---- slots and finishing requests (all with vb->lock held) ----
+static void run_callbacks(struct vblk *vb);
+static void fail_outstanding(struct vblk *vb);
+static void fail_locked(struct vblk *vb, const char *why);
+static int bad_request(struct vblk *vb, struct vblk_req *r);
 
+// =====================================================================
+// Part 1: one request, start to finish
+// =====================================================================
+
+// The one test of "may we use the device": set up, and not given up on.
+static int usable(struct vblk *vb)
+{
+  return vb->ready && !vb->dead;
+}
+
+// ---- slots (all with vb->lock held) ----
+
+// Take a free slot for r's next device request. The caller has checked
+// nslot_free > 0.
 static int slot_alloc(struct vblk *vb, struct vblk_req *r)
 {
   int i;
@@ -85,20 +120,42 @@ static void wait_for_room(struct vblk *vb)
   vb->slot_waiters--;
 }
 
+// The slot a token (the address of the slot's header) stands for.
+static int token_slot(struct vblk *vb, void *token)
+{
+  return (int)((struct vblk_dma *)token - vb->dma);
+}
+
+// Fill in slot's header (5.2.6: type, reserved, sector) and set its status
+// byte to a value the device never writes.
+static void fill_header(struct vblk *vb, int slot, int type, uint64_t sector)
+{
+  struct vblk_dma *d = &vb->dma[slot];
+
+  d->hdr.type = type == VBLK_READ ? VIRTIO_BLK_T_IN :
+                type == VBLK_WRITE ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_FLUSH;
+  d->hdr.reserved = 0;
+  d->hdr.sector = type == VBLK_FLUSH ? 0 : sector;
+  d->status = VBLK_STATUS_UNSET;
+}
+
+// ---- finishing requests (vb->lock held) ----
+
 static void mark_done(struct vblk_req *r)
 {
   r->done = 1;
-  if (r->waiting)
+  if (r->drv.waiting)
     vos_wakeup(r);
 }
 
-// Every part of r is done: record the outcome. Without a callback the
-// request is done now; with one, it goes on the list that run_callbacks
-// works through once the lock is dropped.
+// Every device request of r is over: record the outcome. Without a
+// callback (vblk_rw, vblk_wait) the request is done now and its sleeper
+// woken; with one, it goes on the list that run_callbacks (part 3) works
+// through once the lock is dropped.
 static void finish_req(struct vblk *vb, struct vblk_req *r)
 {
-  r->status = r->failed ? -1 : 0;
-  if (r->failed)
+  r->status = r->drv.failed ? -1 : 0;
+  if (r->drv.failed)
     vb->errors++;
   else if (r->type == VBLK_READ)
     vb->reads++;
@@ -107,9 +164,9 @@ static void finish_req(struct vblk *vb, struct vblk_req *r)
   else
     vb->flushes++;
   if (r->complete) {
-    r->cb_next = 0;
+    r->drv.cb_next = 0;
     if (vb->cb_tail)
-      vb->cb_tail->cb_next = r;
+      vb->cb_tail->drv.cb_next = r;
     else
       vb->cb_head = r;
     vb->cb_tail = r;
@@ -118,560 +175,53 @@ static void finish_req(struct vblk *vb, struct vblk_req *r)
   mark_done(r);
 }
 
-// One device request (the one in `slot`) is over.
+// One device request (the one in `slot`) is over. A request of the plain
+// path has exactly one; a big one of part 3 may have many.
 static void part_done(struct vblk *vb, int slot, int ok)
 {
   struct vblk_req *r = vb->slot_req[slot];
 
   slot_free(vb, slot);
   if (!ok)
-    r->failed = 1;
-  if (--r->parts == 0)
+    r->drv.failed = 1;
+  if (--r->drv.parts == 0)
     finish_req(vb, r);
 }
 
-static int token_slot(struct vblk *vb, void *token)
-{
-  return (int)((struct vblk_dma *)token - vb->dma);
-}
-
-// Run the callbacks of finished requests, without vb->lock: a callback may
-// take its own locks and wake others. `done` is set only after the
-// callback returned, so a vblk_wait on the same request cannot return
-// (and its caller reuse the request) while the callback still runs.
-static void run_callbacks(struct vblk *vb)
-{
-  struct vblk_req *r;
-
-  for (;;) {
-    vos_lock(&vb->lock);
-    r = vb->cb_head;
-    if (r) {
-      vb->cb_head = r->cb_next;
-      if (vb->cb_head == 0)
-        vb->cb_tail = 0;
-    }
-    vos_unlock(&vb->lock);
-    if (r == 0)
-      return;
-    r->complete(r);
-    vos_lock(&vb->lock);
-    mark_done(r);
-    vos_unlock(&vb->lock);
-  }
-}
-
-// Fail every device request the device still holds. Only after a reset: a
-// device that is still running could yet write into buffers we are about
-// to hand back to their owners.
-static void fail_outstanding(struct vblk *vb)
-{
-  void *token;
-
-  while (virtq_drain(&vb->vq, &token) == 1)
-    part_done(vb, token_slot(vb, token), 0);
-}
-
-// Give up on the device. Called with vb->lock held.
-static void fail_locked(struct vblk *vb, const char *why)
-{
-  if (vb->dead)
-    return;
-  vos_log("virtio-blk: giving up on the device: %s\n", why);
-  vb->dead = 1;
-  virtq_mark_broken(&vb->vq, why);
-  // Reset first so the device stops using the rings and our buffers, then
-  // FAILED to record that the driver has given up (2.1).
-  vio_reset(vb->dev);
-  vio_fail(vb->dev);
-  fail_outstanding(vb);
-  vos_wakeup(&vb->nslot_free);  // callers waiting for a slot must see `dead`
-}
-
-// ---- initialisation ----
-
-// Free what setup() allocated; the device must be reset already.
-static void release_memory(struct vblk *vb)
-{
-  if (vb->vq.mem || vb->vq.itab)
-    virtq_destroy(&vb->vq);
-  if (vb->dma)
-    vos_dma_free(vb->dma, (size_t)vb->nslot * sizeof(struct vblk_dma));
-  vb->dma = 0;
-}
-
-static int setup_fail(struct vblk *vb, const char *why)
-{
-  vos_log("virtio-blk %p: %s\n", (void *)vb->dev->base, why);
-  // The queue may already be live: stop the device before freeing memory.
-  vio_reset(vb->dev);
-  vio_fail(vb->dev);
-  release_memory(vb);
-  vb->dead = 1;
-  return -1;
-}
-
-static void reset_fields(struct vblk *vb, int flags)
-{
-  int i;
-
-  vb->flags = flags;
-  vb->ready = 0;
-  vb->dead = 0;
-  vb->readonly = 0;
-  vb->has_flush = 0;
-  vb->capacity = 0;
-  vb->blk_size = SECTOR;
-  vb->seg_max = VBLK_MAX_SEGS;
-  vb->size_max = NO_LIMIT;
-  vb->max_bytes = (flags & VBLK_BASELINE) ? BASELINE_BYTES : VBLK_MAX_BYTES;
-  vb->nslot = 0;
-  vb->nslot_free = 0;
-  vb->dma = 0;
-  vb->vq.mem = 0;
-  vb->vq.itab = 0;
-  for (i = 0; i < VBLK_NSLOT; i++)
-    vb->slot_req[i] = 0;
-}
-
-// The limits a device may announce (5.2.4). They only ever make our
-// requests smaller. A zero would forbid every request, which no real
-// device means; we log it and ignore it.
-static void read_limits(struct vblk *vb)
-{
-  struct vio_dev *d = vb->dev;
-  uint32_t v;
-
-  if (vio_has_feature(d, VIRTIO_BLK_F_SEG_MAX)) {
-    v = vio_config_read32(d, VIRTIO_BLK_CFG_SEG_MAX);
-    if (v == 0)
-      vos_log("virtio-blk: seg_max 0 ignored\n");
-    else if (v < vb->seg_max)
-      vb->seg_max = v;
-  }
-  if (vio_has_feature(d, VIRTIO_BLK_F_SIZE_MAX)) {
-    v = vio_config_read32(d, VIRTIO_BLK_CFG_SIZE_MAX);
-    if (v == 0)
-      vos_log("virtio-blk: size_max 0 ignored\n");
-    else
-      vb->size_max = v >= SECTOR ? v - v % SECTOR : v;  // whole sectors when possible
-  }
-  if (vio_has_feature(d, VIRTIO_BLK_F_BLK_SIZE))
-    vb->blk_size = vio_config_read32(d, VIRTIO_BLK_CFG_BLK_SIZE);
-}
-
-// Queue, indirect tables and slots. Returns 0 or -1 (logged by the caller).
-static const char *setup_queue(struct vblk *vb)
-{
-  uint32_t size;
-  int indirect = 0;
-
-  if (virtq_init(&vb->vq, vb->dev, 0, VBLK_QUEUE_SIZE) < 0)
-    return "no usable request queue";
-  size = vb->vq.size;
-  if (size < 3)
-    return "request queue too small for a 3-descriptor request";
-  // A chain is header + data + status, and no chain may be longer than
-  // the queue (2.7.5.3.1), indirect or not.
-  if (vb->seg_max > size - 2)
-    vb->seg_max = size - 2;
-  vb->nslot = (vb->flags & VBLK_BASELINE) ? 1 : VBLK_NSLOT;
-  if (vb->nslot > (int)size)
-    vb->nslot = (int)size;
-  if (!(vb->flags & VBLK_BASELINE))
-    indirect = virtq_init_indirect(&vb->vq, (uint16_t)vb->nslot,
-                                   (uint16_t)(vb->seg_max + 2)) == 1;
-  // With plain descriptors a request takes at least three of them.
-  if (!indirect && vb->nslot > (int)size / 3)
-    vb->nslot = (int)size / 3;
-  vb->dma = vos_dma_alloc((size_t)vb->nslot * sizeof(struct vblk_dma));
-  if (vb->dma == 0)
-    return "no memory for request headers";
-  vb->nslot_free = vb->nslot;
-  return 0;
-}
-
-static void log_features(struct vblk *vb)
-{
-  struct vio_dev *d = vb->dev;
-  uint64_t perf = bit(VIRTIO_BLK_F_SEG_MAX) | bit(VIRTIO_BLK_F_SIZE_MAX) |
-                  bit(VIRTIO_BLK_F_FLUSH) | bit(VIRTIO_RING_F_EVENT_IDX) |
-                  bit(VIRTIO_RING_F_INDIRECT_DESC);
-
-  vos_log("virtio-blk %p: %llu sectors (%llu KiB)%s, %s transport, queue %u, "
-          "%d requests in flight\n", (void *)d->base,
-          (unsigned long long)vb->capacity, (unsigned long long)(vb->capacity / 2),
-          vb->readonly ? ", read-only" : "", d->version == 1 ? "legacy" : "modern",
-          (unsigned)vb->vq.size, vb->nslot);
-  vos_log("virtio-blk: features:%s%s%s%s%s%s%s; at most %u segments per request\n",
-          (vb->flags & VBLK_BASELINE) ? " BASELINE" : "",
-          vb->vq.event_idx ? " EVENT_IDX" : "",
-          vb->vq.itab_count ? " INDIRECT_DESC" : "",
-          vb->has_flush ? " FLUSH" : "",
-          vio_has_feature(d, VIRTIO_BLK_F_SEG_MAX) ? " SEG_MAX" : "",
-          vio_has_feature(d, VIRTIO_BLK_F_SIZE_MAX) ? " SIZE_MAX" : "",
-          (d->features & perf) == 0 ? " none" : "",
-          (unsigned)vb->seg_max);
-  if (vb->size_max != NO_LIMIT || vb->max_bytes < VBLK_MAX_BYTES)
-    vos_log("virtio-blk: at most %u bytes per segment, %u bytes per request\n",
-            (unsigned)(vb->size_max < vb->max_bytes ? vb->size_max : vb->max_bytes),
-            (unsigned)vb->max_bytes);
-}
-
-// Negotiate and set everything up. vb->lock, if anyone else can see vb,
-// is held.
-static int setup(struct vblk *vb, int flags)
-{
-  struct vio_dev *d = vb->dev;
-  uint64_t wanted;
-  const char *why;
-
-  reset_fields(vb, flags);
-  // 3.1.1 steps 1-6.
-  wanted = bit(VIRTIO_BLK_F_RO) | bit(VIRTIO_BLK_F_BLK_SIZE);
-  if (!(flags & VBLK_BASELINE))
-    wanted |= bit(VIRTIO_BLK_F_SEG_MAX) | bit(VIRTIO_BLK_F_SIZE_MAX) |
-              bit(VIRTIO_BLK_F_FLUSH) | bit(VIRTIO_RING_F_EVENT_IDX) |
-              bit(VIRTIO_RING_F_INDIRECT_DESC);
-  if (vio_negotiate(d, wanted) < 0) {
-    vb->dead = 1;
-    return -1;  // logged, FAILED set
-  }
-  vb->readonly = vio_has_feature(d, VIRTIO_BLK_F_RO);
-  vb->has_flush = vio_has_feature(d, VIRTIO_BLK_F_FLUSH);
-
-  // Step 7: device-specific setup. capacity is always there (5.2.4), the
-  // other fields only if their feature was negotiated.
-  vb->capacity = vio_config_read64(d, VIRTIO_BLK_CFG_CAPACITY);
-  read_limits(vb);
-  why = setup_queue(vb);
-  if (why)
-    return setup_fail(vb, why);
-
-  // Step 8: from here on the device may process requests.
-  vio_driver_ok(d);
-  vb->ready = 1;
-  log_features(vb);
-  return 0;
-}
-
-int vblk_init_opts(struct vblk *vb, struct vio_dev *d, int flags)
-{
-  vb->dev = d;
-  vos_lock_init(&vb->lock, "vblk");
-  vb->draining = 0;
-  vb->slot_waiters = 0;  // not in reset_fields: vblk_reinit may have sleepers
-  vb->cb_head = vb->cb_tail = 0;
-  vb->reads = vb->writes = vb->flushes = vb->errors = 0;
-  reset_fields(vb, flags);
-
-  if (!vio_is_type(d, VIRTIO_ID_BLOCK, "virtio-blk")) {
-    vb->dead = 1;
-    return -1;
-  }
-  return setup(vb, flags);
-}
-
-int vblk_init(struct vblk *vb, struct vio_dev *d)
-{
-  return vblk_init_opts(vb, d, 0);
-}
-
-int vblk_reinit(struct vblk *vb, int flags)
-{
-  int r;
-
-  if (vb->dev == 0 || vb->dev->device_id != VIRTIO_ID_BLOCK)
-    return -1;
-  vos_lock(&vb->lock);
-  // New submitters wait while draining is set; requests in flight finish.
-  vb->draining = 1;
-  while (vb->ready && !vb->dead && vb->nslot_free != vb->nslot) {
-    virtq_kick(&vb->vq);  // anything queued but unpublished must go out
-    wait_for_room(vb);
-  }
-  vio_reset(vb->dev);
-  fail_outstanding(vb);  // only after a device death; normally nothing
-  release_memory(vb);
-  r = setup(vb, flags);
-  vb->draining = 0;
-  vos_wakeup(&vb->nslot_free);
-  vos_unlock(&vb->lock);
-  run_callbacks(vb);
-  return r;
-}
-
-// ---- submitting ----
-
-// Checks that need no device. Called with vb->lock held.
-static int bad_request(struct vblk *vb, struct vblk_req *r)
-{
-  uint64_t total = 0, nsect;
-  int i;
-
-  if (r->type == VBLK_FLUSH)
-    return 0;
-  if (r->type != VBLK_READ && r->type != VBLK_WRITE)
-    return 1;
-  if (r->nseg < 1 || r->nseg > VBLK_MAX_SEGS)
-    return 1;
-  for (i = 0; i < r->nseg; i++) {
-    if (r->seg[i].addr == 0 || r->seg[i].len == 0)
-      return 1;
-    total += r->seg[i].len;
-  }
-  if (total % SECTOR != 0)
-    return 1;  // 5.2.6: data is a multiple of 512 bytes
-  nsect = total / SECTOR;
-  if (nsect > vb->capacity || r->sector > vb->capacity - nsect)
-    return 1;  // never read or write beyond capacity
-  if (r->type == VBLK_WRITE && vb->readonly)
-    return 1;  // 5.2.5: writes to a VIRTIO_BLK_F_RO device fail
-  return 0;
-}
-
-// Where the next device request of r ends: the caller's segments, cut
-// into pieces of at most size_max bytes, at most seg_max pieces and
-// max_bytes bytes per device request, and cut only where a whole number of
-// sectors has been covered. Fills vb->chain[1..n] and returns n, the
-// number of data pieces (> 0); 0 when r has been issued completely; -1
-// when the device's limits leave no way forward (size_max so small that
-// seg_max pieces do not cover a sector).
-struct cut {
-  int seg;           // cursor after this device request
-  uint32_t off;
-  uint32_t bytes;    // data bytes in it
-};
-
-static int next_cut(struct vblk *vb, struct vblk_req *r, struct cut *c)
-{
-  int seg = r->cur_seg, n = 0, best = 0;
-  uint32_t off = r->cur_off, bytes = 0;
-  int dev_writes = r->type == VBLK_READ;
-
-  while (seg < r->nseg && n < (int)vb->seg_max && bytes < vb->max_bytes) {
-    uint32_t piece = r->seg[seg].len - off;
-    if (piece > vb->size_max)
-      piece = vb->size_max;
-    if (piece > vb->max_bytes - bytes)
-      piece = vb->max_bytes - bytes;
-    vb->chain[1 + n].addr = (uint8_t *)r->seg[seg].addr + off;
-    vb->chain[1 + n].len = piece;
-    vb->chain[1 + n].device_writes = dev_writes;
-    n++;
-    bytes += piece;
-    off += piece;
-    if (off == r->seg[seg].len) {
-      seg++;
-      off = 0;
-    }
-    if (bytes % SECTOR == 0) {
-      best = n;
-      c->seg = seg;
-      c->off = off;
-      c->bytes = bytes;
-    }
-  }
-  if (n == 0)
-    return 0;
-  return best > 0 ? best : -1;
-}
-
-// Build the whole chain of r's next device request in vb->chain: header,
-// data pieces, status. Returns its length, 0 if r is fully issued, -1 if
-// it cannot be split (see next_cut).
-static int build_chain(struct vblk *vb, struct vblk_req *r, struct cut *c)
-{
-  int n;
-
-  if (r->type == VBLK_FLUSH) {
-    if (r->cur_seg > 0)
-      return 0;
-    n = 0;  // 5.2.6: a flush is header + status, no data
-    c->seg = 1;
-    c->off = 0;
-    c->bytes = 0;
-  } else {
-    n = next_cut(vb, r, c);
-    if (n <= 0)
-      return n;
-  }
-  vb->chain[0].len = sizeof(struct virtio_blk_req_hdr);
-  vb->chain[0].device_writes = 0;
-  vb->chain[n + 1].len = 1;
-  vb->chain[n + 1].device_writes = 1;
-  return n + 2;
-}
-
-// Put chain (length n) for r in a free slot and on the queue. 0 or -1.
-static int add_part(struct vblk *vb, struct vblk_req *r, int n, struct cut *c)
-{
-  int slot = slot_alloc(vb, r);
-  struct vblk_dma *req = &vb->dma[slot];
-  int err;
-
-  req->hdr.type = r->type == VBLK_READ ? VIRTIO_BLK_T_IN :
-                  r->type == VBLK_WRITE ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_FLUSH;
-  req->hdr.reserved = 0;
-  req->hdr.sector = r->type == VBLK_FLUSH ? 0 : r->cur_sector;
-  req->status = VBLK_STATUS_UNSET;
-  vb->chain[0].addr = &req->hdr;
-  vb->chain[n - 1].addr = &req->status;
-  err = virtq_add(&vb->vq, vb->chain, n, req);
-  if (err != VIRTQ_OK) {
-    slot_free(vb, slot);
-    if (err == VIRTQ_ERR_BROKEN)
-      fail_locked(vb, "request queue broken");
-    else
-      vos_log("virtio-blk: virtq_add refused a request (%d)\n", err);
-    return -1;
-  }
-  r->parts++;
-  r->cur_seg = c->seg;
-  r->cur_off = c->off;
-  r->cur_sector += c->bytes / SECTOR;
-  return 0;
-}
-
-// Issue every device request of r, sleeping for slots and descriptors as
-// needed. r->parts holds one extra count while we are at it, so r cannot
-// finish (by completions that arrive while we sleep) before it is all out.
-static void issue(struct vblk *vb, struct vblk_req *r)
-{
-  struct cut c;
-  int n;
-
-  r->parts = 1;
-  r->failed = 0;
-  r->cur_seg = 0;
-  r->cur_off = 0;
-  r->cur_sector = r->sector;
-  if (r->type == VBLK_FLUSH && !vb->has_flush)
-    r->cur_seg = 1;  // nothing to send: see vblk_flush
-  for (;;) {
-    if (vb->dead || !vb->ready) {
-      r->failed = 1;
-      break;
-    }
-    n = build_chain(vb, r, &c);
-    if (n == 0)
-      break;
-    if (n < 0) {
-      vos_log("virtio-blk: device limits (seg_max %u, size_max %u) cannot carry a sector\n",
-              (unsigned)vb->seg_max, (unsigned)vb->size_max);
-      r->failed = 1;
-      break;
-    }
-    if (vb->nslot_free == 0 || !virtq_room(&vb->vq, n)) {
-      // Full. Whatever we queued must reach the device, or nothing will
-      // ever free up. The chain is rebuilt after the sleep: another
-      // caller may have used vb->chain meanwhile.
-      virtq_kick(&vb->vq);
-      wait_for_room(vb);
-      continue;
-    }
-    if (add_part(vb, r, n, &c) < 0) {
-      r->failed = 1;
-      break;
-    }
-  }
-  if (--r->parts == 0)
-    finish_req(vb, r);
-}
-
-static int submit_locked(struct vblk *vb, struct vblk_req *r)
+// Start r (vb->lock held): results cleared, new requests held back while
+// vblk_reinit drains, and the checks that need no device. 0, or -1 with r
+// done and failed.
+static int start_req(struct vblk *vb, struct vblk_req *r)
 {
   r->done = 0;
   r->status = -1;
-  r->cb_next = 0;
-  r->waiting = 0;
+  r->drv.parts = 0;
+  r->drv.failed = 0;
+  r->drv.waiting = 0;
+  r->drv.cb_next = 0;
   while (vb->draining)
     wait_for_room(vb);
-  if (!vb->ready || vb->dead || bad_request(vb, r)) {
+  if (!usable(vb) || bad_request(vb, r)) {
     vb->errors++;
     r->done = 1;
     return -1;
   }
-  issue(vb, r);
   return 0;
 }
 
-int vblk_submit_nokick(struct vblk *vb, struct vblk_req *r)
+// Does a buffer of len bytes fit in one device request? (It always does
+// for the file system's blocks, unless a device announces tiny limits.)
+static int fits_one_request(struct vblk *vb, uint32_t len)
 {
-  int ret;
-
-  vos_lock(&vb->lock);
-  ret = submit_locked(vb, r);
-  vos_unlock(&vb->lock);
-  run_callbacks(vb);
-  return ret;
-}
-
-int vblk_submit(struct vblk *vb, struct vblk_req *r)
-{
-  int ret;
-
-  vos_lock(&vb->lock);
-  ret = submit_locked(vb, r);
-  if (ret == 0 && vb->ready && !vb->dead)
-    virtq_kick(&vb->vq);
-  vos_unlock(&vb->lock);
-  run_callbacks(vb);
-  return ret;
-}
-
-void vblk_kick(struct vblk *vb)
-{
-  vos_lock(&vb->lock);
-  if (vb->ready && !vb->dead)
-    virtq_kick(&vb->vq);
-  vos_unlock(&vb->lock);
-}
-
-int vblk_wait(struct vblk *vb, struct vblk_req *r)
-{
-  int status;
-
-  vos_lock(&vb->lock);
-  // A request queued with vblk_submit_nokick and never kicked would never
-  // finish: publish it (virtq_kick does nothing if there is nothing new).
-  if (!r->done && vb->ready && !vb->dead)
-    virtq_kick(&vb->vq);
-  // vblk_intr (or fail_locked, or run_callbacks) sets done and wakes us.
-  // Loop: a wakeup may be meant for someone else.
-  while (!r->done) {
-    r->waiting = 1;
-    vos_sleep(r, &vb->lock);
-  }
-  r->waiting = 0;
-  status = r->status;
-  vos_unlock(&vb->lock);
-  return status;
-}
-
-// vblk_flush without VIRTIO_BLK_F_FLUSH returns 0 without asking the
-// device, and that is correct (5.2.6.2): if the device offered FLUSH and
-// we did not accept it (baseline mode), every write is stable when it
-// completes; if the device did not offer it, it has no write cache the
-// driver can flush, and there is no command that could make a completed
-// write any safer than the device already makes it.
-int vblk_flush(struct vblk *vb)
-{
-  struct vblk_req r;
-
-  r.type = VBLK_FLUSH;
-  r.sector = 0;
-  r.nseg = 0;
-  r.complete = 0;
-  r.arg = 0;
-  if (vblk_submit(vb, &r) < 0)
-    return -1;
-  return vblk_wait(vb, &r);
+  return len <= vb->max_bytes && len <= vb->size_max && vb->seg_max >= 1;
 }
 
 int vblk_rw(struct vblk *vb, int write, uint64_t sector, void *buf, uint32_t len)
 {
+  // Our record of the request. It may live on the caller's stack: the
+  // device never sees it, only the slot's header, buf and the status byte.
   struct vblk_req r;
+  int slot, status;
 
   r.type = write ? VBLK_WRITE : VBLK_READ;
   r.sector = sector;
@@ -680,9 +230,68 @@ int vblk_rw(struct vblk *vb, int write, uint64_t sector, void *buf, uint32_t len
   r.seg[0].len = len;
   r.complete = 0;
   r.arg = 0;
-  if (vblk_submit(vb, &r) < 0)
+
+  // Bigger than one device request may carry: part 3 cuts it up.
+  if (!fits_one_request(vb, len)) {
+    if (vblk_submit(vb, &r) < 0)
+      return -1;
+    return vblk_wait(vb, &r);
+  }
+
+  vos_lock(&vb->lock);
+  if (start_req(vb, &r) < 0) {
+    vos_unlock(&vb->lock);
     return -1;
-  return vblk_wait(vb, &r);
+  }
+  // Room for it: a slot for its header and status byte, and three
+  // descriptors (or one, if it goes in an indirect table). Whatever is
+  // in flight will free both when it completes.
+  while (usable(vb) && (vb->nslot_free == 0 || !virtq_room(&vb->vq, 3)))
+    wait_for_room(vb);
+  if (!usable(vb)) {
+    vb->errors++;
+    vos_unlock(&vb->lock);
+    return -1;
+  }
+  slot = slot_alloc(vb, &r);
+  fill_header(vb, slot, r.type, sector);
+
+  // The chain (5.2.6): the header, which the device reads; the data, which
+  // the device writes on a read and reads on a write; the status byte,
+  // which it writes last. Device-readable buffers come first (2.7.4.2).
+  vb->chain[0].addr = &vb->dma[slot].hdr;
+  vb->chain[0].len = sizeof(struct virtio_blk_req_hdr);
+  vb->chain[0].device_writes = 0;
+  vb->chain[1].addr = buf;
+  vb->chain[1].len = len;
+  vb->chain[1].device_writes = !write;
+  vb->chain[2].addr = &vb->dma[slot].status;
+  vb->chain[2].len = 1;
+  vb->chain[2].device_writes = 1;
+  r.drv.parts = 1;
+  // The slot's header address is the token that comes back in the used
+  // ring (token_slot). virtq_add fails only on a broken queue or a driver
+  // bug, since we checked for room.
+  if (virtq_add(&vb->vq, vb->chain, 3, &vb->dma[slot]) != VIRTQ_OK) {
+    slot_free(vb, slot);
+    fail_locked(vb, "the request queue refused a request");
+    vos_unlock(&vb->lock);
+    return -1;
+  }
+  // Publish the chain and notify the device, unless it said it does not
+  // need to be told (virtq.c has the barriers and the reasons).
+  virtq_kick(&vb->vq);
+
+  // Sleep until vblk_intr sees the chain in the used ring (or we give up
+  // on the device). vos_sleep releases vb->lock while we sleep, so the
+  // interrupt handler can take it; the loop re-checks after every wakeup.
+  while (!r.done) {
+    r.drv.waiting = 1;
+    vos_sleep(&r, &vb->lock);
+  }
+  status = r.status;
+  vos_unlock(&vb->lock);
+  return status;
 }
 
 // ---- completions ----
@@ -725,7 +334,8 @@ static void config_changed(struct vblk *vb)
 }
 
 // Reap every used entry, then ask for an interrupt at the next one and
-// look once more (virtq_enable_intr returns 1 if something slipped in).
+// look once more: virtq_enable_intr returns 1 if something slipped in
+// between our last look and the request (2.7.14 explains the race).
 static void reap(struct vblk *vb)
 {
   void *token;
@@ -734,6 +344,9 @@ static void reap(struct vblk *vb)
 
   virtq_disable_intr(&vb->vq);
   do {
+    // virtq_get checked the entry: the token is a chain we handed out and
+    // have not had back. len is not used: a block request's success is
+    // its status byte, not how many bytes the device says it wrote.
     while ((r = virtq_get(&vb->vq, &token, &len)) == 1) {
       slot = token_slot(vb, token);
       part_done(vb, slot, request_ok(vb, slot));
@@ -756,7 +369,7 @@ void vblk_intr(struct vblk *vb)
   // completion we never saw, and its caller would sleep forever. The
   // price is an occasional interrupt that finds nothing to do.
   why = vio_intr_ack(vb->dev);
-  if (!vb->ready || vb->dead) {
+  if (!usable(vb)) {
     vos_unlock(&vb->lock);
     return;
   }
@@ -767,56 +380,562 @@ void vblk_intr(struct vblk *vb)
   // were there when the interrupt fired: everything the device finished
   // before our acknowledgement was announced only by the interrupt we just
   // acknowledged, so nobody else is going to come for it.
-  if (!vb->dead)
+  if (usable(vb))
     reap(vb);
   vos_unlock(&vb->lock);
+  // Requests with callbacks (part 3) are finished outside the lock.
   run_callbacks(vb);
 }
 
-// ---- the rest ----
+// =====================================================================
+// Part 2: setting the device up (3.1.1, 5.2.5)
+// =====================================================================
 
-uint64_t vblk_capacity(struct vblk *vb)
+// Free what setup() allocated; the device must be reset already.
+static void release_memory(struct vblk *vb)
 {
-  uint64_t cap;
-
-  // Under the lock: on a 32-bit CPU a 64-bit load is two loads and could
-  // see half of a concurrent update from config_changed.
-  vos_lock(&vb->lock);
-  cap = vb->capacity;
-  vos_unlock(&vb->lock);
-  return cap;
+  if (vb->vq.mem || vb->vq.itab)
+    virtq_destroy(&vb->vq);
+  if (vb->dma)
+    vos_dma_free(vb->dma, (size_t)vb->nslot * sizeof(struct vblk_dma));
+  vb->dma = 0;
 }
 
-int vblk_readonly(struct vblk *vb)
+// Set-up failed: stop the device (its queue may already be live) before
+// freeing the memory it might still read, and remember it is dead.
+static int setup_fail(struct vblk *vb, const char *why)
 {
-  return vb->readonly;
+  vio_unwind(vb->dev, "virtio-blk", why, 0, 0);
+  release_memory(vb);
+  vb->dead = 1;
+  return -1;
 }
 
-void vblk_get_stats(struct vblk *vb, struct vblk_stats *st)
+static void reset_fields(struct vblk *vb, const struct vblk_limits *lim)
 {
-  struct virtq_stats *q = &vb->vq.stats;
+  int i;
+
+  vb->limits = *lim;
+  vb->ready = 0;
+  vb->dead = 0;
+  vb->readonly = 0;
+  vb->has_flush = 0;
+  vb->capacity = 0;
+  vb->blk_size = SECTOR;
+  vb->seg_max = VBLK_MAX_SEGS;
+  vb->size_max = NO_LIMIT;
+  // Our own cap on a device request: the limit we were given, and never
+  // more than VBLK_MAX_BYTES or less than a sector.
+  vb->max_bytes = lim->max_bytes;
+  if (vb->max_bytes > VBLK_MAX_BYTES)
+    vb->max_bytes = VBLK_MAX_BYTES;
+  if (vb->max_bytes < SECTOR)
+    vb->max_bytes = SECTOR;
+  vb->nslot = 0;
+  vb->nslot_free = 0;
+  vb->dma = 0;
+  vb->vq.mem = 0;
+  vb->vq.itab = 0;
+  for (i = 0; i < VBLK_NSLOT; i++)
+    vb->slot_req[i] = 0;
+}
+
+// The limits a device may announce (5.2.4). They only ever make our
+// requests smaller. A zero would forbid every request, which no real
+// device means; we log it and ignore it. Returns 0, or a reason to refuse
+// the device.
+static const char *read_limits(struct vblk *vb)
+{
+  struct vio_dev *d = vb->dev;
+  uint32_t v;
+
+  if (vio_has_feature(d, VIRTIO_BLK_F_SEG_MAX)) {
+    v = vio_config_read32(d, VIRTIO_BLK_CFG_SEG_MAX);
+    if (v == 0)
+      vos_log("virtio-blk: seg_max 0 ignored\n");
+    else if (v < vb->seg_max)
+      vb->seg_max = v;
+  }
+  if (vio_has_feature(d, VIRTIO_BLK_F_SIZE_MAX)) {
+    v = vio_config_read32(d, VIRTIO_BLK_CFG_SIZE_MAX);
+    if (v == 0)
+      vos_log("virtio-blk: size_max 0 ignored\n");
+    else
+      vb->size_max = v >= SECTOR ? v - v % SECTOR : v;  // whole sectors when possible
+  }
+  if (vio_has_feature(d, VIRTIO_BLK_F_BLK_SIZE)) {
+    // The device's block size. The spec calls it a hint (5.2.5: sector
+    // numbers stay in 512-byte units whatever it says), but a real device
+    // may fail requests that do not start and end on its blocks (QEMU
+    // with logical_block_size=4096 does), so the platform may want to
+    // know: vblk_block_size. A value that is no power of two from 512 to
+    // 64 KB cannot be a block size; it is logged and ignored.
+    v = vio_config_read32(d, VIRTIO_BLK_CFG_BLK_SIZE);
+    if (v < SECTOR || v > 65536 || (v & (v - 1)) != 0)
+      vos_log("virtio-blk: blk_size %u ignored\n", (unsigned)v);
+    else
+      vb->blk_size = v;
+  }
+  return 0;
+}
+
+// Queue, indirect tables and slots. Returns 0, or why it failed.
+static const char *setup_queue(struct vblk *vb)
+{
+  uint32_t size;
+  int indirect = 0;
+
+  if (virtq_init(&vb->vq, vb->dev, 0, VBLK_QUEUE_SIZE) < 0)
+    return "no usable request queue";
+  size = vb->vq.size;
+  if (size < 3)
+    return "request queue too small for a 3-descriptor request";
+  // A chain is header + data + status, and no chain may be longer than
+  // the queue (2.7.5.3.1), indirect or not.
+  if (vb->seg_max > size - 2)
+    vb->seg_max = size - 2;
+  vb->nslot = vb->limits.max_inflight;
+  if (vb->nslot > VBLK_NSLOT)
+    vb->nslot = VBLK_NSLOT;
+  if (vb->nslot < 1)
+    vb->nslot = 1;
+  if (vb->nslot > (int)size)
+    vb->nslot = (int)size;
+  // One indirect table per request in flight, each long enough for the
+  // longest chain we build (virtq_init_indirect does nothing unless the
+  // feature was negotiated).
+  indirect = virtq_init_indirect(&vb->vq, (uint16_t)vb->nslot,
+                                 (uint16_t)(vb->seg_max + 2)) == 1;
+  // With plain descriptors a request takes at least three of them.
+  if (!indirect && vb->nslot > (int)size / 3)
+    vb->nslot = (int)size / 3;
+  vb->dma = vos_dma_alloc((size_t)vb->nslot * sizeof(struct vblk_dma));
+  if (vb->dma == 0)
+    return "no memory for request headers";
+  vb->nslot_free = vb->nslot;
+  return 0;
+}
+
+static void log_features(struct vblk *vb)
+{
+  struct vio_dev *d = vb->dev;
+
+  vos_log("virtio-blk %p: %llu sectors (%llu KiB)%s, %s transport, queue %u, "
+          "%d requests in flight\n", (void *)d->base,
+          (unsigned long long)vb->capacity, (unsigned long long)(vb->capacity / 2),
+          vb->readonly ? ", read-only" : "", d->version == 1 ? "legacy" : "modern",
+          (unsigned)vb->vq.size, vb->nslot);
+  vos_log("virtio-blk: features:%s%s%s%s%s%s; at most %u segments per request\n",
+          vb->vq.event_idx ? " EVENT_IDX" : "",
+          vb->vq.itab_count ? " INDIRECT_DESC" : "",
+          vb->has_flush ? " FLUSH" : "",
+          vio_has_feature(d, VIRTIO_BLK_F_SEG_MAX) ? " SEG_MAX" : "",
+          vio_has_feature(d, VIRTIO_BLK_F_SIZE_MAX) ? " SIZE_MAX" : "",
+          (d->features & VBLK_OPTIONAL_FEATURES) == 0 ? " none" : "",
+          (unsigned)vb->seg_max);
+  if (vb->size_max != NO_LIMIT || vb->max_bytes < VBLK_MAX_BYTES)
+    vos_log("virtio-blk: at most %u bytes per segment, %u bytes per request\n",
+            (unsigned)(vb->size_max < vb->max_bytes ? vb->size_max : vb->max_bytes),
+            (unsigned)vb->max_bytes);
+}
+
+// Negotiate and set everything up. vb->lock, if anyone else can see vb,
+// is held.
+static int setup(struct vblk *vb, const struct vblk_limits *lim)
+{
+  struct vio_dev *d = vb->dev;
+  uint64_t wanted;
+  const char *why;
+
+  reset_fields(vb, lim);
+  // 3.1.1 steps 1-6: reset, ACKNOWLEDGE, DRIVER, features, FEATURES_OK.
+  // RO and BLK_SIZE we must know about whatever the limits; the rest only
+  // make things faster, and the limits say which of them we may use.
+  wanted = bit(VIRTIO_BLK_F_RO) | bit(VIRTIO_BLK_F_BLK_SIZE) |
+           (lim->features & VBLK_OPTIONAL_FEATURES);
+  if (vio_negotiate(d, wanted) < 0) {
+    vb->dead = 1;
+    return -1;  // logged, FAILED set
+  }
+  vb->readonly = vio_has_feature(d, VIRTIO_BLK_F_RO);
+  vb->has_flush = vio_has_feature(d, VIRTIO_BLK_F_FLUSH);
+
+  // Step 7: device-specific setup. capacity is always there (5.2.4), the
+  // other fields only if their feature was negotiated.
+  vb->capacity = vio_config_read64(d, VIRTIO_BLK_CFG_CAPACITY);
+  why = read_limits(vb);
+  if (why == 0)
+    why = setup_queue(vb);
+  if (why)
+    return setup_fail(vb, why);
+
+  // Step 8: from here on the device may process requests.
+  vio_driver_ok(d);
+  vb->ready = 1;
+  log_features(vb);
+  return 0;
+}
+
+int vblk_init(struct vblk *vb, struct vio_dev *d, const struct vblk_limits *lim)
+{
+  vb->dev = d;
+  vos_lock_init(&vb->lock, "vblk");
+  vb->draining = 0;
+  vb->slot_waiters = 0;  // not in reset_fields: vblk_reinit may have sleepers
+  vb->cb_head = vb->cb_tail = 0;
+  vb->reads = vb->writes = vb->flushes = vb->errors = 0;
+  reset_fields(vb, lim);
+
+  if (!vio_is_type(d, VIRTIO_ID_BLOCK, "virtio-blk")) {
+    vb->dead = 1;
+    return -1;
+  }
+  return setup(vb, lim);
+}
+
+int vblk_reinit(struct vblk *vb, const struct vblk_limits *lim)
+{
+  int r;
+
+  if (vb->dev == 0 || vb->dev->device_id != VIRTIO_ID_BLOCK)
+    return -1;
+  vos_lock(&vb->lock);
+  // New requests wait while draining is set; requests in flight finish.
+  vb->draining = 1;
+  while (usable(vb) && vb->nslot_free != vb->nslot) {
+    virtq_kick(&vb->vq);  // anything queued but unpublished must go out
+    wait_for_room(vb);
+  }
+  vio_reset(vb->dev);
+  fail_outstanding(vb);  // only after a device death; normally nothing
+  release_memory(vb);
+  r = setup(vb, lim);
+  vb->draining = 0;
+  vos_wakeup(&vb->nslot_free);
+  vos_unlock(&vb->lock);
+  run_callbacks(vb);
+  return r;
+}
+
+// =====================================================================
+// Part 3: many requests in flight (the asynchronous API)
+// =====================================================================
+//
+// A caller's vblk_req may be bigger than one device request may carry:
+// more segments than seg_max, segments longer than size_max, more bytes
+// than max_bytes. issue() cuts it into device requests ("parts") and puts
+// them all on the queue, sleeping for slots and descriptors when the queue
+// is full; the request is done when its last part completes. Nothing is
+// published until vblk_kick (or a wait, or a full queue), so a batch of
+// requests costs one notification.
+
+// Checks that need no device. Called with vb->lock held.
+static int bad_request(struct vblk *vb, struct vblk_req *r)
+{
+  uint64_t total = 0, nsect;
+  int i;
+
+  if (r->type == VBLK_FLUSH)
+    return 0;
+  if (r->type != VBLK_READ && r->type != VBLK_WRITE)
+    return 1;
+  if (r->nseg < 1 || r->nseg > VBLK_MAX_SEGS)
+    return 1;
+  for (i = 0; i < r->nseg; i++) {
+    if (r->seg[i].addr == 0 || r->seg[i].len == 0)
+      return 1;
+    total += r->seg[i].len;
+  }
+  if (total % SECTOR != 0)
+    return 1;  // 5.2.6: data is a multiple of 512 bytes
+  nsect = total / SECTOR;
+  if (nsect > vb->capacity || r->sector > vb->capacity - nsect)
+    return 1;  // never read or write beyond capacity
+  if (r->type == VBLK_WRITE && vb->readonly)
+    return 1;  // 5.2.5: writes to a VIRTIO_BLK_F_RO device fail
+  return 0;
+}
+
+// Where issue() is in the caller's request, and where the device request
+// it is building would end.
+struct cursor {
+  int seg;           // caller segment ...
+  uint32_t off;      // ... and byte offset in it
+  uint64_t sector;   // the sector at that point
+};
+
+// The data pieces of r's next device request, starting at *at: the
+// caller's segments, cut into pieces of at most size_max bytes, at most
+// seg_max pieces and max_bytes bytes in all, and cut only where a whole
+// number of sectors has been covered. Fills vb->chain[1..n] and returns n
+// (> 0) with *end where the request ends; 0 when r has been issued
+// completely; -1 when the device's limits leave no way forward (size_max
+// so small that seg_max pieces do not cover a sector).
+static int next_cut(struct vblk *vb, struct vblk_req *r, const struct cursor *at,
+                    struct cursor *end)
+{
+  int seg = at->seg, n = 0, best = 0;
+  uint32_t off = at->off, bytes = 0;
+  int dev_writes = r->type == VBLK_READ;
+
+  while (seg < r->nseg && n < (int)vb->seg_max && bytes < vb->max_bytes) {
+    uint32_t piece = r->seg[seg].len - off;
+    if (piece > vb->size_max)
+      piece = vb->size_max;
+    if (piece > vb->max_bytes - bytes)
+      piece = vb->max_bytes - bytes;
+    vb->chain[1 + n].addr = (uint8_t *)r->seg[seg].addr + off;
+    vb->chain[1 + n].len = piece;
+    vb->chain[1 + n].device_writes = dev_writes;
+    n++;
+    bytes += piece;
+    off += piece;
+    if (off == r->seg[seg].len) {
+      seg++;
+      off = 0;
+    }
+    // A request may only end on a sector boundary; remember the last
+    // place where it could.
+    if (bytes % SECTOR == 0) {
+      best = n;
+      end->seg = seg;
+      end->off = off;
+      end->sector = at->sector + bytes / SECTOR;
+    }
+  }
+  if (n == 0)
+    return 0;
+  return best > 0 ? best : -1;
+}
+
+// Build the whole chain of r's next device request in vb->chain: header,
+// data pieces, status. Returns its length, 0 if r is fully issued, -1 if
+// it cannot be split (see next_cut).
+static int build_chain(struct vblk *vb, struct vblk_req *r, const struct cursor *at,
+                       struct cursor *end)
+{
+  int n;
+
+  if (r->type == VBLK_FLUSH) {
+    if (at->seg > 0)
+      return 0;
+    n = 0;  // 5.2.6: a flush is header + status, no data
+    end->seg = 1;
+    end->off = 0;
+    end->sector = 0;
+  } else {
+    n = next_cut(vb, r, at, end);
+    if (n <= 0)
+      return n;
+  }
+  vb->chain[0].len = sizeof(struct virtio_blk_req_hdr);
+  vb->chain[0].device_writes = 0;
+  vb->chain[n + 1].len = 1;
+  vb->chain[n + 1].device_writes = 1;
+  return n + 2;
+}
+
+// Put the chain in vb->chain (length n) for r, starting at sector, in a
+// free slot and on the queue. 0 or -1.
+static int add_part(struct vblk *vb, struct vblk_req *r, int n, uint64_t sector)
+{
+  int slot = slot_alloc(vb, r);
+  int err;
+
+  fill_header(vb, slot, r->type, sector);
+  vb->chain[0].addr = &vb->dma[slot].hdr;
+  vb->chain[n - 1].addr = &vb->dma[slot].status;
+  err = virtq_add(&vb->vq, vb->chain, n, &vb->dma[slot]);
+  if (err != VIRTQ_OK) {
+    slot_free(vb, slot);
+    if (err == VIRTQ_ERR_BROKEN)
+      fail_locked(vb, "request queue broken");
+    else
+      vos_log("virtio-blk: virtq_add refused a request (%d)\n", err);
+    return -1;
+  }
+  r->drv.parts++;
+  return 0;
+}
+
+// Issue every device request of r, sleeping for slots and descriptors as
+// needed. r->drv.parts holds one extra count while we are at it, so r
+// cannot finish (by completions that arrive while we sleep) before it is
+// all out.
+static void issue(struct vblk *vb, struct vblk_req *r)
+{
+  struct cursor at = { 0, 0, r->sector }, end;
+  int n;
+
+  r->drv.parts = 1;
+  if (r->type == VBLK_FLUSH && !vb->has_flush)
+    at.seg = 1;  // nothing to send: see vblk_flush
+  for (;;) {
+    if (!usable(vb)) {
+      r->drv.failed = 1;
+      break;
+    }
+    n = build_chain(vb, r, &at, &end);
+    if (n == 0)
+      break;
+    if (n < 0) {
+      vos_log("virtio-blk: device limits (seg_max %u, size_max %u) cannot carry a sector\n",
+              (unsigned)vb->seg_max, (unsigned)vb->size_max);
+      r->drv.failed = 1;
+      break;
+    }
+    if (vb->nslot_free == 0 || !virtq_room(&vb->vq, n)) {
+      // Full. Whatever we queued must reach the device, or nothing will
+      // ever free up. The chain is rebuilt after the sleep: another
+      // caller may have used vb->chain meanwhile.
+      virtq_kick(&vb->vq);
+      wait_for_room(vb);
+      continue;
+    }
+    if (add_part(vb, r, n, at.sector) < 0) {
+      r->drv.failed = 1;
+      break;
+    }
+    at = end;
+  }
+  if (--r->drv.parts == 0)
+    finish_req(vb, r);
+}
+
+int vblk_submit_nokick(struct vblk *vb, struct vblk_req *r)
+{
+  int ret = -1;
 
   vos_lock(&vb->lock);
-  st->requests = q->added;
-  st->indirect = q->indirect;
-  st->kicks = q->kicks;
-  st->notifies = q->notifies;
-  st->interrupts = q->interrupts;
-  st->completions = q->completions;
-  st->rechecks = q->rechecks;
-  st->reads = vb->reads;
-  st->writes = vb->writes;
-  st->flushes = vb->flushes;
-  st->errors = vb->errors;
-  st->event_idx = vb->ready && vb->vq.event_idx;
-  st->indirect_desc = vb->ready && vb->vq.itab_count > 0;
-  st->flush = vb->has_flush;
-  st->baseline = (vb->flags & VBLK_BASELINE) != 0;
-  st->seg_max = vb->seg_max;
-  st->size_max = vb->size_max;
-  st->queue_size = vb->ready ? vb->vq.size : 0;
-  st->nslot = vb->nslot;
+  if (start_req(vb, r) == 0) {
+    issue(vb, r);
+    ret = 0;
+  }
   vos_unlock(&vb->lock);
+  run_callbacks(vb);
+  return ret;
+}
+
+int vblk_submit(struct vblk *vb, struct vblk_req *r)
+{
+  int ret = -1;
+
+  vos_lock(&vb->lock);
+  if (start_req(vb, r) == 0) {
+    issue(vb, r);
+    ret = 0;
+    if (usable(vb))
+      virtq_kick(&vb->vq);
+  }
+  vos_unlock(&vb->lock);
+  run_callbacks(vb);
+  return ret;
+}
+
+void vblk_kick(struct vblk *vb)
+{
+  vos_lock(&vb->lock);
+  if (usable(vb))
+    virtq_kick(&vb->vq);
+  vos_unlock(&vb->lock);
+}
+
+int vblk_wait(struct vblk *vb, struct vblk_req *r)
+{
+  int status;
+
+  vos_lock(&vb->lock);
+  // A request queued with vblk_submit_nokick and never kicked would never
+  // finish: publish it (virtq_kick does nothing if there is nothing new).
+  if (!r->done && usable(vb))
+    virtq_kick(&vb->vq);
+  // vblk_intr (or fail_locked, or run_callbacks) sets done and wakes us.
+  // Loop: a wakeup may be meant for someone else.
+  while (!r->done) {
+    r->drv.waiting = 1;
+    vos_sleep(r, &vb->lock);
+  }
+  r->drv.waiting = 0;
+  status = r->status;
+  vos_unlock(&vb->lock);
+  return status;
+}
+
+// vblk_flush without VIRTIO_BLK_F_FLUSH returns 0 without asking the
+// device, and that is correct (5.2.6.2): if the device offered FLUSH and
+// we did not accept it (the limits left it out), every write is stable
+// when it completes; if the device did not offer it, it has no write
+// cache the driver can flush, and there is no command that could make a
+// completed write any safer than the device already makes it.
+int vblk_flush(struct vblk *vb)
+{
+  struct vblk_req r;
+
+  r.type = VBLK_FLUSH;
+  r.sector = 0;
+  r.nseg = 0;
+  r.complete = 0;
+  r.arg = 0;
+  if (vblk_submit(vb, &r) < 0)
+    return -1;
+  return vblk_wait(vb, &r);
+}
+
+// Run the callbacks of finished requests, without vb->lock: a callback may
+// take its own locks and wake others. `done` is set only after the
+// callback returned, so a vblk_wait on the same request cannot return
+// (and its caller reuse the request) while the callback still runs.
+static void run_callbacks(struct vblk *vb)
+{
+  struct vblk_req *r;
+
+  for (;;) {
+    vos_lock(&vb->lock);
+    r = vb->cb_head;
+    if (r) {
+      vb->cb_head = r->drv.cb_next;
+      if (vb->cb_head == 0)
+        vb->cb_tail = 0;
+    }
+    vos_unlock(&vb->lock);
+    if (r == 0)
+      return;
+    r->complete(r);
+    vos_lock(&vb->lock);
+    mark_done(r);
+    vos_unlock(&vb->lock);
+  }
+}
+
+// =====================================================================
+// Part 4: giving up, statistics, shutdown
+// =====================================================================
+
+// Fail every device request the device still holds. Only after a reset: a
+// device that is still running could yet write into buffers we are about
+// to hand back to their owners.
+static void fail_outstanding(struct vblk *vb)
+{
+  void *token;
+
+  while (virtq_drain(&vb->vq, &token) == 1)
+    part_done(vb, token_slot(vb, token), 0);
+}
+
+// Give up on the device. Called with vb->lock held.
+static void fail_locked(struct vblk *vb, const char *why)
+{
+  struct virtq *q = &vb->vq;
+
+  if (vb->dead)
+    return;
+  vb->dead = 1;
+  // Reset (the device stops using our memory) and FAILED (2.1), then
+  // every request still out fails, and callers waiting for a slot must
+  // wake up to see `dead`.
+  vio_give_up(vb->dev, "virtio-blk", why, &q, 1);
+  fail_outstanding(vb);
+  vos_wakeup(&vb->nslot_free);
 }
 
 void vblk_fail(struct vblk *vb, const char *why)
@@ -840,6 +959,55 @@ void vblk_shutdown(struct vblk *vb)
   }
   vos_unlock(&vb->lock);
   run_callbacks(vb);
+}
+
+uint64_t vblk_capacity(struct vblk *vb)
+{
+  uint64_t cap;
+
+  // Under the lock: on a 32-bit CPU a 64-bit load is two loads and could
+  // see half of a concurrent update from config_changed.
+  vos_lock(&vb->lock);
+  cap = vb->capacity;
+  vos_unlock(&vb->lock);
+  return cap;
+}
+
+int vblk_readonly(struct vblk *vb)
+{
+  return vb->readonly;
+}
+
+uint32_t vblk_block_size(struct vblk *vb)
+{
+  return vb->blk_size;
+}
+
+void vblk_get_stats(struct vblk *vb, struct vblk_stats *st)
+{
+  struct virtq_stats *q = &vb->vq.stats;
+
+  vos_lock(&vb->lock);
+  st->requests = q->added;
+  st->indirect = q->indirect;
+  st->kicks = q->kicks;
+  st->notifies = q->notifies;
+  st->interrupts = q->interrupts;
+  st->completions = q->completions;
+  st->rechecks = q->rechecks;
+  st->reads = vb->reads;
+  st->writes = vb->writes;
+  st->flushes = vb->flushes;
+  st->errors = vb->errors;
+  st->event_idx = vb->ready && vb->vq.event_idx;
+  st->indirect_desc = vb->ready && vb->vq.itab_count > 0;
+  st->flush = vb->has_flush;
+  st->seg_max = vb->seg_max;
+  st->size_max = vb->size_max;
+  st->max_bytes = vb->max_bytes;
+  st->queue_size = vb->ready ? vb->vq.size : 0;
+  st->nslot = vb->nslot;
+  vos_unlock(&vb->lock);
 }
 
 void vblk_log_stats(struct vblk *vb)

@@ -5,13 +5,14 @@
 // configuration layout, 5.2.5 initialization, 5.2.6 requests (and the
 // write-cache rules in 5.2.6.2 for flushes).
 //
-// See it run: `make -C tests/host check` (blk_* and perf_* tests against a
-// RAM-disk fake device), `make qemu` (the file system lives on it; the boot
-// log lists the features in use) and `blkbench` in the shell.
+// See it run: `make -C tests/host check` (blk_* and perf_* tests against the
+// device model's RAM disk), `make qemu` (the file system lives on it; the
+// boot log lists the features in use) and `blkbench` in the shell.
 //
 // Two ways in:
-//   Blocking, one buffer:      vblk_rw(&disk, write, sector, buf, len)
-//   Asynchronous, many buffers, many requests in flight:
+//   Blocking, one buffer (the plain path; virtio_blk.c part 1):
+//     vblk_rw(&disk, write, sector, buf, len)
+//   Asynchronous, many buffers, many requests in flight (part 3):
 //     struct vblk_req *r = ...;          // caller's memory, not the device's
 //     r->type = VBLK_READ; r->sector = s; r->nseg = 2;
 //     r->seg[0].addr = page0; r->seg[0].len = 4096;  // DMA-able memory
@@ -21,10 +22,10 @@
 //     vblk_kick(&disk);                  // ... one notification for all
 //     status = vblk_wait(&disk, r);      // 0 or -1
 //
-// Usage (the platform glue does this):
+// Usage (the platform glue does this: kernel/glue/disk.c, cm3/board.c):
 //   static struct vblk disk;
-//   vblk_init(&disk, &dev);                    // once, at boot
-//   vblk_intr(&disk);                          // from the device's interrupt
+//   vblk_init(&disk, &dev, &VBLK_LIMITS_FULL);  // once, at boot
+//   vblk_intr(&disk);                           // from the device's interrupt
 #ifndef VIRTIO_BLK_H
 #define VIRTIO_BLK_H
 #include <stdint.h>
@@ -107,6 +108,24 @@ struct vblk_dma {
 };
 _Static_assert(sizeof(struct vblk_dma) == 32, "vblk_dma is 32 bytes");
 
+// What the driver may use, handed to it once at init. The kernel passes
+// VBLK_LIMITS_FULL; the benchmarks compare with the classic design by
+// passing smaller numbers (bench/kblkbench.c). The driver reads these
+// numbers where it needs them and never asks which design is on.
+struct vblk_limits {
+  uint32_t max_bytes;    // data bytes in one device request (1024: one file-system block)
+  int max_inflight;      // device requests in flight (1: one at a time)
+  uint64_t features;     // optional feature bits it may accept if offered:
+                         //   VBLK_OPTIONAL_FEATURES, or fewer (0: none)
+};
+// Every optional feature the driver knows how to use (5.2.3, 2.7).
+#define VBLK_OPTIONAL_FEATURES \
+  ((1ull << VIRTIO_BLK_F_SEG_MAX) | (1ull << VIRTIO_BLK_F_SIZE_MAX) | \
+   (1ull << VIRTIO_BLK_F_FLUSH) | (1ull << VIRTIO_RING_F_EVENT_IDX) | \
+   (1ull << VIRTIO_RING_F_INDIRECT_DESC))
+// All of it: VBLK_NSLOT in flight, requests as big as the device takes.
+extern const struct vblk_limits VBLK_LIMITS_FULL;
+
 // vblk_req.type
 #define VBLK_READ  0
 #define VBLK_WRITE 1
@@ -124,16 +143,13 @@ struct vblk_seg {
 //
 // The driver splits a request into as many device requests as the
 // device's limits need (SEG_MAX segments, SIZE_MAX bytes per segment, the
-// queue size; in baseline mode 1 KB) and finishes it when all of them
-// have: status -1 if any failed.
+// queue size, the max_bytes limit) and finishes it when all of them have:
+// status -1 if any failed.
 struct vblk_req {
   int type;          // VBLK_READ, VBLK_WRITE or VBLK_FLUSH
   uint64_t sector;   // first 512-byte sector (ignored for VBLK_FLUSH)
   int nseg;          // 1..VBLK_MAX_SEGS (0 for VBLK_FLUSH)
   struct vblk_seg seg[VBLK_MAX_SEGS];
-  int status;        // 0 ok, -1 error; valid once done
-  volatile int done; // set last, under the driver's lock; vblk_wait reads it
-                     // with the lock held, so read status after vblk_wait
   // Optional. Called once when the request finishes: from the interrupt
   // handler (or from vblk_submit / vblk_fail if it finishes there), with
   // no vblk lock held, before `done` is set. It must not sleep, so it must
@@ -142,22 +158,21 @@ struct vblk_req {
   void (*complete)(struct vblk_req *r);
   void *arg;         // for the caller (the callback's context)
 
-  // Private to the driver.
-  int parts;         // device requests out, plus 1 while still being issued
-  int failed;        // some part failed
-  int cur_seg;       // where the next device request starts: segment, ...
-  uint32_t cur_off;  // ... byte offset in it, ...
-  uint64_t cur_sector; // ... and its sector
-  struct vblk_req *cb_next;  // on the list of callbacks to run
-  int waiting;       // someone sleeps in vblk_wait for it (saves wakeups)
+  // Results, written by the driver.
+  int status;        // 0 ok, -1 error; valid once done
+  volatile int done; // set last, under the driver's lock; vblk_wait reads it
+                     // with the lock held, so read status after vblk_wait
+
+  // The driver's own bookkeeping: callers never read or write it.
+  struct {
+    int parts;       // device requests out, plus 1 while still being issued
+    int failed;      // some part failed
+    int waiting;     // someone sleeps in vblk_wait for it (saves wakeups)
+    struct vblk_req *cb_next;  // on the list of callbacks to run
+  } drv;
 };
 
-// vblk_init_opts flags.
-#define VBLK_BASELINE 1  // the classic driver, for comparisons: no EVENT_IDX,
-                         // no indirect descriptors, no SEG_MAX/SIZE_MAX/FLUSH,
-                         // one request in flight, at most 1 KB per request
-
-// A snapshot for benchmarks and the boot log.
+// A snapshot for benchmarks, `lsdev -v` and the boot log.
 struct vblk_stats {
   uint32_t requests;     // device requests (descriptor chains) sent
   uint32_t indirect;     // ... of which in an indirect table
@@ -166,10 +181,11 @@ struct vblk_stats {
   uint32_t interrupts;   // interrupts handled
   uint32_t completions;  // device requests completed
   uint32_t rechecks;     // interrupt re-enable found more work
-  uint32_t reads, writes, flushes, errors;  // caller requests (vblk_req)
-  int event_idx, indirect_desc, flush, baseline;  // in use
+  uint32_t reads, writes, flushes, errors;  // caller requests
+  int event_idx, indirect_desc, flush;      // in use
   uint32_t seg_max;      // data segments per device request we use
   uint32_t size_max;     // bytes per segment we use (0xffffffff: no limit)
+  uint32_t max_bytes;    // data bytes per device request we send at most
   uint32_t queue_size;
   int nslot;             // device requests in flight at most
 };
@@ -178,14 +194,14 @@ struct vblk {
   struct vio_dev *dev;
   vos_lock_t lock;       // protects everything below and the virtqueue
   struct virtq vq;
-  int flags;             // VBLK_BASELINE
-  int ready;             // init succeeded and the device is not dead
+  struct vblk_limits limits;  // what vblk_init was allowed to use
+  int ready;             // init succeeded and the device is not dead (see usable())
   int dead;              // we gave up on the device: every request fails
   int draining;          // vblk_reinit is waiting for requests in flight
   int readonly;          // VIRTIO_BLK_F_RO
   int has_flush;         // VIRTIO_BLK_F_FLUSH negotiated
   uint64_t capacity;     // in 512-byte sectors
-  uint32_t blk_size;     // device's preferred block size (information only)
+  uint32_t blk_size;     // the device's block size (512 unless BLK_SIZE says)
   uint32_t seg_max;      // data descriptors per device request we may use
   uint32_t size_max;     // bytes per data descriptor (whole sectors if >= 512)
   uint32_t max_bytes;    // data bytes per device request
@@ -199,13 +215,20 @@ struct vblk {
   uint32_t reads, writes, flushes, errors;  // caller request counters
 };
 
-// Initialise the driver on a probed block device. vblk_init = no flags.
-int      vblk_init(struct vblk *vb, struct vio_dev *d);
-int      vblk_init_opts(struct vblk *vb, struct vio_dev *d, int flags);
+// Initialise the driver on a probed block device, using at most `lim`
+// (&VBLK_LIMITS_FULL for everything). 0, or -1 (logged; the device is
+// left reset with FAILED set).
+int      vblk_init(struct vblk *vb, struct vio_dev *d, const struct vblk_limits *lim);
 // Wait until nothing is in flight (new requests wait too), reset the
-// device and initialise it again with new flags (e.g. for benchmark
-// phases). Returns 0 or -1 (the device is then dead).
-int      vblk_reinit(struct vblk *vb, int flags);
+// device and initialise it again with other limits (benchmark phases).
+// Returns 0 or -1 (the device is then dead).
+int      vblk_reinit(struct vblk *vb, const struct vblk_limits *lim);
+
+// Blocking read (write = 0) or write of len bytes (a multiple of 512) at
+// sector. 0 or -1. The plain path: one device request when it fits one.
+int      vblk_rw(struct vblk *vb, int write, uint64_t sector, void *buf, uint32_t len);
+// The device's interrupt: finish whatever it has finished.
+void     vblk_intr(struct vblk *vb);
 
 // The asynchronous API. vblk_submit queues r and notifies the device;
 // vblk_submit_nokick queues without publishing, so that a batch costs one
@@ -224,12 +247,11 @@ int      vblk_wait(struct vblk *vb, struct vblk_req *r);
 // once: see virtio_blk.c for why that is correct.
 int      vblk_flush(struct vblk *vb);
 
-// Blocking read (write = 0) or write of len bytes (a multiple of 512) at
-// sector. 0 or -1.
-int      vblk_rw(struct vblk *vb, int write, uint64_t sector, void *buf, uint32_t len);
-void     vblk_intr(struct vblk *vb);
 uint64_t vblk_capacity(struct vblk *vb);
 int      vblk_readonly(struct vblk *vb);
+// The device's block size in bytes (VIRTIO_BLK_F_BLK_SIZE; 512 if it did
+// not say). Requests stay in 512-byte sectors; see virtio_blk.c.
+uint32_t vblk_block_size(struct vblk *vb);
 void     vblk_get_stats(struct vblk *vb, struct vblk_stats *st);
 
 // Give up on the device: reset it and fail every request in flight and

@@ -20,6 +20,7 @@
 #include "virtio.h"
 #include "virtio_mmio.h"
 #include "virtq.h"
+#include "virtio_dev.h"
 #include "virtio_console.h"
 
 #define RX_BYTES  ((uint32_t)VCONS_RX_BUFS * VCONS_RX_BUF_SIZE)
@@ -62,15 +63,12 @@ static void copy_bytes(uint8_t *dst, const uint8_t *src, uint32_t n)
 // Give up on the device (lock held): stop it, and let every sleeper see it.
 static void give_up(struct vcons *vc, const char *why)
 {
+  struct virtq *qs[2] = { &vc->rxq, &vc->txq };
+
   if (vc->broken)
     return;
-  vos_log("virtio-console: giving up on the device: %s\n", why);
   vc->broken = 1;
-  virtq_mark_broken(&vc->rxq, why);
-  virtq_mark_broken(&vc->txq, why);
-  // Reset first, so the device stops touching our buffers, then FAILED (2.1).
-  vio_reset(vc->dev);
-  vio_fail(vc->dev);
+  vio_give_up(vc->dev, "virtio-console", why, qs, 2);
   vos_wakeup(&vc->ring_wr);
   vos_wakeup(&vc->tx_free);
   vos_wakeup(&vc->writing);
@@ -354,13 +352,9 @@ void vcons_get_stats(struct vcons *vc, struct vcons_stats *out)
 
 static int setup_fail(struct vcons *vc, const char *why)
 {
-  vos_log("virtio-console %p: %s\n", (void *)vc->dev->base, why);
-  vio_reset(vc->dev);
-  vio_fail(vc->dev);
-  if (vc->rxq.mem)
-    virtq_destroy(&vc->rxq);
-  if (vc->txq.mem)
-    virtq_destroy(&vc->txq);
+  struct virtq *qs[2] = { &vc->rxq, &vc->txq };
+
+  vio_unwind(vc->dev, "virtio-console", why, qs, 2);
   if (vc->dma)
     vos_dma_free(vc->dma, DMA_BYTES);
   vc->dma = 0;

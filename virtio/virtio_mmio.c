@@ -78,41 +78,6 @@ int vio_probe(struct vio_dev *d, uintptr_t base)
   return 1;
 }
 
-const char *vio_type_name(uint32_t device_id)
-{
-  switch (device_id) {
-  case VIRTIO_ID_NET:     return "network";
-  case VIRTIO_ID_BLOCK:   return "block";
-  case VIRTIO_ID_CONSOLE: return "console";
-  case VIRTIO_ID_ENTROPY: return "entropy";
-  case VIRTIO_ID_BALLOON: return "balloon";
-  case VIRTIO_ID_SCSI:    return "scsi";
-  case VIRTIO_ID_9P:      return "9p";
-  case VIRTIO_ID_GPU:     return "gpu";
-  case VIRTIO_ID_INPUT:   return "input";
-  case VIRTIO_ID_SOCKET:  return "vsock";
-  case VIRTIO_ID_CRYPTO:  return "crypto";
-  case VIRTIO_ID_IOMMU:   return "iommu";
-  case VIRTIO_ID_MEM:     return "memory";
-  case VIRTIO_ID_SOUND:   return "sound";
-  case VIRTIO_ID_FS:      return "fs";
-  case VIRTIO_ID_PMEM:    return "pmem";
-  case VIRTIO_ID_I2C:     return "i2c";
-  case VIRTIO_ID_GPIO:    return "gpio";
-  default:                return "unknown";
-  }
-}
-
-int vio_is_type(struct vio_dev *d, uint32_t want, const char *drv)
-{
-  if (d->device_id == want)
-    return 1;
-  vos_log("%s %p: device type %u (%s) is not the %s device this driver drives\n", drv,
-          (void *)d->base, (unsigned)d->device_id, vio_type_name(d->device_id),
-          vio_type_name(want));
-  return 0;
-}
-
 uint32_t vio_get_status(struct vio_dev *d)
 {
   return reg_read(d, VIRTIO_MMIO_STATUS);
@@ -183,8 +148,8 @@ static void write_driver_features(struct vio_dev *d, uint64_t accept)
 
 static int negotiate_fail(struct vio_dev *d, const char *why)
 {
-  vos_log("virtio-mmio %p (%s): %s\n", (void *)d->base,
-          vio_type_name(d->device_id), why);
+  vos_log("virtio-mmio %p (device type %u): %s\n", (void *)d->base,
+          (unsigned)d->device_id, why);
   vio_fail(d);
   return -1;
 }

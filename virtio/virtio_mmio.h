@@ -36,13 +36,6 @@ struct vio_dev {
 // Returns 1: a device is there; 0: the slot is empty (DeviceID 0);
 // -1: not a virtio-mmio device or a version we do not speak (logged).
 int         vio_probe(struct vio_dev *d, uintptr_t base);
-// "network", "block", "console", "entropy", ..., "unknown".
-const char *vio_type_name(uint32_t device_id);
-// Is d the device type `want`? If not, says so in the log (as driver
-// `drv`) and returns 0; the device itself is left untouched, since it is
-// someone else's. Every driver's init starts with this check.
-int vio_is_type(struct vio_dev *d, uint32_t want, const char *drv);
-
 // The status handshake (3.1.1). vio_negotiate does steps 1-6: reset,
 // ACKNOWLEDGE, DRIVER, read the offered features, accept `wanted & offered`
 // (plus VIRTIO_F_VERSION_1, which a modern device must offer), set

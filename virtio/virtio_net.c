@@ -23,6 +23,7 @@
 #include "virtio.h"
 #include "virtio_mmio.h"
 #include "virtq.h"
+#include "virtio_dev.h"
 #include "virtio_net.h"
 #include "net.h"
 
@@ -60,11 +61,10 @@ static void give_up(struct vnet *vn, struct virtq *vq, const char *why)
 {
   if (vn->broken)
     return;
-  vos_log("virtio-net: giving up on the device: %s\n", why);
   vn->broken = 1;
-  virtq_mark_broken(vq, why);
-  vio_reset(vn->dev);
-  vio_fail(vn->dev);
+  // Only vq: the other queue belongs to the other lock's path, which sees
+  // `broken` before it touches its queue again.
+  vio_give_up(vn->dev, "virtio-net", why, &vq, 1);
 }
 
 // ---- receive (rx_lock held) ----
@@ -298,13 +298,9 @@ void vnet_get_stats(struct vnet *vn, struct vnet_stats *out)
 
 static int setup_fail(struct vnet *vn, const char *why)
 {
-  vos_log("virtio-net %p: %s\n", (void *)vn->dev->base, why);
-  vio_reset(vn->dev);
-  vio_fail(vn->dev);
-  if (vn->rxq.mem)
-    virtq_destroy(&vn->rxq);
-  if (vn->txq.mem)
-    virtq_destroy(&vn->txq);
+  struct virtq *qs[2] = { &vn->rxq, &vn->txq };
+
+  vio_unwind(vn->dev, "virtio-net", why, qs, 2);
   if (vn->bufs)
     vos_dma_free(vn->bufs, DMA_BYTES);
   vn->bufs = 0;

@@ -12,21 +12,31 @@
 #include "virtio.h"
 #include "virtio_mmio.h"
 #include "virtq.h"
+#include "virtio_dev.h"
 #include "virtio_rng.h"
 
 #define VRNG_QUEUE 0    // requestq
 
 static void give_up(struct vrng *rng, const char *why)
 {
+  struct virtq *q = &rng->vq;
+
   if (rng->broken)
     return;
-  vos_log("virtio-rng: giving up on the device: %s\n", why);
   rng->broken = 1;
-  virtq_mark_broken(&rng->vq, why);
-  vio_reset(rng->dev);
-  vio_fail(rng->dev);
+  vio_give_up(rng->dev, "virtio-rng", why, &q, 1);
   vos_wakeup(rng);
   vos_wakeup(&rng->busy);
+}
+
+// Set-up failed: stop the device and free its queue.
+static int setup_fail(struct vrng *rng, const char *why)
+{
+  struct virtq *q = &rng->vq;
+
+  vio_unwind(rng->dev, "virtio-rng", why, &q, 1);
+  rng->broken = 1;
+  return -1;
 }
 
 static int interrupted(struct vrng *rng)
@@ -152,21 +162,11 @@ int vrng_init(struct vrng *rng, struct vio_dev *d)
     rng->broken = 1;
     return -1;
   }
-  if (virtq_init(&rng->vq, d, VRNG_QUEUE, 1) < 0) {
-    vio_reset(d);
-    vio_fail(d);
-    rng->broken = 1;
-    return -1;
-  }
+  if (virtq_init(&rng->vq, d, VRNG_QUEUE, 1) < 0)
+    return setup_fail(rng, "no request queue");
   rng->buf = vos_dma_alloc(VRNG_BUF_SIZE);
-  if (rng->buf == 0) {
-    vos_log("virtio-rng %p: no memory for the buffer\n", (void *)d->base);
-    vio_reset(d);
-    vio_fail(d);
-    virtq_destroy(&rng->vq);
-    rng->broken = 1;
-    return -1;
-  }
+  if (rng->buf == 0)
+    return setup_fail(rng, "no memory for the buffer");
   rng->ready = 1;
   vio_driver_ok(d);
   vos_log("virtio-rng %p: %s transport\n", (void *)d->base,

@@ -1,8 +1,9 @@
 // devfiles.c: the device files of the virtio console and the entropy
 // device, i.e. what read() and write() on /dev/vcons (major VCONSOLE) and
 // /dev/random (major RANDOM) do. The drivers themselves are portable and
-// live in virtio/; vdev.c binds them and calls the *_attach
-// functions here, which fill in devsw[]. A major whose device is missing
+// live in virtio/; vdev.c finds the devices and calls the *_attach
+// functions here, which start the drivers and fill in devsw[]. A major
+// whose device is missing
 // keeps an empty devsw entry, so read() and write() on its file return -1
 // (init relies on that to decide whether to start a second shell).
 //
@@ -36,8 +37,11 @@
 
 #define CTRL_D 0x04
 
-static struct vcons *vcons;
-static struct vrng *rng;
+// The drivers' state, one device of each (static: a few KB each).
+static struct vcons vcons_dev;
+static struct vrng rng_dev;
+static struct vcons *vcons;     // &vcons_dev once its driver is up
+static struct vrng *rng;        // &rng_dev once its driver is up
 
 // The virtio console hands us bytes in batches; a Ctrl-D in the middle of
 // one splits it, and the bytes after it wait here for the next read().
@@ -171,22 +175,66 @@ randomread(int user_dst, uint64 dst, int n)
   return done > 0 || n == 0 ? done : -1;
 }
 
-// Called by vdev.c once the driver is up.
-void
-vconsole_attach(struct vcons *vc)
+// ---- binding (vdev.c's driver table) ----
+
+// Start the console driver on the probed device d and make /dev/vcons
+// use it. 0, or -1 (the driver said why; the device file stays empty).
+int
+vconsole_attach(struct vio_dev *d)
 {
+  if(vcons_init(&vcons_dev, d) < 0)
+    return -1;
   initlock(&rlock, "vconsread");
-  vcons = vc;
-  vc->interrupted = proc_killed;
+  vcons_dev.interrupted = proc_killed;
+  vcons = &vcons_dev;
   devsw[VCONSOLE].read = vconsread;
   devsw[VCONSOLE].write = vconswrite;
+  return 0;
 }
 
 void
-random_attach(struct vrng *r)
+vconsole_intr(void)
 {
-  rng = r;
-  r->interrupted = proc_killed;
+  vcons_intr(&vcons_dev);
+}
+
+// `lsdev -v`'s four counters (the names are in vdev.c's table).
+void
+vconsole_counters(uint64 *v)
+{
+  struct vcons_stats st;
+  vcons_get_stats(&vcons_dev, &st);
+  v[0] = st.tx_bytes;
+  v[1] = st.tx_buffers;
+  v[2] = st.rx_bytes;
+  v[3] = st.interrupts;
+}
+
+int
+random_attach(struct vio_dev *d)
+{
+  if(vrng_init(&rng_dev, d) < 0)
+    return -1;
+  rng_dev.interrupted = proc_killed;
+  rng = &rng_dev;
   devsw[RANDOM].read = randomread;
   devsw[RANDOM].write = 0;    // nothing to mix our bytes into: writing fails
+  return 0;
+}
+
+void
+random_intr(void)
+{
+  vrng_intr(&rng_dev);
+}
+
+void
+random_counters(uint64 *v)
+{
+  struct vrng_stats st;
+  vrng_get_stats(&rng_dev, &st);
+  v[0] = st.requests;
+  v[1] = st.bytes;
+  v[2] = st.short_reads;
+  v[3] = st.interrupts;
 }

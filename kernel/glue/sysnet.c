@@ -37,7 +37,8 @@
 #include "virtio_net.h"
 
 static struct netif *nif;     // the one interface; 0 without a network device
-static struct vnet *vnet;
+static struct vnet vnet_dev;    // the driver's state for the one NIC
+static struct vnet *vnet;       // &vnet_dev once it is up
 
 // ---- sockets ----
 
@@ -398,20 +399,42 @@ sys_netstat(void)
 
 // ---- start-up and the clock ----
 
-// vdev.c found a network device and its driver is up: start the stack on it.
-void
-sysnet_attach(struct vnet *vn)
+// vdev.c found a network device: start its driver and the stack on it.
+// 0, or -1 (the driver said why; the network calls then fail).
+int
+sysnet_attach(struct vio_dev *d)
 {
   static struct netif the_nif;
 
+  if(vnet_init(&vnet_dev, d) < 0)
+    return -1;
   initlock(&socklock, "socks");
   initlock(&waitlock, "netwait");
   net_set_qemu_defaults(&the_nif);
   net_init(&the_nif);
   net_set_intr_check(should_stop);
-  vnet_attach_netif(vn, &the_nif);
-  vnet = vn;
+  vnet_attach_netif(&vnet_dev, &the_nif);
+  vnet = &vnet_dev;
   nif = &the_nif;
+  return 0;
+}
+
+void
+sysnet_intr(void)
+{
+  vnet_intr(&vnet_dev);
+}
+
+// `lsdev -v`'s four counters (the names are in vdev.c's table).
+void
+sysnet_counters(uint64 *v)
+{
+  struct vnet_stats st;
+  vnet_get_stats(&vnet_dev, &st);
+  v[0] = st.tx_frames;
+  v[1] = st.rx_frames;
+  v[2] = st.tx_ring_full;
+  v[3] = st.interrupts;
 }
 
 // From clockintr, on one hart, every tick: ARP timers and waking sleepers.

@@ -3,15 +3,14 @@
 //     virt) by MagicValue, Version, DeviceID and VendorID,
 //   - prints the device table at boot and serves it to user space
 //     (devinfo() system call, the `lsdev` program),
-//   - binds drivers: the first virtio-blk device becomes the root disk;
-//     the first console, entropy and network devices get their drivers too
-//     (virtio_console.c, virtio_rng.c, virtio_net.c), and are handed on to
-//     devfiles.c (/dev/vcons, /dev/random) and sysnet.c (the network stack),
-//   - routes each slot's PLIC interrupt to its driver,
-//   - and is the block device the buffer cache calls (disk_rw).
+//   - binds drivers through one table (bindings[]): the first virtio-blk
+//     device becomes the root disk (disk.c), the first console and entropy
+//     devices become /dev/vcons and /dev/random (devfiles.c), the first
+//     network device carries the network stack (sysnet.c),
+//   - and routes each slot's PLIC interrupt to its driver.
 //
-// The drivers themselves are portable and live in virtio/; this file
-// is the only place where they meet kernel structures (struct buf).
+// The drivers themselves are portable and live in virtio/; the glue files
+// named above own their state and meet the kernel's structures.
 // Follows virtio 1.2 section 4.2.3.1 (device discovery on MMIO: a slot with
 // DeviceID 0 is empty and must be skipped).
 //
@@ -28,59 +27,66 @@
 #include "buf.h"
 #include "devinfo.h"
 #include "defs.h"
+#include "disk.h"
 #include "virtio.h"
 #include "virtio_mmio.h"
-#include "virtio_blk.h"
-#include "virtio_console.h"
-#include "virtio_rng.h"
-#include "virtio_net.h"
+#include "virtio_dev.h"
+
+// The drivers this kernel has, one row per device type, and the glue file
+// that owns each driver's state. Only the first device of a type gets the
+// driver; later ones are listed with driver "-". attach() starts the
+// driver on a probed device and puts it to use (0, or -1 after the driver
+// logged why); intr() is the device's interrupt; counters() fills the four
+// numbers `lsdev -v` shows under the names given here.
+struct binding {
+  uint32 type;                       // VIRTIO_ID_*
+  const char *driver;
+  int  (*attach)(struct vio_dev *d);
+  void (*intr)(void);
+  void (*counters)(uint64 *v);
+  const char *names[DEVINFO_NSTAT];
+};
+
+static const struct binding bindings[] = {
+  { VIRTIO_ID_BLOCK,   "virtio-blk",     disk_attach,     disk_intr,     disk_counters,
+    { "chains", "notifies", "interrupts", "errors" } },
+  { VIRTIO_ID_CONSOLE, "virtio-console", vconsole_attach, vconsole_intr, vconsole_counters,
+    { "tx_bytes", "tx_chains", "rx_bytes", "interrupts" } },
+  { VIRTIO_ID_ENTROPY, "virtio-rng",     random_attach,   random_intr,   random_counters,
+    { "chains", "bytes", "short_reads", "interrupts" } },
+  { VIRTIO_ID_NET,     "virtio-net",     sysnet_attach,   sysnet_intr,   sysnet_counters,
+    { "tx_frames", "rx_frames", "tx_ring_full", "interrupts" } },
+};
 
 struct vdev_slot {
   struct vio_dev dev;
-  const char *driver;     // bound driver's name, or "-"
+  const struct binding *b;  // the driver bound to it, or 0
+  const char *driver;       // its name, "failed", or "-"
 };
 
 static struct vdev_slot slots[VIRTIO_NSLOT];
 static int nslots;          // rows in slots[] (slots holding a device)
 
-static struct vblk disk;    // the root file system's disk
-static struct vdev_slot *disk_slot;
-
-// One of each of these, if present. The driver structs hold the queues'
-// bookkeeping (a few KB each), so they are static, never on a stack.
-static struct vcons vcons;
-static struct vdev_slot *vcons_slot;
-static struct vrng rng;
-static struct vdev_slot *rng_slot;
-static struct vnet vnet;
-static struct vdev_slot *vnet_slot;
-
-// Start the driver for a console, entropy or network device, if it is the
-// first of its kind. Returns the driver's name, "failed", or "-" (not ours).
-static const char *
-bind_other(struct vdev_slot *s)
+// Bind the driver for s's device type if this is the first device of
+// that type: the row of bindings[] it got, or 0.
+static const struct binding *
+bind(struct vdev_slot *s)
 {
-  uint32 id = s->dev.device_id;
-
-  if(id == VIRTIO_ID_CONSOLE && vcons_slot == 0){
-    if(vcons_init(&vcons, &s->dev) < 0)
-      return "failed";
-    vcons_slot = s;
-    return "virtio-console";
+  for(int i = 0; i < NELEM(bindings); i++){
+    const struct binding *b = &bindings[i];
+    if(b->type != s->dev.device_id)
+      continue;
+    for(int j = 0; j < nslots; j++)
+      if(slots[j].b == b)
+        return 0;         // this type already has its device
+    if(b->attach(&s->dev) < 0){
+      s->driver = "failed";
+      return 0;
+    }
+    s->driver = b->driver;
+    return b;
   }
-  if(id == VIRTIO_ID_ENTROPY && rng_slot == 0){
-    if(vrng_init(&rng, &s->dev) < 0)
-      return "failed";
-    rng_slot = s;
-    return "virtio-rng";
-  }
-  if(id == VIRTIO_ID_NET && vnet_slot == 0){
-    if(vnet_init(&vnet, &s->dev) < 0)
-      return "failed";
-    vnet_slot = s;
-    return "virtio-net";
-  }
-  return "-";
+  return 0;               // a type we have no driver for
 }
 
 // Pad a table cell that took `used` characters out to `width`. The kernel's
@@ -132,17 +138,7 @@ virtio_probe_all(void)
     s->dev.slot = (base >= VIRTIO0) ? (base - VIRTIO0) / VIRTIO_STRIDE : i;
     s->dev.irq = machine.virtio[i].irq;
     s->driver = "-";
-
-    if(s->dev.device_id == VIRTIO_ID_BLOCK && disk_slot == 0){
-      if(vblk_init(&disk, &s->dev) == 0){
-        s->driver = "virtio-blk";
-        disk_slot = s;
-      } else {
-        s->driver = "failed";
-      }
-    } else {
-      s->driver = bind_other(s);
-    }
+    s->b = bind(s);
     nslots++;
   }
 
@@ -159,169 +155,32 @@ virtio_probe_all(void)
   if(nslots == 0)
     printf("  (no virtio devices)\n");
 
-  // Only now that every driver is up do the device files and the network
-  // stack start using them.
-  if(vcons_slot)
-    vconsole_attach(&vcons);
-  if(rng_slot)
-    random_attach(&rng);
-  if(vnet_slot)
-    sysnet_attach(&vnet);
-
-  if(disk_slot == 0){
-    printf("no virtio-blk disk: start QEMU with -drive file=fs.img,if=none,format=raw,id=x0"
+  struct vdev_slot *disk = 0;
+  for(int i = 0; i < nslots; i++)
+    if(slots[i].b && slots[i].b->type == VIRTIO_ID_BLOCK)
+      disk = &slots[i];
+  if(disk == 0){
+    printf("no usable virtio-blk disk: start QEMU with -drive file=fs.img,if=none,format=raw,id=x0"
            " -device virtio-blk-device,drive=x0 (or use `make qemu`)\n");
     sbi_shutdown();
   }
-  printf("disk: slot %d, %d KB%s\n", disk_slot->dev.slot,
-         (int)(vblk_capacity(&disk) / 2), vblk_readonly(&disk) ? ", read-only" : "");
+  printf("disk: slot %d, %d KB%s\n", disk->dev.slot,
+         (int)(disk_capacity() / 2), disk_readonly() ? ", read-only" : "");
 }
 
 // The PLIC says slot irq-VIRTIO0_IRQ interrupted: hand it to its driver.
 void
 virtio_irq(int irq)
 {
-  if(disk_slot && disk_slot->dev.irq == irq){
-    vblk_intr(&disk);
-    return;
-  }
-  if(vcons_slot && vcons_slot->dev.irq == irq){
-    vcons_intr(&vcons);
-    return;
-  }
-  if(rng_slot && rng_slot->dev.irq == irq){
-    vrng_intr(&rng);
-    return;
-  }
-  if(vnet_slot && vnet_slot->dev.irq == irq){
-    vnet_intr(&vnet);
-    return;
+  for(int i = 0; i < nslots; i++){
+    if(slots[i].dev.irq == irq && slots[i].b){
+      slots[i].b->intr();
+      return;
+    }
   }
   // A device without a driver never had its queues set up and so cannot
   // interrupt; if one does anyway, say so once per occurrence.
   printf("virtio: interrupt %d from a slot without a driver\n", irq);
-}
-
-int
-disk_rw(struct buf *b, int write)
-{
-  // Block b->blockno spans BSIZE/512 sectors. b->data sits in the buffer
-  // cache's static array, which is identity-mapped and so DMA-able.
-  return vblk_rw(&disk, write, (uint64)b->blockno * (BSIZE / 512), b->data, BSIZE);
-}
-
-int
-disk_readonly(void)
-{
-  return vblk_readonly(&disk);
-}
-
-// The asynchronous block API for the file system and benchmarks (see
-// virtio/virtio_blk.h for the rules: data buffers must be
-// identity-mapped kernel memory, e.g. the buffer cache or kalloc pages).
-int
-disk_submit(struct vblk_req *r)
-{
-  return vblk_submit(&disk, r);
-}
-
-int
-disk_submit_nokick(struct vblk_req *r)
-{
-  return vblk_submit_nokick(&disk, r);
-}
-
-void
-disk_kick(void)
-{
-  vblk_kick(&disk);
-}
-
-int
-disk_wait(struct vblk_req *r)
-{
-  return vblk_wait(&disk, r);
-}
-
-int
-disk_flush(void)
-{
-  return vblk_flush(&disk);
-}
-
-uint64
-disk_capacity(void)
-{
-  return vblk_capacity(&disk);
-}
-
-void
-disk_stats(struct vblk_stats *st)
-{
-  vblk_get_stats(&disk, st);
-}
-
-// Re-initialise the disk driver in full (0) or baseline (1) mode, waiting
-// for requests in flight first. -1 if there is no disk or it failed.
-int
-disk_setmode(int baseline)
-{
-  if(disk_slot == 0)
-    return -1;
-  return vblk_reinit(&disk, baseline ? VBLK_BASELINE : 0);
-}
-
-// Is the driver in baseline mode? The file system asks before each batch
-// and read-ahead, so that diskmode(1) makes it classic too (one 1 KB
-// block per request, no read-ahead, a commit per operation). A plain read
-// of an int that only diskmode() changes, so no lock.
-int
-disk_baseline(void)
-{
-  return (__atomic_load_n(&disk.flags, __ATOMIC_RELAXED) & VBLK_BASELINE) != 0;
-}
-
-static void
-stat_set(struct devinfo *out, int i, const char *name, uint64 value)
-{
-  safestrcpy(out->statname[i], name, sizeof(out->statname[i]));
-  out->stat[i] = value;
-}
-
-// The counters `lsdev -v` shows for a slot's driver (none for a device
-// without one). Chains are descriptor chains made available to the device.
-static void
-driver_stats(struct vdev_slot *s, struct devinfo *out)
-{
-  if(s == disk_slot){
-    struct vblk_stats st;
-    vblk_get_stats(&disk, &st);
-    stat_set(out, 0, "chains", st.requests);
-    stat_set(out, 1, "notifies", st.notifies);
-    stat_set(out, 2, "interrupts", st.interrupts);
-    stat_set(out, 3, "errors", st.errors);
-  } else if(s == vcons_slot){
-    struct vcons_stats st;
-    vcons_get_stats(&vcons, &st);
-    stat_set(out, 0, "tx_bytes", st.tx_bytes);
-    stat_set(out, 1, "tx_chains", st.tx_buffers);
-    stat_set(out, 2, "rx_bytes", st.rx_bytes);
-    stat_set(out, 3, "interrupts", st.interrupts);
-  } else if(s == vnet_slot){
-    struct vnet_stats st;
-    vnet_get_stats(&vnet, &st);
-    stat_set(out, 0, "tx_frames", st.tx_frames);
-    stat_set(out, 1, "rx_frames", st.rx_frames);
-    stat_set(out, 2, "tx_ring_full", st.tx_ring_full);
-    stat_set(out, 3, "interrupts", st.interrupts);
-  } else if(s == rng_slot){
-    struct vrng_stats st;
-    vrng_get_stats(&rng, &st);
-    stat_set(out, 0, "chains", st.requests);
-    stat_set(out, 1, "bytes", st.bytes);
-    stat_set(out, 2, "short_reads", st.short_reads);
-    stat_set(out, 3, "interrupts", st.interrupts);
-  }
 }
 
 int
@@ -339,6 +198,14 @@ devinfo_get(int idx, struct devinfo *out)
   out->vendor_id = s->dev.vendor_id;
   safestrcpy(out->name, vio_type_name(s->dev.device_id), sizeof(out->name));
   safestrcpy(out->driver, s->driver, sizeof(out->driver));
-  driver_stats(s, out);
+  // The driver's counters, for `lsdev -v` (none for a device without one).
+  if(s->b){
+    uint64 v[DEVINFO_NSTAT];
+    s->b->counters(v);
+    for(int i = 0; i < DEVINFO_NSTAT; i++){
+      safestrcpy(out->statname[i], s->b->names[i], sizeof(out->statname[i]));
+      out->stat[i] = v[i];
+    }
+  }
   return 0;
 }

@@ -198,23 +198,16 @@ static void tblk_intr(void *arg)
   vblk_intr((struct vblk *)arg);
 }
 
-int tblk_start_driver(struct vio_dev *dev, struct vblk *vb, uintptr_t base, int flags)
+int tblk_start_driver(struct vio_dev *dev, struct vblk *vb, uintptr_t base,
+                      const struct vblk_limits *lim)
 {
   int r = vio_probe(dev, base);
 
   if (!expect(r == 1, "vio_probe returned %d", r))
     return 0;
-  // vblk_init is what a kernel calls at boot: keep that exact entry point
-  // under test rather than only the _opts one behind it.
-  if (flags == 0) {
-    r = vblk_init(vb, dev);
-    if (!expect(r == 0, "vblk_init returned %d", r))
-      return 0;
-  } else {
-    r = vblk_init_opts(vb, dev, flags);
-    if (!expect(r == 0, "vblk_init_opts returned %d", r))
-      return 0;
-  }
+  r = vblk_init(vb, dev, lim ? lim : &VBLK_LIMITS_FULL);
+  if (!expect(r == 0, "vblk_init returned %d", r))
+    return 0;
   host_set_irq_handler(base, tblk_intr, vb);
   return 1;
 }

@@ -61,10 +61,10 @@ uint8_t      tblk_pattern(uint64_t sector, uint32_t i);
 int          tblk_is_pattern(const uint8_t *buf, uint64_t sector, uint32_t len);
 
 // Probe the tblk at `base` into dev and start the block driver on it with
-// vblk_init_opts(flags), or plain vblk_init when flags is 0; route the
-// device's interrupt to vblk_intr. On failure records why (expect) and
-// returns 0.
-int          tblk_start_driver(struct vio_dev *dev, struct vblk *vb, uintptr_t base, int flags);
+// the limits lim (NULL: VBLK_LIMITS_FULL); route the device's interrupt to
+// vblk_intr. On failure records why (expect) and returns 0.
+int          tblk_start_driver(struct vio_dev *dev, struct vblk *vb, uintptr_t base,
+                               const struct vblk_limits *lim);
 // The cleanup after a test (see host_tests_begin) for programs with one tblk:
 // unless the test aborted, record any spec violation the device saw and
 // shut the driver down if it is running; then destroy *t (if any), *t = NULL.

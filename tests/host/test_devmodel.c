@@ -34,6 +34,7 @@
 #include "virtio_os.h"
 #include "virtio.h"
 #include "virtio_mmio.h"
+#include "virtio_dev.h"
 #include "virtq.h"
 #include "virtio_blk.h"
 #include "virtio_console.h"
@@ -107,7 +108,7 @@ static int start_blk_driver(void)
 {
   if (!expect(vio_probe(&dblk, BLK_BASE) == 1, "blk probe"))
     return 0;
-  if (vblk_init(&vb, &dblk) != 0)
+  if (vblk_init(&vb, &dblk, &VBLK_LIMITS_FULL) != 0)
     return 0;
   vb_up = 1;
   host_set_irq_handler(BLK_BASE, blk_intr, &vb);
@@ -891,7 +892,7 @@ static void blk_fault(enum vdm_fault f)
   tb = tblk_create(BLK_BASE, 2, CAP);
   if (f == VDM_FAULT_REFUSE_FEATURES) {
     tb->m.vdm.fault = f;
-    expect(vio_probe(&dblk, BLK_BASE) == 1 && vblk_init(&vb, &dblk) == -1,
+    expect(vio_probe(&dblk, BLK_BASE) == 1 && vblk_init(&vb, &dblk, &VBLK_LIMITS_FULL) == -1,
            "init succeeded without FEATURES_OK");
     expect(tb->m.vdm.regs.status & VIRTIO_STATUS_FAILED, "FAILED not set");
     buf = vos_dma_alloc(512 + GUARD);

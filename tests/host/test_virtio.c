@@ -22,6 +22,7 @@
 #include "virtio_os.h"
 #include "virtio.h"
 #include "virtio_mmio.h"
+#include "virtio_dev.h"
 #include "virtq.h"
 #include "virtio_blk.h"
 #include "host.h"
@@ -223,7 +224,7 @@ static void test_handshake_features_ok_refused(void)
   new_device(2, CAP);
   fb->m.vdm.fault = VDM_FAULT_REFUSE_FEATURES;
   expect(vio_probe(&dev, BASE) == 1, "probe");
-  expect(vblk_init(&vb, &dev) == -1, "init succeeded without FEATURES_OK");
+  expect(vblk_init(&vb, &dev, &VBLK_LIMITS_FULL) == -1, "init succeeded without FEATURES_OK");
   expect(fb->m.vdm.regs.status & VIRTIO_STATUS_FAILED, "FAILED not set (status 0x%x)", fb->m.vdm.regs.status);
   expect(!(fb->m.vdm.regs.status & VIRTIO_STATUS_DRIVER_OK), "DRIVER_OK set anyway");
 }
@@ -233,7 +234,7 @@ static void test_handshake_no_version_1(void)
   new_device(2, CAP);
   fb->m.vdm.offered &= ~(1ull << 32);
   expect(vio_probe(&dev, BASE) == 1, "probe");
-  expect(vblk_init(&vb, &dev) == -1, "modern device without VERSION_1 accepted");
+  expect(vblk_init(&vb, &dev, &VBLK_LIMITS_FULL) == -1, "modern device without VERSION_1 accepted");
   expect(fb->m.vdm.regs.status & VIRTIO_STATUS_FAILED, "FAILED not set");
 }
 
@@ -242,7 +243,7 @@ static void test_init_wrong_device_type(void)
   new_device(2, CAP);
   fb->m.vdm.regs.device_id = VIRTIO_ID_CONSOLE;
   expect(vio_probe(&dev, BASE) == 1, "probe");
-  expect(vblk_init(&vb, &dev) == -1, "console accepted as a disk");
+  expect(vblk_init(&vb, &dev, &VBLK_LIMITS_FULL) == -1, "console accepted as a disk");
   expect(fb->m.vdm.nstatus_log == 0, "someone else's device was touched");
 }
 
@@ -278,14 +279,14 @@ static void test_queue_sizes(void)
   new_device(2, CAP);
   fb->m.vdm.queue_max = 2;  // no room for a 3-descriptor request
   expect(vio_probe(&dev, BASE) == 1, "probe");
-  expect(vblk_init(&vb, &dev) == -1, "queue of 2 accepted");
+  expect(vblk_init(&vb, &dev, &VBLK_LIMITS_FULL) == -1, "queue of 2 accepted");
   expect(fb->m.vdm.regs.status & VIRTIO_STATUS_FAILED, "FAILED not set");
   tblk_destroy(fb);
 
   new_device(2, CAP);
   fb->m.vdm.queue_max = 0;  // no queue 0 at all
   expect(vio_probe(&dev, BASE) == 1, "probe");
-  expect(vblk_init(&vb, &dev) == -1, "missing queue accepted");
+  expect(vblk_init(&vb, &dev, &VBLK_LIMITS_FULL) == -1, "missing queue accepted");
   buf = vos_dma_alloc(512);
   expect(vblk_rw(&vb, 0, 0, buf, 512) == -1, "I/O on a device that failed init");
   vos_dma_free(buf, 512);

@@ -1,0 +1,267 @@
+// disk.c: the root disk. The file system's block requests (kernel/disk.h,
+// in blocks and cache buffers) become requests of the portable virtio-blk
+// driver (virtio/virtio_blk.h, in sectors and DMA segments) here, and
+// nowhere else.
+//
+// The plain path is disk_rw: one cache buffer, blocking. It is the first
+// stop after the buffer cache when a block is not cached:
+//   bread (bio.c) -> disk_rw -> vblk_rw (virtio_blk.c) -> virtq_add,
+//   virtq_kick (virtq.c) -> vio_notify (virtio_mmio.c) ... the interrupt:
+//   virtio_irq (vdev.c) -> disk_intr -> vblk_intr -> the reader wakes up.
+// The fast paths (bio_fast.c) use struct disk_req: each one travels in a
+// driver request (a "carrier") from a pool kept here.
+//
+// The tuning (kernel/disk.h) says how hard the file system drives the
+// disk. The kernel runs with the fast set below; the benchmarks switch to
+// the classic one (bench/kblkbench.c) with disk_retune, which also hands
+// the driver the matching limits.
+//
+// Follows virtio 1.2 section 5.2.6 through the driver (sectors are always
+// 512 bytes, whatever the file system's block size).
+//
+// See it run: `make qemu`; `lsdev -v` shows the disk's counters.
+#include "types.h"
+#include "param.h"
+#include "spinlock.h"
+#include "sleeplock.h"
+#include "fs.h"
+#include "buf.h"
+#include "defs.h"
+#include "disk.h"
+#include "virtio_blk.h"
+
+#define SECTORS_PER_BLOCK (BSIZE / VIRTIO_BLK_SECTOR_SIZE)
+
+_Static_assert(DISK_MAX_SEGS == VBLK_MAX_SEGS, "a disk_req must fit one driver request");
+
+// The fast design: read-ahead, direct reads, group commit. The driver gets
+// VBLK_LIMITS_FULL (every optional feature the device offers, 32 requests
+// in flight, any size).
+struct disk_tuning disk_tuning = {
+  .prefetch = 256,              // blocks one breadahead call may start
+  .readahead = 256,             // 256 KB ahead of a sequential reader
+  .direct_min = 64 * 1024,      // reads of 64 KB and up go straight to the reader
+  .commit_ticks = 10,           // a transaction commits within 1 s (ticks are 100 ms)
+};
+
+static struct vblk disk;        // the driver's state for the root disk
+static int attached;
+
+// ---- the plain path ----
+
+int
+disk_rw(struct buf *b, int write)
+{
+  // Block b->blockno spans SECTORS_PER_BLOCK sectors. b->data sits in the
+  // buffer cache's static array, which the kernel maps one to one, so the
+  // device can be given its address as it is.
+  return vblk_rw(&disk, write, (uint64)b->blockno * SECTORS_PER_BLOCK, b->data, BSIZE);
+}
+
+// The PLIC said the disk's slot interrupted (vdev.c virtio_irq).
+void
+disk_intr(void)
+{
+  vblk_intr(&disk);
+}
+
+// ---- the fast paths: requests carried by driver requests ----
+
+#define NCARRIER 96   // read-ahead (32) + one batched transfer (32) + blkbench (32)
+
+struct carrier {
+  struct vblk_req vr;          // what the driver sees
+  struct disk_req *r;          // what it carries
+  int busy;                    // handed out (carriers.lock)
+};
+
+static struct {
+  struct spinlock lock;
+  struct carrier c[NCARRIER];
+  int waiters;                 // processes sleeping for a free carrier
+} carriers;
+
+// A carrier is free when it is not handed out AND the driver has set its
+// request's `done`: the driver still touches the request right after the
+// callback we gave it returns. Once it has set done it only reads the
+// request's fields under its own lock, which our next submit takes too.
+static struct carrier *
+carrier_get(void)
+{
+  acquire(&carriers.lock);
+  for(;;){
+    for(int i = 0; i < NCARRIER; i++){
+      struct carrier *c = &carriers.c[i];
+      if(!c->busy && c->vr.done){
+        c->busy = 1;
+        release(&carriers.lock);
+        return c;
+      }
+    }
+    // All in flight: each one finishes without our help.
+    carriers.waiters++;
+    sleep(&carriers, &carriers.lock);
+    carriers.waiters--;
+  }
+}
+
+static void
+carrier_put(struct carrier *c)
+{
+  acquire(&carriers.lock);
+  c->busy = 0;
+  if(carriers.waiters > 0)
+    wakeup(&carriers);
+  release(&carriers.lock);
+}
+
+// The request is over: interrupt context, or inside vblk_submit when the
+// driver refuses it. No driver lock is held; nothing here sleeps.
+static void
+carried(struct vblk_req *vr)
+{
+  struct carrier *c = vr->arg;
+  struct disk_req *r = c->r;
+
+  r->status = vr->status;
+  carrier_put(c);
+  if(r->callback){
+    r->done = 1;
+    r->callback(r);
+    return;
+  }
+  // disk_wait sleeps on r under carriers.lock: take it, so the wakeup
+  // cannot fall between its test of `done` and its sleep.
+  acquire(&carriers.lock);
+  r->done = 1;
+  wakeup(r);
+  release(&carriers.lock);
+}
+
+// Queue r without notifying the device (disk_kick does, for a whole
+// batch; disk_wait and a full queue do too). May sleep for room. Returns
+// 0, or -1 if the driver refused it at once (then r is done with status
+// -1, and its callback has not been called).
+int
+disk_submit(struct disk_req *r)
+{
+  struct carrier *c = carrier_get();
+
+  r->done = 0;
+  r->status = -1;
+  r->carrier = c;
+  c->r = r;
+  c->vr.type = r->write ? VBLK_WRITE : VBLK_READ;
+  c->vr.sector = r->sector;
+  c->vr.nseg = r->nseg;
+  for(int i = 0; i < r->nseg && i < VBLK_MAX_SEGS; i++){
+    c->vr.seg[i].addr = r->seg[i].data;
+    c->vr.seg[i].len = r->seg[i].len;
+  }
+  c->vr.complete = carried;
+  c->vr.arg = c;
+  if(vblk_submit_nokick(&disk, &c->vr) < 0){
+    carrier_put(c);
+    r->done = 1;
+    return -1;
+  }
+  return 0;
+}
+
+void
+disk_kick(void)
+{
+  vblk_kick(&disk);
+}
+
+int
+disk_wait(struct disk_req *r)
+{
+  // A request queued but never published would never finish.
+  if(!r->done)
+    vblk_kick(&disk);
+  acquire(&carriers.lock);
+  while(!r->done)
+    sleep(r, &carriers.lock);
+  release(&carriers.lock);
+  return r->status;
+}
+
+int
+disk_flush(void)
+{
+  return vblk_flush(&disk);
+}
+
+uint64
+disk_capacity(void)
+{
+  return vblk_capacity(&disk);
+}
+
+int
+disk_readonly(void)
+{
+  return vblk_readonly(&disk);
+}
+
+// ---- set-up, re-tuning, counters ----
+
+// Start the driver on the probed device dev (vdev.c): 0, or -1 if it
+// failed (the driver said why).
+int
+disk_attach(struct vio_dev *dev)
+{
+  initlock(&carriers.lock, "disk carriers");
+  for(int i = 0; i < NCARRIER; i++)
+    carriers.c[i].vr.done = 1;       // never submitted: free
+  if(vblk_init(&disk, dev, &VBLK_LIMITS_FULL) < 0)
+    return -1;
+  // The file system reads and writes whole BSIZE blocks at BSIZE
+  // boundaries. A device with bigger blocks of its own (QEMU's
+  // logical_block_size=4096) fails such requests, although the spec calls
+  // its block size a hint: refuse it now, with its name, rather than
+  // let the first read of the superblock fail.
+  uint32 bs = vblk_block_size(&disk);
+  if(bs > BSIZE){
+    printf("disk %p: the device's block size is %d bytes, bigger than the file system's "
+           "%d-byte blocks: refusing the disk\n", (void *)dev->base, (int)bs, BSIZE);
+    vblk_shutdown(&disk);
+    return -1;
+  }
+  attached = 1;
+  return 0;
+}
+
+// Drive the disk another way: the driver is re-initialised with limits
+// (after the requests in flight finish) and the file system follows
+// tuning from its next call on. For the benchmarks. 0, or -1 (no disk, or
+// the device failed).
+int
+disk_retune(const struct vblk_limits *limits, const struct disk_tuning *tuning)
+{
+  if(!attached)
+    return -1;
+  if(vblk_reinit(&disk, limits) < 0)
+    return -1;
+  disk_tuning = *tuning;
+  return 0;
+}
+
+void
+disk_stats(struct vblk_stats *st)
+{
+  vblk_get_stats(&disk, st);
+}
+
+// `lsdev -v`'s four counters (the names are in vdev.c's table).
+void
+disk_counters(uint64 *v)
+{
+  struct vblk_stats st;
+  vblk_get_stats(&disk, &st);
+  v[0] = st.requests;
+  v[1] = st.notifies;
+  v[2] = st.interrupts;
+  v[3] = st.errors;
+}

@@ -1,0 +1,38 @@
+// virtio_dev.h: what every driver does with its device besides moving
+// requests: check that the device is of its type, and give up on it (at
+// set-up, or later when it misbehaves) the one way the spec asks for.
+// Built on the transport (virtio_mmio.h) and the virtqueue (virtq.h).
+//
+// Follows virtio 1.2 section 2.1 (device status: FAILED, the reset that
+// makes a device stop using the driver's memory), 2.4 (device reset) and
+// chapter 5 (the device type numbers).
+//
+// See it run: `make -C tests/host check` (every test where a device
+// misbehaves ends in vio_give_up; the log says "giving up on the device").
+#ifndef VIRTIO_DEV_H
+#define VIRTIO_DEV_H
+#include <stdint.h>
+#include "virtio_mmio.h"
+#include "virtq.h"
+
+// "network", "block", "console", "entropy", ..., "unknown".
+const char *vio_type_name(uint32_t device_id);
+// Is d the device type `want`? If not, says so in the log (as driver
+// `drv`) and returns 0; the device itself is left untouched, since it is
+// someone else's. Every driver's init starts with this check.
+int  vio_is_type(struct vio_dev *d, uint32_t want, const char *drv);
+
+// Give up on a running device: log "<drv>: giving up on the device: why",
+// mark the nq queues qs[] broken (their users fail from now on), reset the
+// device, which stops it reading or writing our memory, and set FAILED to
+// record that the driver gave up. The driver then fails what was in
+// flight and wakes its sleepers. nq may be 0.
+void vio_give_up(struct vio_dev *d, const char *drv, const char *why,
+                 struct virtq **qs, int nq);
+// Set-up failed part of the way: log "<drv> <base>: why", reset the
+// device (a queue may already be live), set FAILED, and free the nq queues
+// qs[] that were set up (those not set up are skipped). The driver frees
+// its other memory itself.
+void vio_unwind(struct vio_dev *d, const char *drv, const char *why,
+                struct virtq **qs, int nq);
+#endif
