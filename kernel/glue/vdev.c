@@ -156,12 +156,21 @@ virtio_probe_all(void)
     printf("  (no virtio devices)\n");
 
   struct vdev_slot *disk = 0;
-  for(int i = 0; i < nslots; i++)
+  int refused = 0;
+  for(int i = 0; i < nslots; i++){
     if(slots[i].b && slots[i].b->type == VIRTIO_ID_BLOCK)
       disk = &slots[i];
+    else if(slots[i].dev.device_id == VIRTIO_ID_BLOCK)
+      refused++;
+  }
   if(disk == 0){
-    printf("no usable virtio-blk disk: start QEMU with -drive file=fs.img,if=none,format=raw,id=x0"
-           " -device virtio-blk-device,drive=x0 (or use `make qemu`)\n");
+    // Nothing to run on: power off with a reason, not a panic.
+    if(refused)
+      printf("no usable virtio-blk disk: the driver refused every block device (see above); "
+             "powering off\n");
+    else
+      printf("no virtio-blk disk: start QEMU with -drive file=fs.img,if=none,format=raw,id=x0"
+             " -device virtio-blk-device,drive=x0 (or use `make qemu`); powering off\n");
     sbi_shutdown();
   }
   printf("disk: slot %d, %d KB%s\n", disk->dev.slot,

@@ -109,3 +109,18 @@ def test_blkfeatures_legacy():
         out = q.run("blkbench quick", timeout=400)
         check_bench(out)
         file_workload(q)
+
+
+def test_blkfeatures_block_size_4096():
+    """A disk whose own blocks (4096 bytes: QEMU's logical_block_size) are bigger
+    than the file system's 1 KB blocks: QEMU would fail every 1 KB request, so
+    the kernel refuses the disk by name and powers off, never a panic."""
+    with Qemu(fresh_disk("blk4096"), extra=[
+            "-global", "virtio-blk-device.logical_block_size=4096",
+            "-global", "virtio-blk-device.physical_block_size=4096"],
+              log_name="blk4096") as q:
+        q.expect("refusing the disk", BOOT_TIMEOUT)
+        q.wait_exit(BOOT_TIMEOUT)
+        out = q.transcript
+        assert "block size is 4096 bytes" in out, out[-2000:]
+        assert "powering off" in out and "panic" not in out, out[-2000:]
