@@ -786,7 +786,7 @@ static void write_queue_ready(struct vdm *d, uint32_t val)
 static void write_queue_pfn(struct vdm *d, uint32_t val)
 {
   struct vdm_queue *q = selected(d, REG(queue_pfn));
-  uint64_t base, avail_end;
+  uint64_t base;
 
   if (q == 0)
     return;
@@ -798,10 +798,9 @@ static void write_queue_pfn(struct vdm *d, uint32_t val)
       vdm_violation(d, "QueuePFN before GuestPageSize/QueueAlign/QueueNum", val);
     } else {
       base = (uint64_t)val * d->regs.guest_page_size;
-      avail_end = base + 16ull * q->num + 2ull * (3 + q->num);
       q->desc_pa = base;
       q->driver_pa = base + 16ull * q->num;
-      q->device_pa = (avail_end + q->align - 1) / q->align * q->align;
+      q->device_pa = base + virtq_legacy_used_offset(q->num, q->align);
       q->ready = 1;
     }
   }

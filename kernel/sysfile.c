@@ -77,8 +77,10 @@ sys_dup(void)
   return fd;
 }
 
-uint64
-sys_read(void)
+// read(fd, buf, n) and write(fd, buf, n): the same arguments and checks,
+// then fileread or filewrite (file.c), which check buf as they copy.
+static uint64
+readwrite(int write)
 {
   struct file *f;
   uint64 addr;
@@ -88,21 +90,19 @@ sys_read(void)
   argint(2, &n);
   if(argfd(0, 0, &f) < 0 || n < 0)
     return -1;
-  return fileread(f, addr, n);
+  return write ? filewrite(f, addr, n) : fileread(f, addr, n);
+}
+
+uint64
+sys_read(void)
+{
+  return readwrite(0);
 }
 
 uint64
 sys_write(void)
 {
-  struct file *f;
-  uint64 addr;
-  int n;
-
-  argaddr(1, &addr);
-  argint(2, &n);
-  if(argfd(0, 0, &f) < 0 || n < 0)
-    return -1;
-  return filewrite(f, addr, n);
+  return readwrite(1);
 }
 
 uint64

@@ -1,5 +1,5 @@
-// eth.c: Ethernet II framing: the entry point for received frames, and the
-// last step of every frame we send.
+// eth.c: Ethernet II framing: the first step of every received frame
+// (after net_input in net.c), and the last step of every frame we send.
 //
 // Specs: RFC 894 (IPv4 over Ethernet: ethertype 0x0800, data 46..1500
 // bytes, so short frames are padded) and RFC 826 (ARP, ethertype 0x0806).
@@ -12,7 +12,8 @@
 
 const uint8_t eth_broadcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 
-static void eth_input(const uint8_t *f, uint32_t len)
+// A received frame (net_input in net.c takes the lock and calls this).
+void eth_input(const uint8_t *f, uint32_t len)
 {
   uint16_t type;
 
@@ -38,21 +39,6 @@ static void eth_input(const uint8_t *f, uint32_t len)
     arp_input(f + NET_ETH_HLEN, len - NET_ETH_HLEN);
   else
     net_count(NS_RX_ETH_UNKNOWN_TYPE);
-}
-
-void net_input(struct netif *nif, const void *frame, uint32_t len)
-{
-  // Frames for an interface the stack does not run on have nowhere to go
-  // and no counters to land in.
-  if (nif == 0 || nif != net_if)
-    return;
-  vos_lock(&net_lock);
-  net_count(NS_RX_FRAMES);
-  net_count_n(NS_RX_BYTES, len);
-  eth_input(frame, len);
-  vos_unlock(&net_lock);
-  // Answers (ARP replies, echo replies, packets that waited for ARP).
-  net_flush();
 }
 
 void eth_send(struct net_tx *t, const uint8_t dst[6], uint16_t type)

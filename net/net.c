@@ -1,6 +1,7 @@
-// net.c: the network stack's common parts: start-up, the timer tick, the
-// pool of transmit slots and the queue that feeds the driver, the Internet
-// checksum, and the statistics names.
+// net.c: the network stack's common parts: the way in for received frames
+// (net_input), start-up, the timer tick, the pool of transmit slots and
+// the queue that feeds the driver, the Internet checksum, and the
+// statistics names.
 //
 // Specs: RFC 1071 sections 1 and 2 (one's complement sum: add 16-bit words
 // with end-around carry, complement the result; byte order independent,
@@ -132,6 +133,27 @@ void net_flush(void)
   }
   tx_flushing = 0;
   vos_unlock(&net_lock);
+}
+
+// ---- the way in: a received frame ----
+
+// The driver hands us every frame it receives (virtio_net.c through the
+// netif it was attached to), in interrupt context. The whole stack runs
+// under net_lock: eth_input -> ip_input / arp_input -> icmp_input /
+// udp_input, each checking what it reads and counting what it drops.
+void net_input(struct netif *nif, const void *frame, uint32_t len)
+{
+  // Frames for an interface the stack does not run on have nowhere to go
+  // and no counters to land in.
+  if (nif == 0 || nif != net_if)
+    return;
+  vos_lock(&net_lock);
+  net_count(NS_RX_FRAMES);
+  net_count_n(NS_RX_BYTES, len);
+  eth_input(frame, len);
+  vos_unlock(&net_lock);
+  // Answers (ARP replies, echo replies, packets that waited for ARP).
+  net_flush();
 }
 
 // ---- start-up, tick, interruption ----

@@ -136,6 +136,7 @@ int            net_interrupted(void);
 // ---- the layers (lock held in all of these) ----
 // eth.c: fills in the Ethernet header, pads, queues.
 extern const uint8_t eth_broadcast[6];
+void eth_input(const uint8_t *f, uint32_t len);   // a received frame, net_lock held
 void eth_send(struct net_tx *t, const uint8_t dst[6], uint16_t type);
 // arp.c
 void arp_init(void);

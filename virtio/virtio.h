@@ -162,8 +162,10 @@
 //   descriptors.
 //
 // Legacy (version 1) devices need all three areas in one contiguous block,
-// the used ring starting on a VIRTIO_LEGACY_QUEUE_ALIGN boundary (2.7.2).
-// virtq.c uses that layout for modern devices too, so there is only one.
+// the used ring starting on a QueueAlign boundary (2.7.2); the device is
+// told only where the block starts and finds the rest itself, with
+// virtq_legacy_used_offset below. virtq.c uses that layout for modern
+// devices too, so there is only one.
 
 struct virtq_desc {
   uint64_t addr;   // guest-physical address of the buffer, 64 bits on every CPU
@@ -208,6 +210,20 @@ _Static_assert(offsetof(struct virtq_avail, ring) == 4, "avail.ring at 4");
 _Static_assert(sizeof(struct virtq_used_elem) == 8, "virtq_used_elem must be 8 bytes");
 _Static_assert(sizeof(struct virtq_used) == 4, "virtq_used header must be 4 bytes");
 _Static_assert(offsetof(struct virtq_used, ring) == 4, "used.ring at 4");
+
+// The legacy layout (2.7.2): where the used ring starts, in bytes from the
+// descriptor table, for a queue of `size` entries and a QueueAlign of
+// `align` (a power of two). The descriptor table (16 bytes an entry) and
+// the available ring (flags, idx, size entries and the used_event word,
+// counted whether EVENT_IDX is used or not) come first, then padding up to
+// the next multiple of align. The driver lays its rings out with it
+// (virtq.c), the transport checks them with it (virtio_mmio.c), and the
+// device model finds them with it (devmodel/vdm.c): one formula for all.
+static inline uint64_t virtq_legacy_used_offset(uint32_t size, uint32_t align)
+{
+  uint64_t avail_end = 16 * (uint64_t)size + 2 * (3 + (uint64_t)size);
+  return (avail_end + align - 1) / align * align;
+}
 
 // The largest queue size the spec allows (2.7): sizes are powers of two.
 #define VIRTQ_SIZE_LIMIT 32768

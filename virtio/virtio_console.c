@@ -371,14 +371,11 @@ int vcons_init(struct vcons *vc, struct vio_dev *d)
     p[i] = 0;
   vc->dev = d;
   vos_lock_init(&vc->lock, "vcons");
-  if (!vio_is_type(d, VIRTIO_ID_CONSOLE, "virtio-console")) {
-    vc->broken = 1;
-    return -1;
-  }
   // 3.1.1 steps 1-6. None of the console's own features: without MULTIPORT
   // there is exactly one port and no control queues (5.3.3). EVENT_IDX
   // only saves notifications; virtq.h uses it when the device agrees.
-  if (vio_negotiate(d, (uint64_t)1 << VIRTIO_RING_F_EVENT_IDX) < 0) {
+  if (vio_start(d, VIRTIO_ID_CONSOLE, "virtio-console",
+                (uint64_t)1 << VIRTIO_RING_F_EVENT_IDX) < 0) {
     vc->broken = 1;
     return -1;
   }

@@ -50,6 +50,13 @@ int vio_is_type(struct vio_dev *d, uint32_t want, const char *drv)
   return 0;
 }
 
+int vio_start(struct vio_dev *d, uint32_t type, const char *drv, uint64_t wanted)
+{
+  if (!vio_is_type(d, type, drv))
+    return -1;
+  return vio_negotiate(d, wanted);
+}
+
 void vio_give_up(struct vio_dev *d, const char *drv, const char *why,
                  struct virtq **qs, int nq)
 {

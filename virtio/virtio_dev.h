@@ -22,6 +22,13 @@ const char *vio_type_name(uint32_t device_id);
 // someone else's. Every driver's init starts with this check.
 int  vio_is_type(struct vio_dev *d, uint32_t want, const char *drv);
 
+// The start of every driver's set-up: d must be of type `type` (else -1,
+// and the device is left alone: it is not ours), then the status handshake
+// and feature negotiation of 3.1.1 steps 1-6 (vio_negotiate): accept
+// `wanted & offered`. 0, or -1 (logged; FAILED set unless not ours). The
+// driver goes on with its queues (step 7) and vio_driver_ok (step 8).
+int  vio_start(struct vio_dev *d, uint32_t type, const char *drv, uint64_t wanted);
+
 // Give up on a running device: log "<drv>: giving up on the device: why",
 // mark the nq queues qs[] broken (their users fail from now on), reset the
 // device, which stops it reading or writing our memory, and set FAILED to

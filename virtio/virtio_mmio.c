@@ -208,16 +208,6 @@ uint32_t vio_queue_max(struct vio_dev *d, uint16_t q)
   return reg_read(d, VIRTIO_MMIO_QUEUE_NUM_MAX);
 }
 
-// Where the legacy layout puts the used ring: after the descriptor table
-// and the available ring (flags, idx, size entries, used_event), rounded up
-// to QueueAlign (2.7.2).
-static uint64_t legacy_used_offset(uint16_t size)
-{
-  uint64_t end = 16 * (uint64_t)size + 2 * (3 + (uint64_t)size);
-  uint64_t align = VIRTIO_LEGACY_QUEUE_ALIGN;
-  return (end + align - 1) / align * align;
-}
-
 static int queue_setup_legacy(struct vio_dev *d, uint16_t q, uint16_t size,
                               uint64_t desc_pa, uint64_t driver_pa,
                               uint64_t device_pa)
@@ -229,7 +219,7 @@ static int queue_setup_legacy(struct vio_dev *d, uint16_t q, uint16_t size,
   // will look.
   if (desc_pa % VIRTIO_LEGACY_PAGE_SIZE != 0 ||
       driver_pa != desc_pa + 16 * (uint64_t)size ||
-      device_pa != desc_pa + legacy_used_offset(size)) {
+      device_pa != desc_pa + virtq_legacy_used_offset(size, VIRTIO_LEGACY_QUEUE_ALIGN)) {
     vos_log("virtio-mmio %p: queue %u not in the legacy layout\n",
             (void *)d->base, (unsigned)q);
     return -1;

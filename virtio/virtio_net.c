@@ -344,13 +344,9 @@ int vnet_init(struct vnet *vn, struct vio_dev *d)
   vn->dev = d;
   vos_lock_init(&vn->rx_lock, "vnet_rx");
   vos_lock_init(&vn->tx_lock, "vnet_tx");
-  if (!vio_is_type(d, VIRTIO_ID_NET, "virtio-net")) {
-    vn->broken = 1;
-    return -1;
-  }
   // 3.1.1 steps 1-6. Nothing that changes what a frame looks like.
-  if (vio_negotiate(d, bit(VIRTIO_NET_F_MAC) | bit(VIRTIO_NET_F_STATUS) |
-                       bit(VIRTIO_RING_F_EVENT_IDX)) < 0) {
+  if (vio_start(d, VIRTIO_ID_NET, "virtio-net", bit(VIRTIO_NET_F_MAC) |
+                bit(VIRTIO_NET_F_STATUS) | bit(VIRTIO_RING_F_EVENT_IDX)) < 0) {
     vn->broken = 1;
     return -1;
   }

@@ -154,11 +154,8 @@ int vrng_init(struct vrng *rng, struct vio_dev *d)
     p[i] = 0;
   rng->dev = d;
   vos_lock_init(&rng->lock, "vrng");
-  if (!vio_is_type(d, VIRTIO_ID_ENTROPY, "virtio-rng")) {
-    rng->broken = 1;
-    return -1;
-  }
-  if (vio_negotiate(d, 0) < 0) {   // 5.4.3: the device has no feature bits
+  // 3.1.1 steps 1-6; 5.4.3: the device has no feature bits of its own.
+  if (vio_start(d, VIRTIO_ID_ENTROPY, "virtio-rng", 0) < 0) {
     rng->broken = 1;
     return -1;
   }

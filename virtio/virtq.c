@@ -53,25 +53,18 @@ static void store16(uint16_t *p, uint16_t v)
   *(volatile uint16_t *)p = v;
 }
 
-// Ring sizes in bytes (2.7), including the trailing used_event/avail_event
-// u16 (2.7.6, 2.7.8). A legacy device finds the used ring by rounding the
-// end of the available ring up to QueueAlign, counting used_event, so the
-// word must be counted here too even when EVENT_IDX is off.
-static size_t avail_bytes(uint16_t size)
-{
-  return 2 * (3 + (size_t)size);  // flags, idx, ring[size], used_event
-}
-
+// The used ring's size in bytes (2.7.8): flags, idx, size entries of 8
+// bytes, and the trailing avail_event word (counted even without
+// EVENT_IDX, like used_event in the available ring: virtio.h).
 static size_t used_bytes(uint16_t size)
 {
-  return 2 * 3 + 8 * (size_t)size;  // flags, idx, ring[size] of 8 bytes, avail_event
+  return 2 * 3 + 8 * (size_t)size;
 }
 
+// Where the used ring starts: the legacy layout (virtio.h), for every device.
 static size_t used_offset(uint16_t size)
 {
-  size_t end = 16 * (size_t)size + avail_bytes(size);
-  size_t align = VIRTIO_LEGACY_QUEUE_ALIGN;
-  return (end + align - 1) / align * align;
+  return (size_t)virtq_legacy_used_offset(size, VIRTIO_LEGACY_QUEUE_ALIGN);
 }
 
 static uint16_t pick_size(uint32_t max, uint16_t want)
