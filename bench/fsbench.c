@@ -10,16 +10,16 @@
 // (dropcache), reading the 8 files back in 4 KB read() calls, and again
 // (cold) in 64 KB calls; last, once more in 4 KB calls with every block
 // cached, which costs no disk time at all: the most a cold read in 4 KB
-// calls could reach. Under QEMU a system call is slow (it switches page
-// tables twice, and QEMU empties its software TLB at each switch:
-// kernel/trampoline.S, docs/ARCHITECTURE.md), so in 4 KB calls the
-// full mode is limited by the calls, not by the disk; 64 KB calls show what
-// the disk path itself gained.
+// calls could reach. In 4 KB calls the full mode is limited by the cost
+// of the calls and the copies, not by the disk; 64 KB calls show what the
+// disk path itself gained.
 //   baseline: diskmode(1), the classic design: one 1 KB block per request,
 //             one request in flight, a log commit per system call, no
-//             read-ahead (kernel/bio.c, log.c, fs.c follow the driver's mode)
+//             read-ahead, no direct reads. diskmode hands the driver and
+//             the file system the classic numbers (bench/kblkbench.c,
+//             kernel/disk.h): the code they run is the same.
 //   full:     diskmode(0): multi-block requests, many in flight, group
-//             commit, read-ahead.
+//             commit, read-ahead, direct reads.
 // Then, in full mode, a 16 MB file written in 64 KB writes (and fsync) and
 // read back cold in 64 KB reads and in one read of the whole file.
 //
