@@ -90,6 +90,7 @@ carrier_get(void)
 {
   acquire(&carriers.lock);
   for(;;){
+    int finishing = 0;
     for(int i = 0; i < NCARRIER; i++){
       struct carrier *c = &carriers.c[i];
       if(!c->busy && c->vr.done){
@@ -97,8 +98,21 @@ carrier_get(void)
         release(&carriers.lock);
         return c;
       }
+      if(!c->busy)
+        finishing = 1;
     }
-    // All in flight: each one finishes without our help.
+    if(finishing){
+      // A carrier was handed back (carried) but the driver, on another
+      // hart, has not set its `done` yet: a few instructions more, unless
+      // that process lost its hart right there. That sends no wakeup, so
+      // do not sleep: give up the hart for a moment and look again.
+      release(&carriers.lock);
+      yield();
+      acquire(&carriers.lock);
+      continue;
+    }
+    // All in flight: each one finishes without our help, and carried()
+    // wakes us.
     carriers.waiters++;
     sleep(&carriers, &carriers.lock);
     carriers.waiters--;
