@@ -6,6 +6,7 @@
 #   make check         every test; ends with "N passed, N failed"
 #   make host-tests    only the host unit tests (tests/host)
 #   make cm3           the Cortex-M3 image (build/cm3/cm3.elf) and its sizes
+#   make reader        the annotated source as a static site (build/reader/index.html)
 #   make qemu-cm3      run it on QEMU's lm3s6965evb; UART2 on a TCP port
 #   make clean
 #
@@ -228,6 +229,13 @@ qemu-cm3: cm3
 	@echo "*** UART2 echoes through virtio-console: in another terminal run  nc localhost $(CM3PORT)"
 	qemu-system-arm -M lm3s6965evb -nographic -kernel build/cm3/cm3.elf \
 	  -serial mon:stdio -serial null -serial tcp:127.0.0.1:$(CM3PORT),server=on,wait=off
+
+# The annotated reader of the driver source (tools/reader/reader.py): a
+# static site, opened from disk; the last line printed is its index page.
+# Debian's /usr/bin/python3, which sees python3-pygments and python3-markdown.
+.PHONY: reader
+reader: setup
+	@/usr/bin/python3 tools/reader/reader.py
 
 .PHONY: check host-tests
 host-tests: setup

@@ -15,6 +15,10 @@
 #   python3                  test harness and build scripts
 #   gcc, make, libc6-dev     host tools (mkfs, host unit tests)
 #   libasan8, libubsan1      sanitizer runtimes for the host tests
+#   universal-ctags,
+#   python3-pygments,
+#   python3-markdown         `make reader`, the annotated source (tools/reader/)
+#   chromium                 the reader's tests run it headless (tests/qemu/test_reader.py)
 set -e
 
 # command or file that shows the package is there  ->  package
@@ -28,6 +32,9 @@ gdb-multiarch gdb-multiarch
 python3 python3
 gcc gcc
 make make
+chromium chromium
+/usr/lib/python3/dist-packages/pygments python3-pygments
+/usr/lib/python3/dist-packages/markdown python3-markdown
 "
 
 missing=""
@@ -41,7 +48,7 @@ echo "$need" | {
   done
   # The sanitizer runtimes have no command to look for: ask dpkg.
   if command -v dpkg-query >/dev/null 2>&1; then
-    for pkg in libasan8 libubsan1 libc6-dev; do
+    for pkg in libasan8 libubsan1 libc6-dev universal-ctags; do
       dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
         || missing="$missing $pkg"
     done
