@@ -356,6 +356,8 @@ class Site:
     # -- pass 1: resolve every name --------------------------------------
     def resolve(self, sf):
         prev = ["", ""]          # the last two significant tokens
+        struct = None            # the struct type of the operand just read, if known
+        brackets = []            # struct types waiting for their ']'
         for ln, line in enumerate(sf.lines, 1):
             if sf.prose[ln - 1]:
                 continue
@@ -363,7 +365,10 @@ class Site:
                 ttype, value = tok[0], tok[1]
                 if ttype in Comment.Preproc and ttype not in Comment.PreprocFile:
                     tok.append(self._preproc_links(sf, ln, value))
-                    prev = ["", ""]
+                    prev, struct, brackets = ["", ""], None, []
+                    continue
+                v = value.strip()
+                if not v or is_prose(ttype, sf.path) or ttype in Token.Text:
                     continue
                 if (ttype in Name or ttype in Keyword.Type) and IDENT.fullmatch(value):
                     d = self._definition_here(sf, ln, value)
@@ -375,12 +380,24 @@ class Site:
                             ctx = "member"
                         elif prev[1] in ("struct", "union", "enum"):
                             ctx = "tag"
-                        d = self.x.resolve(value, sf.path, ln, ctx)
+                        d = self.x.resolve(value, sf.path, ln, ctx, struct if ctx == "member" else None)
                         if d is not None:
-                            self.x.add_use(d, sf.path, ln)
-                            tok.append(("use", d))
-                if value.strip() and not is_prose(ttype, sf.path) and ttype not in Token.Text:
-                    prev = [prev[1], value.strip()]
+                            if d.kind in xref.LOCAL:
+                                tok.append(("local", d))
+                            else:
+                                self.x.add_use(d, sf.path, ln)
+                                tok.append(("use", d))
+                    struct = self.x.struct_of(d)
+                elif v in (".", "-", ">"):
+                    pass                # member access: the type carries over
+                elif v == "[":
+                    brackets.append(struct)
+                    struct = None
+                elif v == "]":
+                    struct = brackets.pop() if brackets else None
+                else:
+                    struct = None
+                prev = [prev[1], v]
 
     def _definition_here(self, sf, ln, name):
         """The definition of `name` that ctags found on this line, the first
@@ -414,6 +431,10 @@ class Site:
 
     # -- rendering of one code token --------------------------------------
     def link_html(self, page, text, cls, kind, d):
+        if kind == "local":
+            return '<a class="%s x lv" href="#L%d" title="%s">%s</a>' % (
+                cls, d.line, html.escape("%s %s of %s, line %d" % (d.kind, d.name, d.scope, d.line)),
+                html.escape(text))
         if kind == "def":
             return '<a class="%s def" id="%s" href="#uses-%s" title="%s">%s</a>' % (
                 cls, d.html_id(), d.html_id(), html.escape("%s %s: show its uses" % (d.kind, d.name)),
@@ -658,8 +679,8 @@ class Site:
         return html.escape(target, quote=True)
 
     def cite_in_html(self, h, page, where):
-        """Link citations in the text (not inside tags, links or code blocks)
-        of rendered Markdown. Context runs over the whole document."""
+        """Link the citations and the names of source files in the text of
+        rendered Markdown (not inside links or code blocks)."""
         parts = re.split(r"(<[^>]+>)", h)
         out = []
         skip = 0
@@ -673,8 +694,20 @@ class Site:
             elif skip or not p:
                 out.append(p)
             else:
-                out.append(self.cite_html(html.unescape(p), page, None, where, None))
+                out.append(self.link_files(self.cite_html(html.unescape(p), page, None, where, None), page, where))
         return "".join(out)
+
+    def link_files(self, h, page, where):
+        """Names of files the reader has a page for (kernel/plic.c) become
+        links. h is escaped HTML that may hold citation links already."""
+        parts = re.split(r"(<a\b.*?</a>)", h)
+        for i in range(0, len(parts), 2):
+            parts[i] = re.sub(
+                r"\b((?:[\w-]+/)+[\w-]+\.(?:c|h|S|ld|md))\b",
+                lambda m: ('<a class="f" href="%s">%s</a>' % (href(page, page_of(m.group(1))), m.group(1))
+                           if m.group(1) in self.pages and m.group(1) != where else m.group(0)),
+                parts[i])
+        return "".join(parts)
 
     def check_markdown(self, md_path):
         text = read(md_path)

@@ -13,8 +13,10 @@ by these rules, in order:
   - after `.` or `->` it is a struct member: linked when every member of
     that name belongs to one struct (or one struct in the same file);
   - after `struct`, `union` or `enum` it is a tag;
+  - after `.` or `->` following a variable, parameter or member whose type
+    ctags knows (typeref "struct:vio_dev *"), the member of that struct;
   - a name the enclosing function declares as a local or parameter is the
-    local one: not linked;
+    local one: it links to its declaration (and lists no uses);
   - otherwise an ordinary name: a static (file-scope) definition in the same
     file first, else the global definitions of the name. Among those, a
     definition in the same file, then one in the same program (the RISC-V
@@ -59,6 +61,7 @@ class Def:
         self.scope_kind = tag.get("scopeKind", "")
         self.file_scope = bool(tag.get("file")) or "fileScope" in tag.get("extras", "")
         self.signature = tag.get("signature", "")
+        self.typeref = tag.get("typeref", "")
         self.index = index
 
     def cls(self):
@@ -88,7 +91,7 @@ class Xref:
         self.defs = []
         self.by_name = {}          # name -> [Def]
         self.by_entity = {}        # entity -> [Def]
-        self.locals = {}           # (path, function) -> set of names
+        self.locals = {}           # (path, function) -> {name: Def}
         self.functions = {}        # path -> [(line, end, name)]
         self.uses = {}             # entity -> [(path, line, function or "")]
         self.def_at = {}           # (path, line, name) -> Def: where a definition stands
@@ -104,7 +107,7 @@ class Xref:
                              "sh scripts/setup.sh installs it); `ctags --version` says: %r"
                              % version.split("\n")[0])
         wanted = [p for p in paths if p.endswith((".c", ".h", ".ld"))]
-        cmd = ["ctags", "--output-format=json", "--fields=+nKsSeE", "--kinds-C=+plzx",
+        cmd = ["ctags", "--output-format=json", "--fields=+nKsSeEt", "--kinds-C=+plzx",
                "--langmap=C:+.h", "--langmap=LdScript:+.ld", "--sort=no", "-f", "-"] + wanted
         out = subprocess.run(cmd, cwd=self.root, check=True, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True).stdout
@@ -118,7 +121,8 @@ class Xref:
                     continue
             if kind in LOCAL:
                 if tag.get("scopeKind") == "function":
-                    self.locals.setdefault((tag["path"], tag.get("scope", "")), set()).add(tag["name"])
+                    names = self.locals.setdefault((tag["path"], tag.get("scope", "")), {})
+                    names.setdefault(tag["name"], Def(tag, -1))
                 continue
             if kind not in ORDINARY | TAG | MEMBER:
                 continue
@@ -141,23 +145,45 @@ class Xref:
         return ""
 
     # ---- resolution ----
-    def resolve(self, name, path, line, context):
+    def resolve(self, name, path, line, context, struct=None):
         """context: "member" after . or ->, "tag" after struct/union/enum,
-        else "". Returns a Def or None."""
+        else "". struct: for a member, the struct the expression before the
+        . or -> has (from ctags' typeref of that variable or member), if
+        known. Returns a Def (a local's too) or None."""
+        if context == "member":
+            return self._member(name, path, self.by_name.get(name, ()), struct)
+        if context == "tag":
+            return self._pick([d for d in self.by_name.get(name, ()) if d.kind in TAG], name, path, "t")
+        fn = self.function_at(path, line)
+        if fn:
+            local = self.locals.get((path, fn), {}).get(name)
+            if local is not None:
+                return local
         cands = self.by_name.get(name)
         if not cands:
             return None
-        if context == "member":
-            return self._member(name, path, cands)
-        if context == "tag":
-            return self._pick([d for d in cands if d.kind in TAG], name, path, "t")
-        fn = self.function_at(path, line)
-        if fn and name in self.locals.get((path, fn), ()):
-            return None
         return self._pick([d for d in cands if d.kind in ORDINARY], name, path, "o")
 
-    def _member(self, name, path, cands):
+    def struct_of(self, d, depth=0):
+        """The struct or union a variable, parameter or member of type
+        `struct X`, `struct X *`, `struct X[]` or a typedef of one refers to."""
+        t = d.typeref if d is not None else ""
+        if t.startswith(("struct:", "union:")):
+            return t.split(":", 1)[1].split()[0].rstrip("*[")
+        if t.startswith("typename:") and depth < 3:
+            name = t.split(":", 1)[1].replace("const ", "").split()[0].rstrip("*")
+            for td in self.by_name.get(name, ()):
+                if td.kind == "typedef":
+                    return self.struct_of(td, depth + 1)
+        return None
+
+    def _member(self, name, path, cands, struct=None):
         members = [d for d in cands if d.kind in MEMBER]
+        if struct:
+            typed = [d for d in members if d.scope == struct]
+            if typed:
+                here = [d for d in typed if d.path == path]
+                return (here or typed)[0]
         scopes = {d.scope for d in members}
         if len(scopes) == 1:
             here = [d for d in members if d.path == path]
