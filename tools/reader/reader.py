@@ -57,7 +57,7 @@ WHOLE_DIRS = ["virtio", "devmodel", "net", "kernel/glue", "cm3"]
 KERNEL_FILES = ["kernel/bio.c", "kernel/fs.c", "kernel/log.c", "kernel/sysfile.c",
                 "kernel/file.c", "kernel/plic.c", "kernel/trap.c"]
 ALWAYS = ["kernel/memlayout.h"]
-INCLUDE_PATH = ["kernel", "kernel/glue", "virtio", "net", "bench", "."]
+INCLUDE_PATH = ["kernel", "kernel/glue", "virtio", "net", "bench", "devmodel", "."]
 WALK_HEADING = "follow one block read"
 SOURCE_RE = re.compile(r"\b((?:kernel|virtio|net|devmodel|cm3|bench|user|mkfs)/[\w./-]+?\.(?:c|h|S))\b")
 
@@ -457,12 +457,27 @@ class Site:
                 pos = b
             parts.append(html.escape(value[pos:]))
             return '<span class="%s">%s</span>' % (cls, "".join(parts))
+        if ttype in Comment.PreprocFile and value.startswith('"'):
+            target = self.include_target(sf.path, value.strip('"'))
+            if target:
+                return '<a class="%s f" href="%s">%s</a>' % (cls, href(sf.page, page_of(target)), html.escape(value))
         if ttype in String and sf.default_ctx == citations.VIRTIO:
             body = self.cite_html(value, sf.page, sf.default_ctx, sf.path, lambda off: ln)
             return '<span class="%s">%s</span>' % (cls, body)
         if not cls:
             return html.escape(value)
         return '<span class="%s">%s</span>' % (cls, html.escape(value))
+
+    def include_target(self, from_path, name):
+        """The page an #include "name" means, searched as the compiler does
+        (the including file's folder, then the -I folders)."""
+        for d in [os.path.dirname(from_path)] + INCLUDE_PATH:
+            cand = os.path.normpath(os.path.join(d, name))
+            if cand in self.pages:
+                return cand
+            if exists(cand):
+                return None
+        return None
 
     # -- prose -------------------------------------------------------------
     def prose_html(self, sf, a, b):
