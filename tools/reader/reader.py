@@ -5,7 +5,7 @@
 
 writes build/reader/: one page per file of the virtio core (virtio/), the
 device model (devmodel/), the network stack (net/), the RISC-V glue on the
-block and network paths (kernel/glue/, kernel/bio.c, fs.c, log.c, sysfile.c,
+block and network paths (kernel/glue/, kernel/bio*.c, fs*.c, log.c, sysfile.c,
 file.c, plic.c, trap.c, the kernel files the "Follow one block read" walk
 of docs/ARCHITECTURE.md names, and the kernel headers those include), the
 Cortex-M3 board files (cm3/), and the Markdown of docs/*.md and the lab
@@ -25,6 +25,7 @@ Needs Debian's python3-pygments, python3-markdown and universal-ctags
 (scripts/setup.sh installs them). Tested by tests/qemu/test_reader.py in
 headless Chromium (`make check`).
 """
+import glob
 import html
 import json
 import os
@@ -54,7 +55,10 @@ OUT = os.path.join(ROOT, "build", "reader")
 STATIC = "_static"
 
 WHOLE_DIRS = ["virtio", "devmodel", "net", "kernel/glue", "cm3"]
-KERNEL_FILES = ["kernel/bio.c", "kernel/fs.c", "kernel/log.c", "kernel/sysfile.c",
+# the block path (the buffer cache and the file system, with their fast
+# paths in files of their own: bio_fast.c, fs_fast.c), the file layer and
+# the interrupt path
+KERNEL_FILES = ["kernel/bio*.c", "kernel/fs*.c", "kernel/log.c", "kernel/sysfile.c",
                 "kernel/file.c", "kernel/plic.c", "kernel/trap.c"]
 ALWAYS = ["kernel/memlayout.h"]
 INCLUDE_PATH = ["kernel", "kernel/glue", "virtio", "net", "bench", "devmodel", "."]
@@ -136,7 +140,8 @@ def source_files():
         if os.path.isdir(top):
             files += sorted("%s/%s" % (d, f) for f in os.listdir(top)
                             if not f.startswith(".") and os.path.isfile(os.path.join(top, f)))
-    files += [f for f in KERNEL_FILES + ALWAYS if exists(f)]
+    for pattern in KERNEL_FILES + ALWAYS:
+        files += sorted(rel(p) for p in glob.glob(os.path.join(ROOT, pattern)))
     walk = walk_section(read("docs/ARCHITECTURE.md")) if exists("docs/ARCHITECTURE.md") else None
     if walk:
         files += [f for f in SOURCE_RE.findall(walk) if exists(f)]
