@@ -328,9 +328,15 @@ def test_reader_walk_and_labs():
     tmp = tempfile.mkdtemp(prefix="reader-walk-")
     try:
         copy_tree(tmp)
-        with open(os.path.join(tmp, "docs", "ARCHITECTURE.md"), "a") as f:
-            f.write("\n## Follow one block read\n1. the request goes on the ring: "
-                    "[virtio/virtq.c:%d](../virtio/virtq.c#L%d)\n" % (line, line))
+        arch = os.path.join(tmp, "docs", "ARCHITECTURE.md")
+        with open(arch) as f:
+            text = f.read()
+        mine = ("## Follow one block read\n1. the request goes on the ring: "
+                "[virtio/virtq.c:%d](../virtio/virtq.c#L%d)\n" % (line, line))
+        walk = walk_section(text)
+        text = text.replace(walk, mine) if walk else text + "\n" + mine
+        with open(arch, "w") as f:
+            f.write(text)
         os.makedirs(os.path.join(tmp, "labs", "lab1"))
         with open(os.path.join(tmp, "labs", "README.md"), "w") as f:
             f.write("# Labs\n\n- [Lab 1](lab1/README.md)\n")
@@ -355,6 +361,42 @@ def test_reader_walk_and_labs():
             assert "5.2.6" in t and "Device Operation" in t, t
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def walk_section(text):
+    """The "Follow one block read" section of a Markdown text (the way the
+    generator finds it)."""
+    m = re.search(r"^(#+)\s+Follow one block read.*?(?=^#{1,%d}\s|\Z)", text, re.M | re.S | re.I)
+    if not m:
+        return None
+    level = len(m.group(1))
+    m = re.search(r"^#{%d}\s+Follow one block read.*?(?=^#{1,%d}\s(?!#)|\Z)" % (level, level), text, re.M | re.S | re.I)
+    return m.group(0)
+
+
+def test_reader_walk_links_land():
+    """Every link of the index's walk (docs/ARCHITECTURE.md, "Follow one
+    block read"), if the walk is there, lands on a line of a reader page."""
+    built()
+    with open(os.path.join(ROOT, "docs", "ARCHITECTURE.md")) as f:
+        if not re.search(r"^#+\s+Follow one block read", f.read(), re.M | re.I):
+            return          # no walk written: the index has none (test_reader_walk_and_labs covers one)
+    with chromium.Browser() as b:
+        b.goto(url("index.html"))
+        links = b.eval("Array.from(document.querySelectorAll('#walk a')).map(a => a.href)")
+        assert links, "the walk has no links on the index"
+        bad = []
+        for u in links:
+            if not u.startswith("file://") or "#L" not in u:
+                continue
+            page, anchor = u[len("file://"):].split("#", 1)
+            if not os.path.isfile(page):
+                bad.append(u + " (no page)")
+                continue
+            with open(page, encoding="utf-8") as f:
+                if 'id="%s"' % anchor not in f.read():
+                    bad.append(u + " (no such line)")
+        assert not bad, "walk links that land nowhere:\n" + "\n".join(bad)
 
 
 def test_reader_bad_citation_fails():

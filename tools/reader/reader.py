@@ -704,15 +704,22 @@ class Site:
         parts = re.split(r"(<[^>]+>)", h)
         out = []
         skip = 0
+        code = False
         for p in parts:
             if p.startswith("<") and p.endswith(">"):
                 if re.match(r"<(a|pre)\b", p):
                     skip += 1
                 elif re.match(r"</(a|pre)>", p):
                     skip = max(0, skip - 1)
+                code = p == "<code>" or (code and p != "</code>")
                 out.append(p)
             elif skip or not p:
                 out.append(p)
+            elif code:
+                # `bread` in a document: the function of that name, one click away
+                m = re.fullmatch(r"([A-Za-z_]\w*)(\(\))?", html.unescape(p))
+                d = self.x.global_named(m.group(1), where) if m else None
+                out.append(self.link_html(page, html.unescape(p), "", "use", d) if d is not None else p)
             else:
                 out.append(self.link_files(self.cite_html(html.unescape(p), page, None, where, None), page, where))
         return "".join(out)
@@ -768,6 +775,16 @@ class Site:
         out.append(html.escape(text[pos:]))
         return "".join(out)
 
+    def check_walk(self, walk):
+        """The walk names a function and its line: "`bread` [kernel/bio.c:248]".
+        Code moves; say so when the line no longer holds that definition."""
+        for m in re.finditer(r"`(\w+)`\s*\[([\w./-]+):(\d+)\]", walk):
+            name, path, line = m.group(1), m.group(2), int(m.group(3))
+            there = [d for d in self.x.by_name.get(name, ()) if d.path == path]
+            if there and not any(d.line == line for d in there):
+                self.warnings.append("docs/ARCHITECTURE.md, Follow one block read: %s is at %s:%s, "
+                                     "not line %d" % (name, path, "/".join(str(d.line) for d in there), line))
+
     def drawing_from_comment(self, path, pick):
         """(text, first line) of a comment block of a source file."""
         sf = self.sources.get(path)
@@ -794,6 +811,7 @@ class Site:
                              self.link_names_in_pre(m.group(1), page, "docs/ARCHITECTURE.md")))
         walk = walk_section(arch) if arch else None
         if walk:
+            self.check_walk(walk)
             walk_body = re.sub(r"^#+[^\n]*\n", "", walk, count=1)
             title = re.match(r"#+\s*(.*)", walk).group(1)
             parts.append('<section id="walk"><h2>%s</h2>%s</section>' % (
