@@ -150,7 +150,7 @@ static void render_config(struct vdm *d)
     cfg[i] = 0;
   if (d->ops->config_read)
     d->ops->config_read(d, cfg, VDM_CONFIG_SIZE);
-  // Configuration fields are little-endian (2.5.1 for modern devices; on
+  // Configuration fields are little-endian (2.5 for modern devices; on
   // every CPU we target the legacy "native" order is the same).
   for (i = 0; i < VDM_CONFIG_SIZE / 4; i++)
     d->regs.config[i] = (uint32_t)cfg[4 * i] | (uint32_t)cfg[4 * i + 1] << 8 |
@@ -411,7 +411,7 @@ int vdm_chain_get(struct vdm *d, int qi, uint16_t head, struct vdm_chain *c)
     uint16_t flags, next;
 
     // A chain visits each descriptor at most once, so a longer walk is a
-    // loop the driver built (2.7.5.2: chains never exceed the queue size).
+    // loop the driver built (2.7.5.2 forbids loops; 2.7.5.3.1 chains longer than the queue).
     if (i >= entries || steps >= entries) {
       vdm_violation(d, "descriptor chain leaves its table or loops", head);
       return -1;

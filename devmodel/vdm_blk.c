@@ -7,7 +7,7 @@
 //          for T_OUT, written for T_IN), then one status byte it writes;
 //          5.2.6.2 device requirements (IOERR beyond the end, UNSUPP for
 //          unknown types, a read-only device fails writes)
-// and 2.6.4: a modern device must not care how the driver splits that
+// and 2.7.4: a modern device must not care how the driver splits that
 // layout into descriptors, so the request is read as "the first 16
 // readable bytes" and "the last writable byte", wherever they sit.
 //

@@ -17,7 +17,7 @@
 //   5.1.6.3 receive buffers: without MRG_RXBUF each frame goes into a
 //           single buffer, so num_buffers is always 1
 //   5.1.6.4 incoming packets: used.len is header plus frame
-// and 2.6.4: a modern device must not care how the driver splits the
+// and 2.7.4: a modern device must not care how the driver splits the
 // header and the frame into descriptors, so both directions treat a chain
 // as one run of bytes (as lenient with a legacy driver, which our driver
 // never needs: it keeps the header in a descriptor of its own).
