@@ -5,6 +5,7 @@ Run one alone with:  python3 tests/run_tests.py boot_modern
 """
 import random
 import re
+import time
 
 from qemu import Qemu, fresh_disk, PROMPT
 
@@ -131,6 +132,14 @@ def test_console_lines_whole():
             a, b = "A%d" % i * 27 + "a", "B%d" % i * 27 + "b"
             q.send("echo %s & echo %s\n" % (a, b))
             q.expect(PROMPT, 30)
+            # Wait until both echoes have printed before typing anything
+            # else: the console echoes typed keys as they arrive, outside
+            # any write(), so typing while a line is printed would break
+            # that line in the transcript, through no fault of the kernel.
+            deadline = time.time() + 30
+            while (q.transcript.count(a) < 2 or q.transcript.count(b) < 2) \
+                    and time.time() < deadline:
+                q._read_some(0.5)
             q.run("echo sync%d" % i, 30)
         for i in range(5):
             for line in ("A%d" % i * 27 + "a", "B%d" % i * 27 + "b"):
