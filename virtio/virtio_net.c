@@ -6,11 +6,13 @@
 //           set up receiveq1 and transmitq1, fill the receive queue
 //   5.1.6.2 sending: a header with flags = 0 and gso_type = GSO_NONE (we
 //           negotiated neither checksum offload nor TSO), then the frame
-//   5.1.6.3 receiving: each buffer holds header + a whole frame (no
-//           MRG_RXBUF); used.len counts both, and we trust it only after
-//           checking it (virtq_get: not more than the buffer; here: at
-//           least a header). A header announcing GSO, which we never
-//           negotiated, is a device error: the frame is dropped.
+//   5.1.6.3 receive buffers: each holds header + a whole frame (no
+//           MRG_RXBUF)
+//   5.1.6.4 receiving: used.len counts header and frame, and we trust it
+//           only after checking it (virtq_get: not more than the buffer;
+//           here: at least a header). A header announcing GSO, which we
+//           never negotiated, is a device error (5.1.6.4.1): the frame is
+//           dropped.
 //   5.1.6.6 legacy interface: header in a descriptor of its own
 // Ring work goes through virtq.h; this file never sees a ring index or a
 // register.
@@ -27,6 +29,8 @@
 #include "virtio_net.h"
 #include "net.h"
 
+// All buffers, receive then transmit, in one DMA allocation: the device
+// reads and writes them, so they cannot be ordinary kernel memory.
 #define NBUFS     (VNET_RX_BUFS + VNET_TX_BUFS)
 #define DMA_BYTES ((size_t)NBUFS * sizeof(struct vnet_buf))
 
@@ -38,6 +42,8 @@ static uint64_t bit(int n)
   return (uint64_t)1 << n;
 }
 
+// Byte by byte: the portable core uses no C library, and a frame is at
+// most 1514 bytes.
 static void copy_bytes(uint8_t *dst, const uint8_t *src, uint32_t n)
 {
   while (n-- > 0)
@@ -45,10 +51,17 @@ static void copy_bytes(uint8_t *dst, const uint8_t *src, uint32_t n)
 }
 
 // Buffer number of a token in [first, first + count), or -1.
+// A token is the address of a buffer (post_rx and vnet_send pass
+// &bufs[i]); turning it back into a number checks that it points at the
+// start of a buffer of the right queue. virtq_get only hands back tokens
+// we gave it, so a -1 here means our own bookkeeping went wrong, and the
+// driver stops rather than index the wrong buffer.
 static int buf_index(struct vnet *vn, void *token, uint32_t first, uint32_t count)
 {
   uintptr_t off = (uintptr_t)token - (uintptr_t)&vn->bufs[first];
 
+  // Below the range (off would have wrapped), not on a buffer boundary,
+  // or past the last buffer in use.
   if ((uintptr_t)token < (uintptr_t)&vn->bufs[first] || off % sizeof(struct vnet_buf) != 0 ||
       off / sizeof(struct vnet_buf) >= count)
     return -1;
@@ -69,6 +82,12 @@ static void give_up(struct vnet *vn, struct virtq *vq, const char *why)
 
 // ---- receive (rx_lock held) ----
 
+// Give receive buffer i to the device. Two device-writable descriptors:
+// the header alone in the first (required with a legacy device unless
+// VIRTIO_F_ANY_LAYOUT is negotiated, 5.1.6.6), then room for a whole frame,
+// since without MRG_RXBUF a frame may not span buffers (5.1.6.3.2).
+// hdr_len + VNET_DATA_SIZE is more than the 1526 bytes 5.1.6.3.1 asks for.
+// Not visible to the device until the caller kicks the queue.
 static void post_rx(struct vnet *vn, uint32_t i)
 {
   struct virtq_buf b[2] = {
@@ -88,12 +107,21 @@ static void deliver(struct vnet *vn, uint32_t i, uint32_t len)
   struct vnet_buf *b = &vn->bufs[i];
   uint32_t flen;
 
-  // virtq_get already made sure len <= hdr_len + VNET_DATA_SIZE.
+  // virtq_get already made sure len <= hdr_len + VNET_DATA_SIZE, so the
+  // frame fits its buffer. Shorter than a header means the device wrote
+  // no frame at all (host test fault_net_short_len); len - hdr_len would
+  // wrap to about 4 GB, so the check must come first.
   if (len < vn->hdr_len) {
     vn->stats.rx_short++;
     return;
   }
   flen = len - vn->hdr_len;
+  // We negotiated none of the GUEST_TSO/UFO features, so the device MUST
+  // send plain frames with gso_type NONE (5.1.6.4.1). Anything else is a
+  // segment we cannot take apart: drop it, count it. The flags byte needs
+  // no check: without GUEST_CSUM the device must leave it 0, and a
+  // driver ignores flag bits it does not know anyway (5.1.6.4.2).
+  // num_buffers is 1 without MRG_RXBUF; we never read it.
   if (b->hdr.h.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
     vn->stats.rx_bad_hdr++;
     return;
@@ -105,10 +133,16 @@ static void deliver(struct vnet *vn, uint32_t i, uint32_t len)
   vn->stats.rx_frames++;
   vn->stats.rx_bytes += flen;
   // The stack checks everything inside the frame (too short, lengths that
-  // lie, checksums) and copies what it keeps.
+  // lie, checksums) and copies what it keeps. Only the first flen bytes:
+  // what lies past them the device never promised to have written
+  // (2.7.8.3). The buffer goes back to the device when reap_rx re-posts it.
   vn->receive(vn->receive_arg, b->data, flen);
 }
 
+// Take every finished receive buffer off the used ring, deliver its frame,
+// and give the buffers back. 5.1.6.4 recommends exactly this: notifications
+// off, process until the ring is empty, notifications on (and, because of
+// the race virtq_enable_intr closes, look once more).
 static void reap_rx(struct vnet *vn)
 {
   uint32_t len, posted = 0, done[VNET_RX_BUFS], n, k;
@@ -146,12 +180,21 @@ static void reap_rx(struct vnet *vn)
       post_rx(vn, done[k]);
     posted += n;
   } while (virtq_enable_intr(&vn->rxq));
+  // One kick publishes every buffer re-posted above: a receive queue that
+  // runs dry leaves the device nowhere to put frames (5.1.6.3: keep it as
+  // full as possible).
   if (posted > 0 && !vn->broken)
     virtq_kick(&vn->rxq);
 }
 
 // ---- transmit (tx_lock held) ----
 
+// Take back the transmit buffers the device has sent (5.1.6.2.3: free the
+// headers and packets of used buffers). used.len means nothing here: the
+// device writes nothing into a transmit buffer, and virtq_get has already
+// held it to 0, the chain's writable bytes. (5.1.6.1 says some legacy
+// devices once put the descriptor length there; such a device would be
+// given up on here.)
 static void reap_tx(struct vnet *vn)
 {
   uint32_t len;
@@ -161,6 +204,10 @@ static void reap_tx(struct vnet *vn)
   virtq_disable_intr(&vn->txq);
   do {
     while ((r = virtq_get(&vn->txq, &token, &len)) == 1) {
+      // Transmit tokens are buffers VNET_RX_BUFS and up. A buffer that is
+      // not busy was never given to the device: our records and the
+      // queue's disagree, and freeing it twice would let two frames share
+      // one buffer.
       i = buf_index(vn, token, VNET_RX_BUFS, vn->ntx);
       if (i < 0 || !vn->tx_busy[i]) {
         give_up(vn, &vn->txq, "a transmit completion for a buffer the device did not have");
@@ -183,6 +230,9 @@ int vnet_send(struct vnet *vn, const void *frame, uint32_t len)
   struct vnet_buf *tb;
   uint32_t i;
 
+  // A frame must fit one buffer: we did not negotiate segmentation
+  // offload, so nothing longer than an Ethernet frame may go out. The
+  // counter is changed under tx_lock, like every transmit counter.
   if (len == 0 || len > VNET_FRAME_MAX) {
     vos_lock(&vn->tx_lock);
     vn->stats.tx_bad_len++;
@@ -196,8 +246,13 @@ int vnet_send(struct vnet *vn, const void *frame, uint32_t len)
   }
   // Normally the interrupt has taken back finished buffers already; if
   // none is free, look once more ourselves before refusing.
+  // (5.1.6.2.3 describes drivers that reap only here, with transmit
+  // interrupts off; this one reaps in both places.)
   if (vn->tx_free == 0)
     reap_tx(vn);
+  // The first free transmit buffer. No buffer free: refuse rather than
+  // wait, since we may be in an interrupt (an ARP reply sent from inside
+  // net_input); the stack counts the failure (NS_TX_ERRORS).
   for (i = 0; i < vn->ntx && vn->tx_busy[i]; i++)
     ;
   if (i == vn->ntx || vn->broken) {
@@ -215,22 +270,32 @@ int vnet_send(struct vnet *vn, const void *frame, uint32_t len)
   tb->hdr.h.csum_start = 0;
   tb->hdr.h.csum_offset = 0;
   tb->hdr.h.num_buffers = 0;
+  // The frame is copied into the DMA buffer: the caller's memory need not
+  // be reachable by the device, and the caller may reuse it at once.
   copy_bytes(tb->data, frame, len);
+  // Header and frame, both only read by the device, the header alone in
+  // its descriptor (5.1.6.6, as in post_rx).
   b[0].addr = &tb->hdr;
   b[0].len = vn->hdr_len;
   b[0].device_writes = 0;
   b[1].addr = tb->data;
   b[1].len = len;
   b[1].device_writes = 0;
+  // The queue has two descriptors for every transmit buffer, and this one
+  // was free, so only a broken queue refuses.
   if (virtq_add(&vn->txq, b, 2, tb) != VIRTQ_OK) {
     give_up(vn, &vn->txq, "transmit queue refused a frame");
     vos_unlock(&vn->tx_lock);
     return -1;
   }
+  // The buffer is the device's until reap_tx sees it in the used ring.
   vn->tx_busy[i] = 1;
   vn->tx_free--;
   vn->stats.tx_frames++;
   vn->stats.tx_bytes += len;
+  // One kick per frame: the stack hands frames over one at a time, with
+  // nothing to say when a batch ends. With EVENT_IDX the device is only
+  // notified if it is waiting (virtq.c).
   virtq_kick(&vn->txq);
   vos_unlock(&vn->tx_lock);
   return 0;
@@ -238,6 +303,10 @@ int vnet_send(struct vnet *vn, const void *frame, uint32_t len)
 
 // ---- interrupt ----
 
+// The link state (5.1.4.2): without VIRTIO_NET_F_STATUS the driver
+// assumes the link is up; with it, bit 0 of the le16 status field says.
+// It can change at any time; the device then sends a configuration change
+// notification, and vnet_intr calls this again. Logged only on a change.
 static void read_link(struct vnet *vn)
 {
   int up = 1;
@@ -253,13 +322,20 @@ void vnet_intr(struct vnet *vn)
 {
   uint32_t why;
 
+  // One interrupt line for both queues (4.2.3.4.1: the used buffer bit
+  // stands for every queue), so each is reaped in turn, each under its
+  // own lock and never both locks at once (virtio_net.h: Locking).
   vos_lock(&vn->rx_lock);
-  why = vio_intr_ack(vn->dev);   // before reaping, as in virtio_blk.c
+  // Acknowledge before reaping, as in virtio_blk.c (vblk_intr says why).
+  why = vio_intr_ack(vn->dev);
   if (!vn->ready || vn->broken) {
     vos_unlock(&vn->rx_lock);
     return;
   }
   vn->stats.interrupts++;
+  // A configuration change: either the device needs a reset (2.1.2: it
+  // sets DEVICE_NEEDS_RESET and then notifies; requests in flight may or
+  // may not complete, 2.1.1), or the link status changed.
   if (why & VIRTIO_MMIO_INT_CONFIG) {
     if (vio_get_status(vn->dev) & VIRTIO_STATUS_DEVICE_NEEDS_RESET)
       give_up(vn, &vn->rxq, "device set DEVICE_NEEDS_RESET");
@@ -270,12 +346,17 @@ void vnet_intr(struct vnet *vn)
     reap_rx(vn);
   vos_unlock(&vn->rx_lock);
 
+  // `broken` may have been set under rx_lock just now; the transmit path
+  // reads it under tx_lock before it touches its queue.
   vos_lock(&vn->tx_lock);
   if (vn->ready && !vn->broken)
     reap_tx(vn);
   vos_unlock(&vn->tx_lock);
 }
 
+// Under rx_lock, so the receiver never changes while a frame is being
+// handed to it; frames that arrive before there is one are counted and
+// dropped (deliver).
 void vnet_set_receiver(struct vnet *vn, void (*fn)(void *arg, const void *frame, uint32_t len),
                        void *arg)
 {
@@ -296,6 +377,9 @@ void vnet_get_stats(struct vnet *vn, struct vnet_stats *out)
 
 // ---- initialisation ----
 
+// Set-up failed part of the way: stop the device, free whatever queues
+// and buffers exist (vio_unwind skips queues never set up), and stay
+// broken so every later call fails cleanly.
 static int setup_fail(struct vnet *vn, const char *why)
 {
   struct virtq *qs[2] = { &vn->rxq, &vn->txq };
@@ -315,6 +399,9 @@ static void read_mac(struct vnet *vn)
   static const uint8_t fallback[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 };
   int k;
 
+  // 5.1.4.2: with VIRTIO_NET_F_MAC the driver MUST use the device's mac;
+  // without it, it SHOULD make up a locally administered one. mac[] is
+  // six u8 fields, read one byte at a time.
   vn->has_mac = vio_has_feature(vn->dev, VIRTIO_NET_F_MAC);
   for (k = 0; k < 6; k++)
     vn->mac[k] = vn->has_mac ? vio_config_read8(vn->dev, VIRTIO_NET_CFG_MAC + k) : fallback[k];
@@ -339,21 +426,31 @@ int vnet_init(struct vnet *vn, struct vio_dev *d)
   char macstr[18];
   uint32_t i;
 
+  // Zero everything (byte by byte: no C library): no buffers, no queue
+  // memory, nothing busy, no receiver.
   for (i = 0; i < sizeof(*vn); i++)
     p[i] = 0;
   vn->dev = d;
   vos_lock_init(&vn->rx_lock, "vnet_rx");
   vos_lock_init(&vn->tx_lock, "vnet_tx");
-  // 3.1.1 steps 1-6. Nothing that changes what a frame looks like.
+  // 3.1.1 steps 1-6. Nothing that changes what a frame looks like: no
+  // checksum or segmentation offload, no MRG_RXBUF. So every frame we
+  // send is complete, and every header we receive must say GSO_NONE.
+  // "A truly minimal driver would only accept VIRTIO_NET_F_MAC" (5.1.5);
+  // STATUS adds the link state, EVENT_IDX fewer notifications.
   if (vio_start(d, VIRTIO_ID_NET, "virtio-net", bit(VIRTIO_NET_F_MAC) |
                 bit(VIRTIO_NET_F_STATUS) | bit(VIRTIO_RING_F_EVENT_IDX)) < 0) {
     vn->broken = 1;
     return -1;
   }
+  // The header is 12 bytes in virtio 1.x; a legacy device without
+  // MRG_RXBUF leaves out num_buffers and uses 10 (5.1.6.1).
   vn->hdr_len = vio_has_feature(d, VIRTIO_F_VERSION_1) ? VIRTIO_NET_HDR_LEN_MODERN
                                                        : VIRTIO_NET_HDR_LEN_LEGACY;
   read_mac(vn);
   // Step 7: queues of two descriptors per buffer, then the buffers.
+  // receiveq1 is queue 0, transmitq1 queue 1 (5.1.2); the others need
+  // VIRTIO_NET_F_MQ or VIRTIO_NET_F_CTRL_VQ, which we do not ask for.
   if (virtq_init(&vn->rxq, d, VIRTIO_NET_RXQ, 2 * VNET_RX_BUFS) < 0)
     return setup_fail(vn, "no receive queue");
   if (virtq_init(&vn->txq, d, VIRTIO_NET_TXQ, 2 * VNET_TX_BUFS) < 0)
@@ -361,11 +458,16 @@ int vnet_init(struct vnet *vn, struct vio_dev *d)
   vn->bufs = vos_dma_alloc(DMA_BYTES);
   if (vn->bufs == 0)
     return setup_fail(vn, "no memory for buffers");
+  // A device may give smaller queues than asked: then as many buffers as
+  // the queue has descriptor pairs, so post_rx and vnet_send always find
+  // room and a refusal can only mean a broken queue.
   vn->nrx = vn->rxq.size / 2 < VNET_RX_BUFS ? vn->rxq.size / 2 : VNET_RX_BUFS;
   vn->ntx = vn->txq.size / 2 < VNET_TX_BUFS ? vn->txq.size / 2 : VNET_TX_BUFS;
   if (vn->nrx == 0 || vn->ntx == 0)
     return setup_fail(vn, "queues too small for a header and a frame");
 
+  // 5.1.5 step 3: fill the receive queue. Under rx_lock like every other
+  // touch of rxq, though no interrupt can come before DRIVER_OK (2.1.2).
   vos_lock(&vn->rx_lock);
   for (i = 0; i < vn->nrx; i++)
     post_rx(vn, i);
@@ -373,6 +475,7 @@ int vnet_init(struct vnet *vn, struct vio_dev *d)
   read_link(vn);
   vn->ready = 1;
   vio_driver_ok(d);      // step 8; only now may we notify (3.1.1)
+  // The buffers posted above were invisible to the device until this kick.
   virtq_kick(&vn->rxq);
   vos_unlock(&vn->rx_lock);
   mac_string(vn->mac, macstr);
@@ -386,6 +489,8 @@ int vnet_init(struct vnet *vn, struct vio_dev *d)
 
 // ---- glue to net/ ----
 
+// net/ knows nothing of virtio: it sends through nif->xmit and receives
+// through net_input. These two adapt one to the other.
 static int netif_xmit(struct netif *nif, const void *frame, uint32_t len)
 {
   return vnet_send((struct vnet *)nif->driver, frame, len);
@@ -400,9 +505,12 @@ void vnet_attach_netif(struct vnet *vn, struct netif *nif)
 {
   int k;
 
+  // The stack answers ARP for this address and puts it in every frame.
   for (k = 0; k < 6; k++)
     nif->mac[k] = vn->mac[k];
   nif->driver = vn;
   nif->xmit = netif_xmit;
+  // Last: once the receiver is set, frames start flowing into the stack,
+  // which may answer at once through nif->xmit, so that must be ready.
   vnet_set_receiver(vn, to_stack, nif);
 }
