@@ -78,17 +78,21 @@
 #endif
 
 // ---- device status bits (2.1) ----
-// The driver sets them in this order while it initialises the device
-// (3.1.1); the device only ever clears them all at once, on reset.
-#define VIRTIO_STATUS_ACKNOWLEDGE        1   // the OS found a virtio device
-#define VIRTIO_STATUS_DRIVER             2   // the OS has a driver for it
-#define VIRTIO_STATUS_DRIVER_OK          4   // driver ready, the device may work
-#define VIRTIO_STATUS_FEATURES_OK        8   // feature negotiation finished
+// The first four in the order the driver sets them while it initialises
+// the device (3.1.1), which is not the order of their values: FEATURES_OK
+// (8, step 5) comes before DRIVER_OK (4, step 8). Each is added to the
+// bits already set; the driver never clears one (2.1.1), and only a reset
+// (writing 0) clears them, all at once. The last two are not steps.
+#define VIRTIO_STATUS_ACKNOWLEDGE        1   // step 2: the OS found a virtio device
+#define VIRTIO_STATUS_DRIVER             2   // step 3: the OS has a driver for it
+#define VIRTIO_STATUS_FEATURES_OK        8   // step 5: feature negotiation finished
+#define VIRTIO_STATUS_DRIVER_OK          4   // step 8: driver ready, the device may work
 #define VIRTIO_STATUS_DEVICE_NEEDS_RESET 64  // set by the device: it is in an error state
 #define VIRTIO_STATUS_FAILED             128 // set by the driver: it gave up on the device
 
 // ---- feature bits not tied to one device type (2.2 and chapter 6) ----
-// Bits 0-23 belong to the device type (see virtio_blk.h for the block ones).
+// Bits 0-23 and 50-127 belong to the device type (see virtio_blk.h for the
+// block ones); 24-40 are these, for the rings and negotiation.
 #define VIRTIO_RING_F_INDIRECT_DESC  28  // descriptors may point at descriptor tables
 #define VIRTIO_RING_F_EVENT_IDX      29  // used_event / avail_event suppression
 #define VIRTIO_F_INDIRECT_DESC       VIRTIO_RING_F_INDIRECT_DESC  // the 1.x spelling

@@ -216,12 +216,14 @@ struct vblk {
 };
 
 // Initialise the driver on a probed block device, using at most `lim`
-// (&VBLK_LIMITS_FULL for everything). 0, or -1 (logged; the device is
-// left reset with FAILED set).
+// (&VBLK_LIMITS_FULL for everything). 0, or -1 (logged; FAILED is set on
+// the device, except when it is not a block device: that one is left
+// untouched).
 int      vblk_init(struct vblk *vb, struct vio_dev *d, const struct vblk_limits *lim);
 // Wait until nothing is in flight (new requests wait too), reset the
 // device and initialise it again with other limits (benchmark phases).
-// Returns 0 or -1 (the device is then dead).
+// Returns 0, or -1: there is no block device behind vb (nothing is
+// touched), or the new set-up failed (the device is then dead).
 int      vblk_reinit(struct vblk *vb, const struct vblk_limits *lim);
 
 // Blocking read (write = 0) or write of len bytes (a multiple of 512) at

@@ -3,8 +3,8 @@
 // set-up, or later when it misbehaves) the one way the spec asks for.
 // Built on the transport (virtio_mmio.h) and the virtqueue (virtq.h).
 //
-// Follows virtio 1.2 section 2.1 (device status: FAILED, the reset that
-// makes a device stop using the driver's memory), 2.4 (device reset) and
+// Follows virtio 1.2 section 2.1 (device status: FAILED), 2.4 (device
+// reset, after which the device no longer uses the driver's memory) and
 // chapter 5 (the device type numbers).
 //
 // See it run: `make -C tests/host check` (every test where a device

@@ -7,8 +7,8 @@
 // the frames: no checksum offload, no TSO, no MRG_RXBUF), 5.1.4 the
 // configuration layout (mac, status), 5.1.5 initialization, 5.1.6 device
 // operation: every frame, both ways, is preceded by a struct virtio_net_hdr
-// (5.1.6), and 5.1.6.3 receive buffers must each hold a whole frame when
-// MRG_RXBUF is off.
+// (5.1.6; 5.1.6.1 for the legacy 10-byte form), and 5.1.6.3 receive
+// buffers must each hold a whole frame when MRG_RXBUF is off.
 //
 // See it run: `make qemu`, then `ping 10.0.2.2`, `udpecho`, `netstat`;
 // tests/qemu/test_net.py; packets.pcap (filter-dump) shows every frame.

@@ -1,13 +1,14 @@
 // virtio_os.h: the one boundary between the portable virtio core and the
 // operating system it runs in.
 //
-// Everything under virtio/ (and later the network stack and the
-// software device model) includes this header and nothing OS-specific. Each
-// port supplies `vos_port.h` (which defines vos_lock_t) on its include path and
-// implements the functions below:
+// Everything under virtio/, the network stack (net/) and the software
+// device model (devmodel/) includes this header and nothing OS-specific.
+// Each port supplies `vos_port.h` (which defines vos_lock_t) on its include
+// path and implements the functions below:
 //   kernel/glue/vos_port.h + kernel/glue/vos_riscv.c    the RISC-V kernel
-//   tests/host/vos_port.h + tests/host/...     host unit tests
-//   cm3/vos_port.h + cm3/vos_cm3.c  the Cortex-M3 port
+//   tests/host/vos_port.h + tests/host/vos_host.c       host unit tests
+//   tests/host/net/vos_net_host.c                       the network stack's host tests
+//   cm3/vos_port.h + cm3/vos_cm3.c                      the Cortex-M3 port
 //
 // Memory handed to a device must be "DMA-able": reachable by the device at
 // the address vos_virt_to_phys() returns. Get it from vos_dma_alloc().
@@ -28,12 +29,16 @@ void    *vos_phys_to_virt(uint64_t pa);
 
 // 32-bit register access (virtio-mmio registers are all 32 bits wide,
 // virtio 1.2 section 4.2.2). On a port whose registers live in RAM, a write
-// also runs the device model's side effects.
+// also runs the device model's side effects. The core assumes accesses to
+// one device's registers reach it in program order; ordering them against
+// ordinary memory (the rings) takes vos_mb().
 uint32_t vos_mmio_read32(uintptr_t addr);
 void     vos_mmio_write32(uintptr_t addr, uint32_t val);
 
 // Full memory barrier: every load and store before it is visible to the
-// device before any load or store after it.
+// device before any load or store after it, register accesses included
+// (on RISC-V `fence iorw, iorw`). virtq.c says at each use who writes
+// what and who reads it.
 void     vos_mb(void);
 
 // Mutual exclusion between harts and interrupt handlers, and blocking.

@@ -1,5 +1,5 @@
-// virtq.h: one split virtqueue, the way every driver (block now; console,
-// network, entropy later) hands buffers to a device and gets them back.
+// virtq.h: one split virtqueue, the way every driver (block, console,
+// network, entropy) hands buffers to a device and gets them back.
 //
 // Follows virtio 1.2 section 2.7 (Split Virtqueues): 2.7.5 the descriptor
 // table, 2.7.5.3 indirect descriptors, 2.7.6 the available ring, 2.7.7
