@@ -165,8 +165,8 @@ static void fill_header(struct vblk *vb, int slot, int type, uint64_t sector)
 {
   struct vblk_dma *d = &vb->dma[slot];
 
-  // Plain stores: the device reads the header only after virtq_kick's
-  // first barrier. The fields are little-endian (native for a legacy
+  // Plain stores: the device reads the header only after barrier (1) in
+  // virtq_kick. The fields are little-endian (native for a legacy
   // device, 5.2.6.3), which on our CPUs is the same thing.
   d->hdr.type = type == VBLK_READ ? VIRTIO_BLK_T_IN :
                 type == VBLK_WRITE ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_FLUSH;
@@ -371,7 +371,7 @@ int vblk_rw(struct vblk *vb, int write, uint64_t sector, void *buf, uint32_t len
 // Turn the status byte of a finished device request into 1 (ok) or 0.
 static int request_ok(struct vblk *vb, int slot)
 {
-  // virtq_get's barrier ordered this read after the device's write: the
+  // Barrier (3) in virtq_get ordered this read after the device's write: the
   // device wrote the status byte and the used entry before it advanced
   // used.idx (2.7.8.2), and we read used.idx first. volatile: read it
   // once, now.
@@ -467,7 +467,7 @@ void vblk_intr(struct vblk *vb)
   // to do. (4.2.3.4.1 words it "after the interrupt is handled, acknowledge
   // it"; what it protects is that every acknowledged event gets handled,
   // and it does: the reap below looks after the acknowledgement.)
-  // The ack is a register write and the used ring is memory: the vos_mb
+  // The ack is a register write and the used ring is memory: barrier (4)
   // in virtq_enable_intr, which ends every reap, orders the two.
   why = vio_intr_ack(vb->dev);
   // A device we gave up on may still interrupt (the interrupt was on its

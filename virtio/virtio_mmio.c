@@ -340,7 +340,7 @@ int vio_queue_setup(struct vio_dev *d, uint16_t q, uint16_t size,
 }
 
 // The ordering a notification needs (the ring stores before it) is
-// virtq_kick's second barrier; this is only the register write.
+// barrier (2) in virtq_kick; this is only the register write.
 void vio_notify(struct vio_dev *d, uint16_t q)
 {
   // Without VIRTIO_F_NOTIFICATION_DATA (never negotiated here) the value

@@ -170,7 +170,7 @@ void vrng_intr(struct vrng *rng)
         break;
       }
       // The buffer is ours again, with len random bytes at its start;
-      // virtq_get's barrier ordered our later reads of them after the
+      // barrier (3) in virtq_get ordered our later reads of them after the
       // device's writes.
       rng->got = len;
       rng->inflight = 0;

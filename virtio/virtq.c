@@ -24,9 +24,10 @@
 // (descriptors and an available ring entry), virtq_kick (publish, notify),
 // virtq_get (a used ring entry, checked), virtq_enable_intr (the race
 // between "no more work" and "interrupt me"). Four vos_mb() calls carry all
-// the ordering between us and the device: two in virtq_kick, one in
-// refresh_used, one in virtq_enable_intr (plus one per queue when it goes
-// live, in virtio_mmio.c). Each says who writes what and who reads it.
+// the ordering between us and the device: (1) and (2) in virtq_kick, (3) in
+// refresh_used, (4) in virtq_enable_intr (plus one per queue when it goes
+// live, in virtio_mmio.c). Each says who writes what and who reads it;
+// docs/ARCHITECTURE.md draws the four on one timeline with the device.
 //
 // See it run: `make -C tests/host check` (tests virtq_*, blk_*, perf_*),
 // or `make qemu` and `blkbench` for the notification counts.
@@ -348,8 +349,8 @@ int virtq_room(struct virtq *vq, int n)
 // Fill descriptors d[0..n-1] of an indirect table: they are chained by
 // position, `next` being an index into the same table (2.7.5.3), and the
 // last has no NEXT flag, which is how the device finds the end. These are
-// ordinary stores: the first barrier in virtq_kick publishes them together
-// with the ring.
+// ordinary stores: barrier (1) in virtq_kick publishes them together with
+// the ring.
 static void fill_table(struct virtq_desc *d, const struct virtq_buf *bufs, int n)
 {
   int i;
@@ -490,8 +491,8 @@ static int need_event(uint16_t event, uint16_t new_idx, uint16_t old_idx)
 static int device_wants_notify(struct virtq *vq, uint16_t old_idx, uint16_t new_idx)
 {
   // 2.7.10.1: with EVENT_IDX the driver ignores used.flags entirely.
-  // Both words are the device's: read each once, after virtq_kick's
-  // second barrier.
+  // Both words are the device's: read each once, after barrier (2) in
+  // virtq_kick.
   if (vq->event_idx)
     return need_event(load16(vq->avail_event), new_idx, old_idx);
   return !(load16(&vq->used->flags) & VIRTQ_USED_F_NO_NOTIFY);
@@ -503,7 +504,7 @@ void virtq_kick(struct virtq *vq)
 
   if (vq->broken || vq->mem == 0 || old_idx == new_idx)
     return;  // nothing new for the device to see
-  // Barrier 1 (2.7.13 step 4, required by 2.7.13.3.1).
+  // Barrier (1) (2.7.13 step 4, required by 2.7.13.3.1).
   //   We wrote: descriptors, indirect tables, available ring entries
   //   (virtq_add), and next the avail.idx below.
   //   The device reads: avail.idx first, then ring[] up to it, then the
@@ -519,7 +520,7 @@ void virtq_kick(struct virtq *vq)
   store16(&vq->avail->idx, new_idx);
   vq->avail_pub = new_idx;
   vq->stats.kicks++;
-  // Barrier 2 (2.7.13 step 6, required by 2.7.13.4.1).
+  // Barrier (2) (2.7.13 step 6, required by 2.7.13.4.1).
   //   We wrote avail.idx; next we read used.flags or avail_event.
   //   The device, going idle, writes those ("tell me about index N"),
   //   orders that with a barrier of its own, and then reads avail.idx
@@ -606,7 +607,7 @@ static int refresh_used(struct virtq *vq)
     virtq_mark_broken(vq, "used.idx ran ahead of the outstanding requests");
     return -1;
   }
-  // The barrier that pairs with the device's order of stores (2.7.8.2).
+  // Barrier (3), the pair of the device's order of stores (2.7.8.2).
   //   The device wrote: the data into our buffers, then the used entry
   //   {id, len}, then used.idx (2.7.8.2 requires that order of it).
   //   We read: used.idx (above), then the entries and, in the driver, the
@@ -630,8 +631,8 @@ int virtq_get(struct virtq *vq, void **token, uint32_t *len)
   // A broken queue hands out nothing, whatever the device still writes.
   if (vq->broken)
     return -1;
-  // Entries up to used_seen are known to be written (refresh_used's
-  // barrier); past them, look at used.idx again.
+  // Entries up to used_seen are known to be written (barrier (3) in
+  // refresh_used); past them, look at used.idx again.
   if (vq->last_used == vq->used_seen) {
     r = refresh_used(vq);
     if (r <= 0)
@@ -704,7 +705,7 @@ int virtq_enable_intr(struct virtq *vq)
     store16(&vq->avail->flags, 0);
     vq->intr_off = 0;
   }
-  // The barrier of the race 2.7.14 warns about.
+  // Barrier (4), against the race 2.7.14 warns about.
   //   We wrote used_event (or avail.flags); next we read used.idx.
   //   The device writes used.idx, orders it with a barrier of its own, and
   //   then reads used_event (or avail.flags) to decide whether to
