@@ -203,9 +203,9 @@ int virtq_init_indirect(struct virtq *vq, uint16_t ntables, uint16_t entries)
 {
   uint16_t i;
 
-  // 2.7.5.3.1: INDIRECT may only be set if VIRTIO_F_INDIRECT_DESC was
-  // negotiated; a device that did not offer it would read our table's
-  // address as a data buffer.
+  // 2.7.5.3.1: INDIRECT may only be set if the feature was negotiated; a
+  // device that did not offer it would read our table's address as a
+  // data buffer.
   if (!vio_has_feature(vq->dev, VIRTIO_RING_F_INDIRECT_DESC) || vq->mem == 0)
     return 0;
   // 2.7.5.3.1: no chain, indirect or not, may be longer than the queue.
