@@ -12,7 +12,8 @@
 //                copies of cached blocks) are in fs_fast.c
 //   directories  dirlookup/dirlink: files holding struct dirent arrays
 //   path names   namei/nameiparent: "/a/b/c", one element at a time
-//   boot         fsinit: check the superblock, replay the log (log.c),
+//   boot         fsinit: check the superblock against itself and the
+//                device, replay the log (log.c), check the root directory,
 //                free inodes orphaned by a crash
 //
 // The on-disk format is in fs.h. Every function that changes the disk runs
@@ -22,8 +23,10 @@
 // Errors never panic: a failed disk read (bread returning NULL), a full
 // disk, a full inode table or a corrupt on-disk value becomes 0/-1 for the
 // caller, which passes -1 up to the system call. Only broken kernel
-// invariants (a lock not held, a reference count gone negative) panic, and a
-// disk that is not our file system at all (bad magic) stops the boot.
+// invariants (a lock not held, a reference count gone negative) panic. A
+// disk that cannot be mounted at all (not our file system, a superblock
+// whose regions do not fit, no usable root directory) is refused at boot
+// with a message naming what is wrong, and the machine powers off.
 //
 // Locking and lock order (take them in this order, never backwards):
 //   1. begin_op: an operation is admitted to the log before it takes any
@@ -95,55 +98,201 @@ is_data_block(uint b)
   return b >= datastart() && b < sb.size;
 }
 
-// Does the superblock describe regions that fit together? (mkfs makes them
-// so; a random disk would not.)
-static int
-sb_sane(void)
+// ---- boot: checking the disk before trusting it ----
+//
+// Everything on a disk is input: an image may be damaged, cut short, or
+// made by hand to hurt. Before any other code uses the superblock, its
+// fields must describe regions that lie in order, inside the file system
+// and inside the device. Each sum is taken in 64 bits: in 32 bits a field
+// near 2^32 wraps (inodestart 0xFFFFFFF0 plus 64 inode blocks is 48) and
+// passes a comparison it should fail. A disk that fails a check is
+// refused: one line says which field is wrong and why, and the machine
+// powers off. That is not a panic: the kernel is fine, the disk is not,
+// and nothing has been written to it yet.
+
+// Say that the disk is refused (the caller has printed why) and power off.
+static void
+refuse_disk(void)
 {
-  uint inodeblocks = (sb.ninodes + IPB - 1) / IPB;
-  uint bitmapblocks = (sb.size + BPB - 1) / BPB;
-  if(sb.ninodes <= ROOTINO || sb.ninodes > 65536)   // dirent.inum is a ushort
-    return 0;
-  if(sb.nblocks == 0 || sb.nblocks >= sb.size || sb.logstart < 2)
-    return 0;
-  return sb.logstart + sb.nlog <= sb.inodestart &&
-         sb.inodestart + inodeblocks <= sb.bmapstart &&
-         sb.bmapstart + bitmapblocks <= datastart();
+  printf("fs: check the image on the host with build/mkfs/fsck; powering off\n");
+  sbi_shutdown();
+}
+
+// The superblock's fields, one at a time, in the order the regions lie on
+// the disk. Prints the first problem and returns -1, or returns 0.
+static int
+sb_check(void)
+{
+  uint64 inodeblocks = ((uint64)sb.ninodes + IPB - 1) / IPB;
+  uint64 bitmapblocks = ((uint64)sb.size + BPB - 1) / BPB;
+
+  if(sb.magic != FSMAGIC){
+    printf("fs: superblock field magic is %x, expected %x (this disk was not made by "
+           "build/mkfs/mkfs): refusing the disk\n", sb.magic, FSMAGIC);
+    return -1;
+  }
+  // A directory entry's inum is a ushort, and inode 0 is never used.
+  if(sb.ninodes <= ROOTINO || sb.ninodes > 65536){
+    printf("fs: superblock field ninodes is %u, not between %d and 65536: "
+           "refusing the disk\n", sb.ninodes, ROOTINO + 1);
+    return -1;
+  }
+  if(sb.nlog < LOGHDRBLOCKS + MAXOPBLOCKS){
+    printf("fs: superblock field nlog is %u; the log needs at least %d blocks "
+           "(%d of header, %d for one operation): refusing the disk\n",
+           sb.nlog, LOGHDRBLOCKS + MAXOPBLOCKS, LOGHDRBLOCKS, MAXOPBLOCKS);
+    return -1;
+  }
+  if(sb.logstart < 2){
+    printf("fs: superblock field logstart is %u, inside the boot block and the "
+           "superblock: refusing the disk\n", sb.logstart);
+    return -1;
+  }
+  if((uint64)sb.logstart + sb.nlog > sb.inodestart){
+    printf("fs: superblock fields logstart %u + nlog %u pass inodestart %u: "
+           "refusing the disk\n", sb.logstart, sb.nlog, sb.inodestart);
+    return -1;
+  }
+  if((uint64)sb.inodestart + inodeblocks > sb.bmapstart){
+    printf("fs: superblock field inodestart %u + %u inode blocks (ninodes %u) "
+           "passes bmapstart %u: refusing the disk\n",
+           sb.inodestart, (uint)inodeblocks, sb.ninodes, sb.bmapstart);
+    return -1;
+  }
+  if(sb.nblocks == 0 || sb.nblocks >= sb.size){
+    printf("fs: superblock field nblocks is %u, not between 1 and size - 1 "
+           "(size %u): refusing the disk\n", sb.nblocks, sb.size);
+    return -1;
+  }
+  if((uint64)sb.bmapstart + bitmapblocks > datastart()){
+    printf("fs: superblock field bmapstart %u + %u bitmap blocks (size %u) passes "
+           "the data region, which starts at size - nblocks = %u: refusing the disk\n",
+           sb.bmapstart, (uint)bitmapblocks, sb.size, datastart());
+    return -1;
+  }
+  // Freeing a file may clear bits in every bitmap block in one transaction.
+  if(bitmapblocks > MAXBITMAP){
+    printf("fs: superblock field size is %u blocks, which needs %u bitmap blocks; "
+           "one transaction can change at most %d: refusing the disk\n",
+           sb.size, (uint)bitmapblocks, MAXBITMAP);
+    return -1;
+  }
+  return 0;
+}
+
+// The file system must fit on the device. If its metadata does not, there
+// is nothing to mount. If only the end of the data region is missing (an
+// image cut short), the files before it can still be read, so the disk is
+// mounted read-only: writing could allocate a block the device does not
+// have, and a commit naming it could never be installed (log.c checks
+// that too). Returns 0, or -1 after saying why the disk is refused.
+static int
+size_check(uint64 devblocks)
+{
+  if(datastart() > devblocks){
+    printf("fs: superblock field size is %u blocks, but the disk holds only %lu: even "
+           "its log, inodes and bitmap (blocks 0..%u) do not fit: refusing the disk\n",
+           sb.size, devblocks, datastart() - 1);
+    return -1;
+  }
+  if(sb.size > devblocks){
+    printf("fs: superblock field size is %u blocks, but the disk holds only %lu "
+           "(the image was cut short): mounting read-only; to write to it, make the "
+           "image %lu bytes long again (truncate -s)\n",
+           sb.size, devblocks, (uint64)sb.size * BSIZE);
+    fs_set_readonly();
+  }
+  return 0;
+}
+
+// The root directory, inode ROOTINO: every path name starts there, /init
+// among them. If it is not a directory that begins with "." and ".."
+// naming itself, no program can be found on the disk: refuse it now, with
+// the reason, instead of letting the boot fail later with a riddle.
+// Returns 0, or -1 after saying what is wrong.
+static int
+root_check(uint dev)
+{
+  struct buf *bp = bread(dev, IBLOCK(ROOTINO, sb));
+  if(bp == 0){
+    printf("fs: cannot read the root directory's inode (block %u): refusing the disk\n",
+           (uint)IBLOCK(ROOTINO, sb));
+    return -1;
+  }
+  struct dinode *dip = (struct dinode *)bp->data + ROOTINO % IPB;
+  int type = dip->type;
+  uint size = dip->size, first = dip->addrs[0];
+  brelse(bp);
+
+  if(type != T_DIR){
+    printf("fs: root directory (inode %d) is not a directory (type %d): "
+           "refusing the disk\n", ROOTINO, type);
+    return -1;
+  }
+  if(size < 2 * sizeof(struct dirent) || size % sizeof(struct dirent) != 0 ||
+     size > MAXFILE * BSIZE){
+    printf("fs: root directory (inode %d) has size %u, not a whole number of "
+           "%d-byte entries with room for \".\" and \"..\": refusing the disk\n",
+           ROOTINO, size, (int)sizeof(struct dirent));
+    return -1;
+  }
+  if(!is_data_block(first)){
+    printf("fs: root directory (inode %d): its first block %u is outside the data "
+           "region (%u..%u): refusing the disk\n", ROOTINO, first, datastart(),
+           sb.size - 1);
+    return -1;
+  }
+  bp = bread(dev, first);
+  if(bp == 0){
+    printf("fs: root directory (inode %d): cannot read its first block %u: "
+           "refusing the disk\n", ROOTINO, first);
+    return -1;
+  }
+  struct dirent *de = (struct dirent *)bp->data;
+  int ok = de[0].inum == ROOTINO && namecmp(de[0].name, ".") == 0 &&
+           de[1].inum == ROOTINO && namecmp(de[1].name, "..") == 0;
+  brelse(bp);
+  if(!ok){
+    printf("fs: root directory (inode %d) does not begin with \".\" and \"..\" "
+           "naming itself: refusing the disk\n", ROOTINO);
+    return -1;
+  }
+  return 0;
 }
 
 static void free_orphans(uint dev);
 
+// Mount the disk: check it, replay the log, free orphans. A disk that
+// cannot be mounted is refused (a message, then power off).
 void
 fsinit(int dev)
 {
+  uint64 devblocks = disk_capacity() / (BSIZE / 512);
+  if(devblocks < 2){
+    printf("fs: the disk holds %lu sectors, too few for a superblock (block 1): "
+           "refusing the disk\n", disk_capacity());
+    refuse_disk();
+  }
   struct buf *b = bread(dev, 1);
-  if(b == 0)
-    panic("fsinit: cannot read the superblock");
+  if(b == 0){
+    printf("fs: cannot read the superblock (block 1): refusing the disk\n");
+    refuse_disk();
+  }
   memmove(&sb, b->data, sizeof(sb));
   brelse(b);
 
-  if(sb.magic != FSMAGIC){
-    printf("fs: superblock magic is %x, expected %x: this disk was not made "
-           "by build/mkfs/mkfs\n", sb.magic, FSMAGIC);
-    panic("fsinit: not our file system");
-  }
-  if(!sb_sane()){
-    printf("fs: superblock regions do not fit together (size %d, data %d, "
-           "inodes %d, log %d)\n", sb.size, sb.nblocks, sb.ninodes, sb.nlog);
-    panic("fsinit: corrupt superblock");
-  }
-  // Freeing a file may clear bits in every bitmap block in one transaction.
-  if((sb.size + BPB - 1) / BPB > MAXBITMAP)
-    panic("fsinit: disk too big for one transaction to free a file");
-
+  if(sb_check() < 0 || size_check(devblocks) < 0)
+    refuse_disk();
   if(disk_readonly()){
     fs_set_readonly();
     printf("fs: the disk is read-only: writes to files will fail\n");
   }
   initlog(dev, &sb);   // replays a committed transaction, if any
+  if(root_check(dev) < 0)
+    refuse_disk();
   if(!fs_readonly())
     free_orphans(dev);
-  printf("fs: %d blocks (%d for data), %d inodes, %d log blocks%s\n",
+  printf("fs: %u blocks (%u for data), %u inodes, %u log blocks%s\n",
          sb.size, sb.nblocks, sb.ninodes, sb.nlog,
          fs_readonly() ? ", read-only" : "");
 }
@@ -790,8 +939,12 @@ dir_find(struct inode *dp, char *name, uint *poff, uint *pinum)
       return -1;
     if(de.inum == 0 || namecmp(name, de.name) != 0)
       continue;
-    if(de.inum >= sb.ninodes)
-      return -1;            // corrupt entry
+    if(de.inum >= sb.ninodes){
+      printf("fs: directory inode %u: entry \"%s\" names inode %u, but the superblock "
+             "field ninodes says there are %u: damaged disk\n", dp->inum, name,
+             de.inum, sb.ninodes);
+      return -1;
+    }
     if(poff)
       *poff = off;
     *pinum = de.inum;

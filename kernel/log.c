@@ -30,7 +30,11 @@
 // the same bytes twice does not matter, so it does not matter how far a
 // crashed install got. Step 3's flush comes before step 4 and before the
 // next commit overwrites the slots, so a transaction is never both
-// half-installed and unrecoverable.
+// half-installed and unrecoverable. A header is believed only if every
+// block it names is an inode, bitmap or data block that the device really
+// has (loggable), and a commit is written only under the same rule: a
+// transaction naming a block past the device's end could never be
+// installed, and every boot would try again.
 //
 // When does a commit happen? (Durability, as promised in the README.)
 //   - sync() and fsync(fd) (log_sync): commit what is pending and wait for
@@ -85,7 +89,8 @@ static struct {
   uint dev;
   uint start;               // first header block
   uint nslots;              // usable slots: min(sb.nlog - LOGHDRBLOCKS, LOG_MAXSLOTS)
-  uint size;                // blocks on the disk (for checking headers)
+  uint size;                // first block a header may not name: the file system's
+                            // size, or the device's if that is smaller
   uint first_home;          // lowest block a header may name (sb.inodestart)
   int outstanding;          // operations between begin_op and end_op
   int committing;           // a commit is writing; begin_op must wait
@@ -209,19 +214,38 @@ install(uint *block, struct buf **bufs, int n)
 
 // ---- recovery at boot ----
 
+// May a transaction log block b? Only inode, bitmap and data blocks that
+// the device has: a commit naming any other block would overwrite the
+// superblock or the log itself, or could never be installed, and every
+// boot would try again.
+static int
+loggable(uint b)
+{
+  return b >= log.first_home && b < log.size;
+}
+
 // Does the header in hdr (n > 0) name only blocks a transaction can log,
 // each at most once? Recovery holds all their buffers at once, so a
-// duplicate would make it wait for itself.
+// duplicate would make it wait for itself. Says what is wrong if not.
 static int
 header_sane(struct logheader *h)
 {
-  for(uint i = 0; i < h->n; i++)
-    if(h->block[i] < log.first_home || h->block[i] >= log.size)
+  for(uint i = 0; i < h->n; i++){
+    if(!loggable(h->block[i])){
+      printf("fs: the log header names block %u for slot %u, outside blocks %u..%u "
+             "(inodes, bitmap and data on this disk); ignoring it\n",
+             h->block[i], i, log.first_home, log.size - 1);
       return 0;
+    }
+  }
   sort_by_block(h->block, h->n);
-  for(uint k = 1; k < h->n; k++)
-    if(h->block[order[k]] == h->block[order[k - 1]])
+  for(uint k = 1; k < h->n; k++){
+    if(h->block[order[k]] == h->block[order[k - 1]]){
+      printf("fs: the log header names block %u twice; ignoring it\n",
+             h->block[order[k]]);
       return 0;
+    }
+  }
   return 1;
 }
 
@@ -251,10 +275,8 @@ recover(void)
   }
   if(nb > 1 && bio_rw(vec, nb - 1, 0) < 0)
     goto readerr;
-  if(!header_sane(h)){
-    printf("fs: the log header names impossible blocks; ignoring it\n");
+  if(!header_sane(h))
     goto clear;
-  }
 
   // Read each slot into the cache buffer of its home block (no process
   // uses the file system yet, so we may hold them all), then check the sum.
@@ -308,18 +330,19 @@ initlog(int dev, struct superblock *sb)
   initlock(&log.lock, "log");
   log.dev = dev;
   log.start = sb->logstart;
-  log.size = sb->size;
+  // fsinit mounts a file system bigger than its device read-only; a
+  // header naming a block past the device's end is impossible all the same.
+  uint64 devblocks = disk_capacity() / (BSIZE / 512);
+  log.size = sb->size < devblocks ? sb->size : (uint)devblocks;
   log.first_home = sb->inodestart;
   log.nslots = sb->nlog > LOGHDRBLOCKS ? sb->nlog - LOGHDRBLOCKS : 0;
   if(log.nslots > LOG_MAXSLOTS)
     log.nslots = LOG_MAXSLOTS;   // the rest of a larger on-disk log stays unused
   if(log.nslots > LOGSIZE - LOGHDRBLOCKS)
     log.nslots = LOGSIZE - LOGHDRBLOCKS;  // keep the cache's half free (bio.c)
-  if(log.nslots < MAXOPBLOCKS){
-    printf("fs: the log has %d blocks; one operation needs %d plus %d header blocks\n",
-           sb->nlog, MAXOPBLOCKS, LOGHDRBLOCKS);
-    panic("fs: log too small");
-  }
+  // fsinit refused a disk whose log is smaller (the superblock's nlog).
+  if(log.nslots < MAXOPBLOCKS)
+    panic("initlog: log smaller than one operation; fsinit should have refused it");
   for(uint i = 0; i < log.nslots; i++)
     log.block[i] = 0;
   recover();
@@ -333,6 +356,18 @@ write_commit(int n)
 {
   struct logheader *h = header();
   int nb = LOGHDR_NBLOCKS(n);
+
+  // The file system only writes blocks inside its regions, and fsinit keeps
+  // it read-only when the device is smaller. Checked once more here, where
+  // it counts: a committed header naming a block the device does not have
+  // would fail its install at every boot from then on.
+  for(int i = 0; i < n; i++){
+    if(!loggable(log.block[i])){
+      printf("fs: a transaction names block %u, outside blocks %u..%u: "
+             "not committing it\n", log.block[i], log.first_home, log.size - 1);
+      return -1;
+    }
+  }
 
   memset(hdr, 0, nb * BSIZE);
   h->magic = LOGMAGIC;
