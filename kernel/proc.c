@@ -38,7 +38,11 @@
 #include "memlayout.h"
 #include "riscv.h"
 #include "spinlock.h"
+#include "sleeplock.h"
 #include "proc.h"
+#include "fs.h"
+#include "stat.h"
+#include "file.h"
 #include "defs.h"
 
 struct cpu cpus[NCPU];
@@ -378,6 +382,41 @@ reparent(struct proc *p)
   }
 }
 
+// Process 1 is ending. kill() refuses it, so either initcode's exec of
+// /init failed (the process still has initcode's name: the disk has no
+// usable /init), or /init itself exited or crashed. Nobody would be left to
+// adopt orphans, so say which it was and power off, after committing
+// what the file system holds (as halt does). Not a panic: no kernel
+// invariant broke, the disk or the program /init did.
+static void
+init_ended(struct proc *p, int status)
+{
+  if(strncmp(p->name, "initcode", sizeof(p->name)) != 0){
+    printf("init: /init (pid 1) ended with status %d (it exited, or a fault "
+           "killed it); nothing is left to run: powering off\n", status);
+    log_sync();
+    sbi_shutdown();
+  }
+  // Why could /init not be started? Look it up (a lookup may drop the last
+  // reference to an inode, hence the transaction).
+  const char *why = "it is not a program this kernel can load: a bad ELF header or "
+                    "unreadable blocks";
+  begin_op();
+  struct inode *ip = namei("/init");
+  if(ip == 0)
+    why = "the root directory has no usable entry for it";
+  else {
+    if(ilock(ip) < 0)
+      why = "the inode of /init is damaged";
+    else if(ip->type != T_FILE)
+      why = "/init is not a file";
+    iunlockput(ip);
+  }
+  end_op();
+  printf("boot: cannot run /init (%s): refusing the disk; powering off\n", why);
+  sbi_shutdown();
+}
+
 // End the calling process. It stays a ZOMBIE, still holding its memory,
 // until its parent's wait() collects the exit status and frees it.
 void
@@ -386,7 +425,7 @@ exit(int status)
   struct proc *p = myproc();
 
   if(p == initproc)
-    panic("init exiting");
+    init_ended(p, status);
 
   for(int fd = 0; fd < NOFILE; fd++){
     if(p->ofile[fd]){
@@ -652,12 +691,21 @@ wakeup(void *chan)
 // Ask process pid to die. It exits the next time it crosses from the
 // kernel to user mode or checks killed() in a sleep loop; waking it makes
 // that happen soon. Returns 0, or -1 if there is no such process.
+//
+// init (pid 1) cannot be killed: kill(1) returns -1 and init runs on. It
+// adopts every orphan and restarts the shell; without it the machine has
+// nothing left to run, and any program could stop the machine with one
+// call (halt is the way to do that on purpose).
 int
 kill(int pid)
 {
   for(struct proc *p = proc; p < &proc[NPROC]; p++){
     acquire(&p->lock);
     if(p->pid == pid && p->state != UNUSED){
+      if(p == initproc){
+        release(&p->lock);
+        return -1;
+      }
       p->killed = 1;
       int woke = p->state == SLEEPING;
       if(woke)

@@ -110,6 +110,9 @@ sys_sleep(void)
   return 0;
 }
 
+// kill(pid): ask process pid to exit. -1 if there is no such process, and
+// for pid 1: init cannot be killed (proc.c kill() says why), so no program
+// can take the machine down; halt() is the way to stop it.
 uint64
 sys_kill(void)
 {
