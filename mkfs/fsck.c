@@ -161,7 +161,11 @@ load(void)
   fclose(f);
 }
 
-// 1 if the superblock can be trusted enough to go on.
+// 1 if the superblock can be trusted enough to go on. The fields are
+// checked one by one, in the order the regions lie on the disk, and every
+// sum is taken in 64 bits: in 32 bits a field near 2^32 wraps around
+// (inodestart 0xFFFFFFF0 plus 64 inode blocks is 48) and passes. The
+// kernel's fsinit checks the same rules.
 static int
 check_super(void)
 {
@@ -180,30 +184,75 @@ check_super(void)
             sb.magic, FSMAGIC);
     return 0;
   }
-  if(sb.size > imgblocks){
-    problem("superblock: size %u blocks, but the image has only %u", sb.size, imgblocks);
+  uint64 inodeblocks = ((uint64)sb.ninodes + IPB - 1) / IPB;
+  uint64 bitmapblocks = ((uint64)sb.size + BPB - 1) / BPB;
+  if(sb.ninodes <= ROOTINO || sb.ninodes > 65536){
+    problem("superblock: ninodes is %u, not between %d and 65536", sb.ninodes,
+            ROOTINO + 1);
     return 0;
   }
-  uint inodeblocks = (sb.ninodes + IPB - 1) / IPB;
-  uint bitmapblocks = (sb.size + BPB - 1) / BPB;
+  if(sb.logstart < 2){
+    problem("superblock: logstart is %u, inside the boot block and the superblock",
+            sb.logstart);
+    return 0;
+  }
+  if((uint64)sb.logstart + sb.nlog > sb.inodestart){
+    problem("superblock: logstart %u + nlog %u passes inodestart %u",
+            sb.logstart, sb.nlog, sb.inodestart);
+    return 0;
+  }
+  if((uint64)sb.inodestart + inodeblocks > sb.bmapstart){
+    problem("superblock: inodestart %u + %u inode blocks (ninodes %u) passes "
+            "bmapstart %u", sb.inodestart, (uint)inodeblocks, sb.ninodes, sb.bmapstart);
+    return 0;
+  }
+  if(sb.nblocks == 0 || sb.nblocks >= sb.size){
+    problem("superblock: nblocks is %u, not between 1 and size - 1 (size %u)",
+            sb.nblocks, sb.size);
+    return 0;
+  }
   datastart = sb.size - sb.nblocks;
-  if(sb.ninodes <= ROOTINO || sb.ninodes > 65536 || sb.nblocks == 0 ||
-     sb.nblocks >= sb.size || sb.logstart < 2 ||
-     sb.logstart + sb.nlog > sb.inodestart ||
-     sb.inodestart + inodeblocks > sb.bmapstart ||
-     sb.bmapstart + bitmapblocks > datastart){
-    problem("superblock: regions do not fit together (size %u, data %u, inodes %u, "
-            "log %u at %u, inodes at %u, bitmap at %u)", sb.size, sb.nblocks,
-            sb.ninodes, sb.nlog, sb.logstart, sb.inodestart, sb.bmapstart);
+  if((uint64)sb.bmapstart + bitmapblocks > datastart){
+    problem("superblock: bmapstart %u + %u bitmap blocks (size %u) passes the data "
+            "region, which starts at size - nblocks = %u", sb.bmapstart,
+            (uint)bitmapblocks, sb.size, datastart);
     return 0;
   }
   if(bitmapblocks > MAXBITMAP)
-    problem("superblock: %u bitmap blocks; the kernel allows at most %d",
-            bitmapblocks, MAXBITMAP);
+    problem("superblock: size %u needs %u bitmap blocks; the kernel allows at most %d",
+            sb.size, (uint)bitmapblocks, MAXBITMAP);
   if(sb.nlog < LOGHDRBLOCKS + MAXOPBLOCKS)
-    problem("superblock: a log of %u blocks is too small (at least %d)",
+    problem("superblock: nlog is %u: the log is too small (the kernel needs at least %d)",
             sb.nlog, LOGHDRBLOCKS + MAXOPBLOCKS);
+
+  // An image shorter than its file system (cut short when copied, say):
+  // the kernel mounts it read-only. What is there can still be checked, as
+  // long as the metadata is; blocks past the end read as missing.
+  if(sb.size > imgblocks){
+    problem("superblock: size is %u blocks, but the image has only %u: blocks %u..%u "
+            "are missing (the kernel mounts it read-only)", sb.size, imgblocks,
+            imgblocks, sb.size - 1);
+    if(datastart > imgblocks){
+      problem("superblock: the log, inodes and bitmap (blocks 0..%u) do not fit in "
+              "the image", datastart - 1);
+      return 0;
+    }
+    uchar *bigger = realloc(img, (size_t)sb.size * BSIZE);
+    if(bigger == 0){
+      fprintf(stderr, "fsck: out of memory\n");
+      exit(2);
+    }
+    img = bigger;
+    memset(img + (size_t)imgblocks * BSIZE, 0, (size_t)(sb.size - imgblocks) * BSIZE);
+  }
   return 1;
+}
+
+// Is b a block of the data region that the image really holds?
+static int
+in_data(uint b)
+{
+  return b >= datastart && b < sb.size && b < imgblocks;
 }
 
 // ---- the log ----
@@ -260,9 +309,17 @@ check_log(void)
       problem("log: committed block %u is logged for block %u, outside the "
               "inode, bitmap and data regions", i, homes[i]);
       bad = 1;
+    } else if(homes[i] >= imgblocks){
+      problem("log: committed block %u is logged for block %u, past the end of the "
+              "image (%u blocks): it can never be installed", i, homes[i], imgblocks);
+      bad = 1;
     }
   }
   uint *sorted = malloc(n * sizeof(uint));
+  if(sorted == 0){
+    fprintf(stderr, "fsck: out of memory\n");
+    exit(2);
+  }
   memcpy(sorted, homes, n * sizeof(uint));
   qsort(sorted, n, sizeof(uint), cmp_uint);
   for(uint i = 1; i < n; i++){
@@ -291,6 +348,10 @@ claim(uint inum, uint b, const char *what)
 {
   if(b < datastart || b >= sb.size){
     problem("inode %u: %s block %u is outside the data region", inum, what, b);
+    return 0;
+  }
+  if(b >= imgblocks){
+    problem("inode %u: %s block %u is past the end of the image", inum, what, b);
     return 0;
   }
   if(owner[b] != 0){
@@ -357,22 +418,26 @@ check_blocks(uint inum, struct inode *ip)
              "double-indirect");
 }
 
-// The disk block holding file block fbn, or 0 (only after check_blocks
-// found the file sane).
+// The disk block holding file block fbn, or 0 if there is none or a
+// pointer on the way leads outside the data region (check_blocks has
+// reported that already). Every pointer is checked before it is followed:
+// a damaged inode must not make fsck read outside the image.
 static uint
 file_block(struct inode *ip, uint fbn)
 {
   if(fbn < NDIRECT)
     return ip->addrs[fbn];
   fbn -= NDIRECT;
-  if(fbn < NINDIRECT)
-    return ip->addrs[NDIRECT] ? get32(block(ip->addrs[NDIRECT]) + 4 * fbn) : 0;
+  if(fbn < NINDIRECT){
+    uint ind = ip->addrs[NDIRECT];
+    return in_data(ind) ? get32(block(ind) + 4 * fbn) : 0;
+  }
   fbn -= NINDIRECT;
-  uint top = ip->addrs[NDIRECT + 1];
-  uint mid = top ? get32(block(top) + 4 * (fbn / NINDIRECT)) : 0;
-  if(mid < datastart || mid >= sb.size)
+  if(fbn >= NDINDIRECT)
     return 0;
-  return get32(block(mid) + 4 * (fbn % NINDIRECT));
+  uint top = ip->addrs[NDIRECT + 1];
+  uint mid = in_data(top) ? get32(block(top) + 4 * (fbn / NINDIRECT)) : 0;
+  return in_data(mid) ? get32(block(mid) + 4 * (fbn % NINDIRECT)) : 0;
 }
 
 // ---- directories ----
@@ -382,11 +447,14 @@ struct entry {
   char name[DIRSIZ + 1];
 };
 
-// The entries of directory inum (sane blocks assumed); *n gets the count.
+// The entries of directory inum; *n gets the count. Stops at the first
+// block that is missing or outside the data region (already reported).
 static struct entry *
 read_dir(uint inum, struct inode *ip, uint *n)
 {
   uint count = ip->size / sizeof(struct dirent);
+  if(ip->size > (uint64)MAXFILE * BSIZE)
+    count = 0;     // reported by the inode check; too big to be a file
   struct entry *e = calloc(count + 1, sizeof(*e));
   if(e == 0){
     fprintf(stderr, "fsck: out of memory\n");
@@ -395,7 +463,7 @@ read_dir(uint inum, struct inode *ip, uint *n)
   for(uint i = 0; i < count; i++){
     uint off = i * sizeof(struct dirent);
     uint b = file_block(ip, off / BSIZE);
-    if(b < datastart || b >= sb.size){
+    if(!in_data(b)){
       count = i;
       break;
     }
@@ -406,6 +474,53 @@ read_dir(uint inum, struct inode *ip, uint *n)
   }
   *n = count;
   return e;
+}
+
+// A name as it can be printed: a damaged entry may hold any bytes, which
+// become '?' here. buf must have room for DIRSIZ + 1 bytes.
+static const char *
+shown(const char *name, char *buf)
+{
+  for(int i = 0; i <= DIRSIZ; i++){
+    uchar c = name[i];
+    buf[i] = (c == 0 || (c >= ' ' && c < 0x7f)) ? c : '?';
+    if(c == 0)
+      break;
+  }
+  return buf;
+}
+
+static int
+cmp_entry(const void *a, const void *b)
+{
+  const struct entry *x = *(const struct entry *const *)a;
+  const struct entry *y = *(const struct entry *const *)b;
+  return strcmp(x->name, y->name);
+}
+
+// Report every name that appears more than once among directory d's n
+// entries in use. Sorted, so that a directory of millions of entries (a
+// damaged size can claim one) takes n log n steps, not n squared.
+static void
+check_names(uint d, struct entry *e, uint n)
+{
+  struct entry **byname = malloc((n + 1) * sizeof(*byname));
+  if(byname == 0){
+    fprintf(stderr, "fsck: out of memory\n");
+    exit(2);
+  }
+  uint m = 0;
+  for(uint i = 0; i < n; i++)
+    if(e[i].inum != 0 && e[i].name[0] != 0)
+      byname[m++] = &e[i];
+  qsort(byname, m, sizeof(*byname), cmp_entry);
+  char buf[DIRSIZ + 1];
+  for(uint i = 1; i < m; i++)
+    if(strcmp(byname[i]->name, byname[i - 1]->name) == 0 &&
+       (i + 1 == m || strcmp(byname[i]->name, byname[i + 1]->name) != 0))
+      problem("directory %u: the name \"%s\" appears twice", d,
+              shown(byname[i]->name, buf));
+  free(byname);
 }
 
 static int
@@ -422,6 +537,11 @@ walk_dirs(void)
 {
   uint *queue = malloc(sb.ninodes * sizeof(uint));
   uint head = 0, tail = 0;
+  char buf[DIRSIZ + 1];
+  if(queue == 0){
+    fprintf(stderr, "fsck: out of memory\n");
+    exit(2);
+  }
   queue[tail++] = ROOTINO;
   parent[ROOTINO] = ROOTINO;
 
@@ -438,6 +558,7 @@ walk_dirs(void)
       problem("directory %u: entry 0 is not \".\" naming itself", d);
     if(n < 2 || strcmp(e[1].name, "..") != 0 || e[1].inum != parent[d])
       problem("directory %u: entry 1 is not \"..\" naming its parent %u", d, parent[d]);
+    check_names(d, e, n);
     for(uint i = 0; i < n; i++){
       uint t = e[i].inum;
       if(t == 0)
@@ -448,17 +569,15 @@ walk_dirs(void)
         problem("directory %u: entry %u (inode %u) has an empty name", d, i, t);
         continue;
       }
-      for(uint j = 0; j < i; j++)
-        if(e[j].inum != 0 && strcmp(e[j].name, e[i].name) == 0)
-          problem("directory %u: the name \"%s\" appears twice", d, e[i].name);
       if(t >= sb.ninodes){
         problem("directory %u: \"%s\" names inode %u; there are only %u",
-                d, e[i].name, t, sb.ninodes);
+                d, shown(e[i].name, buf), t, sb.ninodes);
         continue;
       }
       int type = inode_type(t);
       if(type == 0){
-        problem("directory %u: \"%s\" names inode %u, which is free", d, e[i].name, t);
+        problem("directory %u: \"%s\" names inode %u, which is free", d,
+                shown(e[i].name, buf), t);
         continue;
       }
       refs[t]++;
@@ -467,7 +586,7 @@ walk_dirs(void)
       if(type == T_DIR){
         if(parent[t] != 0)
           problem("directory %u has a second name \"%s\" in directory %u", t,
-                  e[i].name, d);
+                  shown(e[i].name, buf), d);
         else {
           parent[t] = d;
           queue[tail++] = t;
