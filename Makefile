@@ -256,5 +256,19 @@ bench: all $B/mkfs/fsck
 crashtest: all $B/mkfs/fsck
 	@$(PYTHON) tests/qemu/crashtest.py -n $(N)
 
+# File-system image fuzzing (tests/host/fsck/fsfuzz.c damages images):
+# fsck, built with ASan/UBSan, on N damaged copies of a small image, then
+# the kernel booted on BOOTS damaged copies of fs.img (tests/qemu/test_fsfault.py).
+# Both print their seed. make check runs 300 images and 6 boots, seed 1.
+#   make fsfuzz                          5000 images, 100 boots, random seeds
+#   make fsfuzz N=20000 BOOTS=300 SEED=7
+BOOTS ?= 100
+SEED ?= 0
+FSFUZZ_N = $(if $(filter command line,$(origin N)),$(N),5000)
+.PHONY: fsfuzz
+fsfuzz: all
+	$(MAKE) -s -C tests/host/fsck check N=$(FSFUZZ_N) FSFUZZ_SEED=$(SEED)
+	@$(PYTHON) tests/qemu/test_fsfault.py --boots $(BOOTS) --seed $(SEED)
+
 clean:
 	rm -rf $B fs.img .gdbinit tests/out tests/qemu/__pycache__
