@@ -178,6 +178,24 @@ class Machine:
                 pass
         return self.proc.returncode
 
+    def wait_poweroff(self, timeout=60):
+        """Wait for the guest to power itself off (halt, or a disk the kernel
+        refused) and read everything it printed; a panic on the way fails at
+        once, and so does a guest still running at the deadline. Returns
+        QEMU's exit status."""
+        deadline = time.time() + timeout
+        while True:
+            try:
+                self._read_some(0.5)
+            except QemuError:
+                if any(m in self.transcript for m in self.crash_marks):
+                    raise
+                break                  # end of its output: QEMU has exited
+            if time.time() > deadline:
+                raise QemuError("the guest did not power off within %ds; last output: %r"
+                                % (timeout, self.transcript[-400:]))
+        return self.proc.wait(timeout=10)
+
     def kill(self):
         if self.proc is None:
             return
@@ -201,10 +219,12 @@ class Machine:
 
 class Qemu(Machine):
     """The RISC-V kernel on QEMU virt, with the disk image `disk` in
-    virtio-mmio slot `slot`; `extra` adds QEMU options (more devices)."""
+    virtio-mmio slot `slot`; `blkprops` adds properties to the disk's
+    virtio-blk-device ("queue-size=4,event_idx=off"); `extra` adds QEMU
+    options (more devices)."""
 
     def __init__(self, disk, slot=0, legacy=False, cpus=3, readonly=False,
-                 extra=(), log_name=None):
+                 extra=(), log_name=None, blkprops=""):
         args = ["qemu-system-riscv64", "-machine", "virt", "-bios", "default",
                 "-kernel", KERNEL, "-m", "128M", "-smp", str(cpus),
                 "-nographic", "-monitor", "none", "-serial", "stdio"]
@@ -213,7 +233,9 @@ class Qemu(Machine):
         drive = "file=%s,if=none,format=raw,id=x0" % disk
         if readonly:
             drive += ",readonly=on"
-        args += ["-drive", drive,
-                 "-device", "virtio-blk-device,drive=x0,bus=virtio-mmio-bus.%d" % slot]
+        device = "virtio-blk-device,drive=x0,bus=virtio-mmio-bus.%d" % slot
+        if blkprops:
+            device += "," + blkprops
+        args += ["-drive", drive, "-device", device]
         args += list(extra)
         self.start(args, log_name)
