@@ -4,13 +4,23 @@ everything the guest had been promised is durable survived, intact.
 
     python3 tests/qemu/crashtest.py              20 crash points (make check runs these)
     python3 tests/qemu/crashtest.py -n 200       200 (make crashtest N=200)
-    python3 tests/qemu/crashtest.py --seed S --delay D     replay one point
+    python3 tests/qemu/crashtest.py --seed S --delay D --variant V   replay one point
+
+Three variants of the workload, taken in turn:
+  plain    fscrash alone: many small operations, a sync after about half
+  load     fscrash with `fsstress 2` running beside it: long writes (up to
+           32 KB a call, 1 MB files) and big group commits of hundreds of
+           blocks, so that the kill also lands in the middle of those
+  nocache  load, on a disk with write-cache=off,config-wce=off: the device
+           offers no FLUSH (virtio 1.2 5.2.3, VIRTIO_BLK_F_FLUSH), every
+           write is durable when it completes, and the kernel must not flush
 
 One crash point:
-  1. boot a fresh copy of fs.img and start `fscrash run SEED NOPS` (user/
-     fscrash.c): random creates, appends, truncations, renames and deletes
-     in /ct; after each fsync()/sync() that returned it prints "D i"
-     (operations 0..i are durable, by the README's promise);
+  1. boot a fresh copy of fs.img, start `fsstress 2 &` (load, nocache) and
+     `fscrash run SEED NOPS` (user/fscrash.c): random creates, appends,
+     truncations, renames and deletes in /ct; after each fsync()/sync()
+     that returned it prints "D i" (operations 0..i are durable, by the
+     README's promise);
   2. wait a random time after it prints "fscrash: ready", then SIGKILL QEMU
      by its process id: the disk image is left exactly as the host had it;
   3. build/mkfs/fsck the image: it must be consistent (a committed log counts as
@@ -19,8 +29,10 @@ One crash point:
      `fscrash verify SEED NOPS K` with the last K seen: /ct must equal the
      state after some j > K operations, byte for byte;
   5. halt (which syncs) and fsck again: recovery must leave it clean.
-The first point runs the workload to the end (no early kill) to learn how
-long it takes; the others kill at a uniformly random moment within it.
+The first point of each variant runs the workload to its end (fscrash and,
+with load, fsstress: no early kill) to learn how long it takes; the others
+kill at a uniformly random moment of that whole time, and the summary shows
+how the kill times spread over it.
 Every point prints its seed and delay; a failure prints the command that
 replays it (timing can only be approximated, the seed is exact).
 Standard library only; QEMU transcripts land in tests/out/crash*.log.
@@ -64,35 +76,59 @@ def drain(q, timeout=2.0):
             return
 
 
-def run_workload(disk, seed, nops, delay, log_name, cpus):
+VARIANTS = ("plain", "load", "nocache")
+
+
+def blkprops(variant):
+    return "write-cache=off,config-wce=off" if variant == "nocache" else ""
+
+
+def wait_all(q, marks, timeout):
+    """Wait until every one of marks has appeared in the transcript."""
+    deadline = time.time() + timeout
+    while not all(m in q.transcript for m in marks):
+        if time.time() > deadline:
+            raise QemuError("timed out waiting for %s; last output: %r"
+                            % (marks, q.transcript[-300:]))
+        q._read_some(0.5)
+
+
+def run_workload(disk, seed, nops, delay, log_name, cpus, variant="plain"):
     """Boot `disk`, run the workload, SIGKILL QEMU `delay` seconds after it is
     ready (None: after it finished). Returns (K, seconds it ran, finished)."""
-    q = Qemu(disk, log_name=log_name, cpus=cpus)
+    q = Qemu(disk, log_name=log_name, cpus=cpus, blkprops=blkprops(variant))
+    marks = ["fscrash: done"]
     try:
-        q.expect(PROMPT, BOOT_TIMEOUT)
+        banner = q.expect(PROMPT, BOOT_TIMEOUT)
+        if variant == "nocache" and re.search(r"virtio-blk: features:[^;\n]*FLUSH", banner):
+            raise CrashFailure("write-cache=off, but the driver negotiated FLUSH")
+        if variant != "plain":
+            q.send("fsstress 2 &\n")
+            marks.append("fsstress: OK")
         q.send("fscrash run %d %d\n" % (seed, nops))
         q.expect("fscrash: ready", 60)
         t0 = time.time()
         if delay is None:
-            q.expect("fscrash: done", 600)
+            wait_all(q, marks, 600)
         else:
             time.sleep(delay)
         ran = time.time() - t0
         os.kill(q.proc.pid, signal.SIGKILL)   # QEMU, by its own pid
         drain(q)
-        finished = "fscrash: done" in q.transcript
-        if "fscrash: FAILED" in q.transcript:
-            line = q.transcript[q.transcript.index("fscrash: FAILED"):].splitlines()[0]
-            raise CrashFailure("the workload failed before the kill: " + line)
+        finished = all(m in q.transcript for m in marks)
+        for bad in ("fscrash: FAILED", "fsstress: FAILED"):
+            if bad in q.transcript:
+                line = q.transcript[q.transcript.index(bad):].splitlines()[0]
+                raise CrashFailure("the workload failed before the kill: " + line)
         durable = [int(m) for m in re.findall(r"^D (\d+)\n", q.transcript, re.M)]
         return (max(durable) if durable else -1), ran, finished
     finally:
         q.kill()
 
 
-def verify(disk, seed, nops, k, log_name, cpus):
+def verify(disk, seed, nops, k, log_name, cpus, variant="plain"):
     """Boot the crashed image, check /ct, halt. Returns verify's line."""
-    q = Qemu(disk, log_name=log_name, cpus=cpus)
+    q = Qemu(disk, log_name=log_name, cpus=cpus, blkprops=blkprops(variant))
     try:
         boot = q.expect(PROMPT, BOOT_TIMEOUT)
         out = q.run("fscrash verify %d %d %d" % (seed, nops, k), 120)
@@ -107,53 +143,73 @@ def verify(disk, seed, nops, k, log_name, cpus):
         q.kill()
 
 
-def crash_point(i, seed, delay, nops=NOPS, cpus=3, report=print):
+def crash_point(i, seed, delay, nops=NOPS, cpus=3, report=print, variant="plain"):
     """One crash point; raises CrashFailure (or QemuError) on a failure.
     Returns the seconds the workload ran before the kill."""
     disk = fresh_disk("crash")
-    k, ran, finished = run_workload(disk, seed, nops, delay, "crash_run", cpus)
+    k, ran, finished = run_workload(disk, seed, nops, delay, "crash_run", cpus, variant)
     rc, out = fsck(disk)
     if rc != 0:
         raise CrashFailure("fsck after the kill:\n" + out)
-    line, recovered = verify(disk, seed, nops, k, "crash_verify", cpus)
+    line, recovered = verify(disk, seed, nops, k, "crash_verify", cpus, variant)
     rc, out2 = fsck(disk)
     if rc != 0:
         raise CrashFailure("fsck after recovery and halt:\n" + out2)
     m = re.search(r"after (\d+) operations", line)
-    report("crash point %d: seed %d, killed %.3f s in%s: %d ops durable, disk had %s, "
+    report("crash point %d (%s): seed %d, killed %.3f s in%s: %d ops durable, disk had %s, "
            "log replayed %d blocks: OK"
-           % (i, seed, ran, " (after the end)" if finished else "", k + 1,
+           % (i, variant, seed, ran, " (after the end)" if finished else "", k + 1,
               m.group(1) if m else "?", recovered))
     return ran
 
 
-def replay_hint(seed, delay):
-    return "replay: python3 tests/qemu/crashtest.py --seed %d --delay %.3f" % (seed, delay)
+def replay_hint(seed, delay, variant):
+    return ("replay: python3 tests/qemu/crashtest.py --seed %d --delay %.3f --variant %s"
+            % (seed, delay, variant))
+
+
+def spread(kills):
+    """How the kill times of one variant cover its workload: per fifth."""
+    length, times = kills
+    if not times:
+        return "no kills"
+    fifths = [0] * 5
+    for t in times:
+        fifths[min(4, int(5 * t / length))] += 1
+    return "%.2f s workload, kills at %.2f..%.2f s, per fifth %s" % (
+        length, min(times), max(times), "/".join(map(str, fifths)))
 
 
 def run(npoints, master=None, nops=NOPS, cpus=3, report=print):
-    """npoints crash points (the first one unkilled, to measure the workload).
-    Returns the number that failed."""
+    """npoints crash points, the variants in turn (the first of each runs
+    unkilled, to measure its workload). Returns the number that failed."""
     if master is None:
         master = random.SystemRandom().randrange(1, 1 << 30)
     rnd = random.Random(master)
-    report("crashtest: %d points, master seed %d, %d operations per run"
-           % (npoints, master, nops))
+    report("crashtest: %d points, master seed %d, %d operations per run, variants %s"
+           % (npoints, master, nops, " ".join(VARIANTS)))
     failed = 0
-    length = None
+    kills = {}           # variant -> (workload length, [kill times])
     for i in range(npoints):
+        variant = VARIANTS[i % len(VARIANTS)]
         seed = rnd.randrange(1, 1 << 30)
-        delay = None if length is None else rnd.uniform(0, length)
+        delay = rnd.uniform(0, kills[variant][0]) if variant in kills else None
         try:
-            ran = crash_point(i, seed, delay, nops, cpus, report)
-            if length is None:
-                length = max(ran, 0.2)
+            ran = crash_point(i, seed, delay, nops, cpus, report, variant)
+            if variant not in kills:
+                kills[variant] = (max(ran, 0.2), [])
+            else:
+                kills[variant][1].append(ran)
         except (CrashFailure, QemuError) as e:
             failed += 1
-            report("crash point %d: seed %d: FAILED: %s\n  %s"
-                   % (i, seed, e, replay_hint(seed, delay if delay is not None else 0)))
-            if length is None:
-                length = 2.0
+            report("crash point %d (%s): seed %d: FAILED: %s\n  %s"
+                   % (i, variant, seed, e,
+                      replay_hint(seed, delay if delay is not None else 0, variant)))
+            if variant not in kills:
+                kills[variant] = (2.0, [])
+    for variant in VARIANTS:
+        if variant in kills:
+            report("crashtest: %s: %s" % (variant, spread(kills[variant])))
     report("crashtest: %d of %d crash points passed (master seed %d)"
            % (npoints - failed, npoints, master))
     return failed
@@ -168,6 +224,8 @@ def main():
     ap.add_argument("--delay", type=float, default=None,
                     help="replay one point: seconds until the kill")
     ap.add_argument("--nops", type=int, default=NOPS)
+    ap.add_argument("--variant", choices=VARIANTS, default="plain",
+                    help="replay one point: its variant")
     ap.add_argument("--cpus", type=int, default=3)
     a = ap.parse_args()
     if not os.path.exists(FSCK):
@@ -175,7 +233,7 @@ def main():
         return 2
     if a.seed is not None:
         try:
-            crash_point(0, a.seed, a.delay, a.nops, a.cpus)
+            crash_point(0, a.seed, a.delay, a.nops, a.cpus, variant=a.variant)
             return 0
         except (CrashFailure, QemuError) as e:
             print("crash point: seed %d: FAILED: %s" % (a.seed, e))
