@@ -227,7 +227,8 @@ check_super(void)
 
   // An image shorter than its file system (cut short when copied, say):
   // the kernel mounts it read-only. What is there can still be checked, as
-  // long as the metadata is; blocks past the end read as missing.
+  // long as the metadata is; a pointer to a block past the end is reported
+  // (claim, in_data), never followed.
   if(sb.size > imgblocks){
     problem("superblock: size is %u blocks, but the image has only %u: blocks %u..%u "
             "are missing (the kernel mounts it read-only)", sb.size, imgblocks,
@@ -237,15 +238,16 @@ check_super(void)
               "the image", datastart - 1);
       return 0;
     }
-    uchar *bigger = realloc(img, (size_t)sb.size * BSIZE);
-    if(bigger == 0){
-      fprintf(stderr, "fsck: out of memory\n");
-      exit(2);
-    }
-    img = bigger;
-    memset(img + (size_t)imgblocks * BSIZE, 0, (size_t)(sb.size - imgblocks) * BSIZE);
   }
   return 1;
+}
+
+// Blocks of the file system that the image holds: the bound for every
+// per-block table and loop.
+static uint
+present(void)
+{
+  return sb.size < imgblocks ? sb.size : imgblocks;
 }
 
 // Is b a block of the data region that the image really holds?
@@ -621,7 +623,7 @@ main(int argc, char *argv[])
   }
   check_log();
 
-  owner = calloc(sb.size, sizeof(uint));
+  owner = calloc(present(), sizeof(uint));
   refs = calloc(sb.ninodes, sizeof(uint));
   parent = calloc(sb.ninodes, sizeof(uint));
   if(owner == 0 || refs == 0 || parent == 0){
@@ -682,7 +684,7 @@ main(int argc, char *argv[])
 
   // The bitmap against what is really used.
   uint leaked = 0, unmarked = 0;
-  for(uint b = 0; b < sb.size; b++){
+  for(uint b = 0; b < present(); b++){
     int inuse = b < datastart || owner[b] != 0;
     int marked = (block(BBLOCK(b, sb))[(b % BPB) / 8] >> (b % 8)) & 1;
     if(inuse)

@@ -276,14 +276,15 @@ def fuzz_boot(seed, index):
             except QemuError as e:
                 if "crashed" in str(e) or not alive(q):
                     raise failed(e)
-                return "%r did not finish (a damaged program), kernel alive" % cmd
+                return ("%r did not finish (a damaged program, or a name that now leads to "
+                        "the console), kernel alive" % cmd)
         q.send("halt\n")
         try:
             q.wait_poweroff(20)
         except QemuError as e:
             if "crashed" in str(e) or not alive(q):
                 raise failed(e)
-            return "halt did not power off (a damaged program), kernel alive"
+            return "halt did not power off (a damaged program or name), kernel alive"
         return "booted, ran the shell, halted"
     except QemuError as e:
         raise failed(e)
@@ -300,6 +301,8 @@ def fuzz_boots(seed, n, first=0, report=print):
     for i in range(first, first + n):
         outcome = fuzz_boot(seed, i)
         kind = outcome.split(":")[0].split(",")[0]
+        if "alive" in outcome:
+            report("fsfuzz boots: image %d: %s" % (i, outcome))
         outcomes[kind] = outcomes.get(kind, 0) + 1
     report("fsfuzz boots: %s" % ", ".join("%d %s" % (v, k) for k, v in sorted(outcomes.items())))
 
