@@ -306,11 +306,14 @@ damage_inode(uchar *blk, uint idx)
   }
   case 4:
   case 5: d->addrs[rnd(NDIRECT + 2)] = bad_block(); break;
-  default:
-    // a loop: the indirect block points at the double-indirect or back
-    d->addrs[NDIRECT + rnd(2)] = d->addrs[NDIRECT + rnd(2)] ? d->addrs[NDIRECT + rnd(2)]
-                                                             : pick(&fz.indirect, 0);
+  default: {
+    // A loop or a share: a map pointer names one of the file's own map
+    // blocks (the other one, or itself), or another file's.
+    uint *to = &d->addrs[NDIRECT + rnd(2)];
+    uint from = d->addrs[NDIRECT + rnd(2)];
+    *to = from ? from : pick(&fz.indirect, 0);
     break;
+  }
   }
 }
 
