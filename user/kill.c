@@ -1,6 +1,7 @@
 // kill.c: ask processes to end. The kernel marks each one killed; it exits
 // the next time it is in the kernel (a system call, a timer interrupt, or
-// being woken from sleep), with exit status -1.
+// being woken from sleep), with exit status -1. Process 1 (init) cannot be
+// killed: the kernel refuses, so that no program can take the machine down.
 //
 //   $ kill 5
 #include "kernel/types.h"
@@ -15,8 +16,12 @@ main(int argc, char *argv[])
   }
   int status = 0;
   for(int i = 1; i < argc; i++){
-    if(kill(atoi(argv[i])) < 0){
-      fprintf(2, "kill: %s: no such process (failed)\n", argv[i]);
+    int pid = atoi(argv[i]);
+    if(kill(pid) < 0){
+      if(pid == 1)
+        fprintf(2, "kill: 1 is init, which cannot be killed\n");
+      else
+        fprintf(2, "kill: %s: no such process\n", argv[i]);
       status = 1;
     }
   }
