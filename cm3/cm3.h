@@ -126,6 +126,7 @@ static inline void wait_for_interrupt_masked(void)
   __asm__ volatile("cpsid i" ::: "memory");
 }
 
+// nvic.c: one interrupt line on, off, or raised by software.
 void nvic_enable(int irq);
 void nvic_disable(int irq);
 void nvic_pend(int irq);
@@ -134,7 +135,7 @@ void nvic_pend(int irq);
 // not moved since the loop last looked for work.
 extern volatile uint32_t irq_events;
 
-// ---- board services (board.c, uart.c, printf.c, main.c) ----
+// ---- board services (board.c, uart.c, printf.c, startup.c, vos_cm3.c) ----
 void     uart0_init(void);
 void     uart0_putc(int c);
 int      uart0_getc(void);            // -1 if nothing typed
