@@ -64,6 +64,7 @@
 #define UART_RIS     0x03C
 #define UART_MIS     0x040   // masked interrupt status
 #define UART_ICR     0x044   // interrupt clear
+#define UART_DR_OE   (1u << 11)  // overrun: bytes were lost before this one
 #define UART_FR_RXFE (1u << 4)   // receive FIFO empty
 #define UART_FR_TXFF (1u << 5)   // transmit FIFO full
 #define UART_INT_RX  (1u << 4)

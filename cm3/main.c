@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include "cm3.h"
 #include "board.h"
+#include "uart.h"
 
 volatile uint32_t irq_events;
 
@@ -23,6 +24,9 @@ volatile uint32_t irq_events;
 #define LINE_MAX 80
 static char line[LINE_MAX];
 static int line_len;
+// Characters typed past the end of `line` in the current line: not
+// stored, not echoed; at the end of the line the whole line is refused.
+static uint32_t line_over;
 
 static int streq(const char *a, const char *b)
 {
@@ -42,22 +46,10 @@ static int starts_with(const char *s, const char *prefix)
   return *prefix == 0;
 }
 
-static uint32_t parse_uint(const char *s, uint32_t dflt)
-{
-  uint32_t v = 0;
-
-  while (*s == ' ')
-    s++;
-  if (*s < '0' || *s > '9')
-    return dflt;
-  while (*s >= '0' && *s <= '9')
-    v = v * 10 + (uint32_t)(*s++ - '0');
-  return v;
-}
-
 // A count typed as an argument: decimal digits, blanks around them
-// allowed, a value from 1 to max. Returns 0 with the value in *v, or -1 for anything
-// else (no digits, a sign, other characters, too big: never wraps).
+// allowed, a value from 1 to max. Returns 0 with the value in *v, or -1
+// for anything else (no digits, a sign, other characters, too big: it
+// never wraps).
 static int parse_count(const char *s, uint32_t max, uint32_t *v)
 {
   uint32_t n = 0;
@@ -121,11 +113,12 @@ static void run_command(char *cmd)
     cmd++;
   if (*cmd == 0)
     return;
+  uart0_stats.lines++;
   if (streq(cmd, "help")) {
     kprintf("devs      the virtio device table (probed like RISC-V's slots)\n"
             "blktest   write patterns to the virtio-blk RAM disk and read them back\n"
             "stat      per-queue counters, memory use\n"
-            "rng [n]   n random bytes from virtio-rng (default 16)\n"
+            "rng [n]   n random bytes from virtio-rng, 1 to 64 (default 16)\n"
             "echo TEXT print TEXT\n"
             "sleep ms  wait ms milliseconds (1 to 10000) without reading input\n"
             "UART2 (third -serial) echoes every byte through virtio-console\n");
@@ -139,13 +132,34 @@ static void run_command(char *cmd)
     // The rest of the line as typed, after the one separating space: a
     // way to see exactly what the shell received.
     kprintf("%s\n", cmd[4] ? cmd + 5 : "");
+  } else if (streq(cmd, "rng") || starts_with(cmd, "rng ")) {
+    uint32_t n;
+    if (count_arg("rng", cmd + 3, 16, BOARD_RNG_MAX, &n) == 0)
+      board_rng(n);
   } else if (streq(cmd, "sleep") || starts_with(cmd, "sleep ")) {
     sleep_command(cmd + 5);
-  } else if (streq(cmd, "rng") || starts_with(cmd, "rng ")) {
-    board_rng(parse_uint(cmd + 3, 16));
   } else {
     kprintf("unknown command '%s' (try help)\n", cmd);
   }
+}
+
+// End of line: run it, or refuse it whole if it did not fit (running the
+// part that fitted could do something the user never asked for).
+static void end_of_line(void)
+{
+  uart0_putc('\n');
+  if (line_over > 0) {
+    kprintf("line too long: %u characters, at most %d; not run\n",
+            (unsigned)(line_len + line_over), LINE_MAX - 1);
+    uart0_stats.long_lines++;
+    uart0_stats.long_bytes += (uint32_t)line_len + line_over;
+  } else {
+    line[line_len] = 0;
+    run_command(line);
+  }
+  line_len = 0;
+  line_over = 0;
+  prompt();
 }
 
 // Take typed characters; run a command at end of line. Returns 1 if it did
@@ -157,19 +171,22 @@ static int shell_poll(void)
   while ((c = uart0_getc()) >= 0) {
     did = 1;
     if (c == '\r' || c == '\n') {
-      uart0_putc('\n');
-      line[line_len] = 0;
-      run_command(line);
-      line_len = 0;
-      prompt();
+      end_of_line();
     } else if (c == 0x7f || c == '\b') {
-      if (line_len > 0) {
+      // Rub out the unseen excess first, then what the terminal shows.
+      if (line_over > 0) {
+        line_over--;
+      } else if (line_len > 0) {
         line_len--;
         kprintf("\b \b");
       }
-    } else if (c >= ' ' && line_len < LINE_MAX - 1) {
-      line[line_len++] = (char)c;
-      uart0_putc(c);
+    } else if (c >= ' ') {
+      if (line_len < LINE_MAX - 1 && line_over == 0) {
+        line[line_len++] = (char)c;
+        uart0_putc(c);
+      } else {
+        line_over++;
+      }
     }
   }
   return did;
