@@ -5,6 +5,7 @@
 #   make qemu-gdb      the same, stopped for gdb-multiarch (see .gdbinit)
 #   make check         every test; ends with "N passed, N failed"
 #   make host-tests    only the host unit tests (tests/host)
+#   make fuzz          the system-call fuzzer, MINUTES=10 of new seeds
 #   make cm3           the Cortex-M3 image (build/cm3/cm3.elf) and its sizes
 #   make reader        the annotated source as a static site (build/reader/index.html)
 #   make qemu-cm3      run it on QEMU's lm3s6965evb; UART2 on a TCP port
@@ -87,6 +88,7 @@ UPROGS = \
   $B/$U/_ping \
   $B/$U/_rand \
   $B/$U/_rm \
+  $B/$U/_scfuzz \
   $B/$U/_sh \
   $B/$U/_stressfs \
   $B/$U/_udpecho \
@@ -269,6 +271,15 @@ FSFUZZ_N = $(if $(filter command line,$(origin N)),$(N),5000)
 fsfuzz: all
 	$(MAKE) -s -C tests/host/fsck check N=$(FSFUZZ_N) FSFUZZ_SEED=$(SEED)
 	@$(PYTHON) tests/qemu/test_fsfault.py --boots $(BOOTS) --seed $(SEED)
+
+# The system-call fuzzer (user/scfuzz.c) with new seeds, a minute each,
+# each round followed by usertests -q and fsck; stops at the first failure
+# and prints its seed (make check runs one short round).
+#   make fuzz MINUTES=10
+MINUTES ?= 10
+.PHONY: fuzz
+fuzz: all $B/mkfs/fsck
+	@$(PYTHON) tests/qemu/fuzz.py --minutes $(MINUTES)
 
 clean:
 	rm -rf $B fs.img .gdbinit tests/out tests/qemu/__pycache__

@@ -14,6 +14,7 @@ void board_init(void);     // models, probe, drivers, the device table
 void board_devs(void);     // `devs`
 void board_stat(void);     // `stat`
 int  board_blktest(void);  // `blktest`: 0 passed, -1 failed
-int  board_rng(uint32_t n);// `rng N`: print N random bytes
+int  board_rng(uint32_t n);// `rng N`: print N random bytes, N <= BOARD_RNG_MAX
+#define BOARD_RNG_MAX 64
 void echo_poll(void);      // one step of the UART2 echo service
 #endif

@@ -64,6 +64,7 @@
 #define UART_RIS     0x03C
 #define UART_MIS     0x040   // masked interrupt status
 #define UART_ICR     0x044   // interrupt clear
+#define UART_DR_OE   (1u << 11)  // overrun: bytes were lost before this one
 #define UART_FR_RXFE (1u << 4)   // receive FIFO empty
 #define UART_FR_TXFF (1u << 5)   // transmit FIFO full
 #define UART_INT_RX  (1u << 4)
@@ -126,6 +127,7 @@ static inline void wait_for_interrupt_masked(void)
   __asm__ volatile("cpsid i" ::: "memory");
 }
 
+// nvic.c: one interrupt line on, off, or raised by software.
 void nvic_enable(int irq);
 void nvic_disable(int irq);
 void nvic_pend(int irq);
@@ -134,7 +136,7 @@ void nvic_pend(int irq);
 // not moved since the loop last looked for work.
 extern volatile uint32_t irq_events;
 
-// ---- board services (board.c, uart.c, printf.c, main.c) ----
+// ---- board services (board.c, uart.c, printf.c, startup.c, vos_cm3.c) ----
 void     uart0_init(void);
 void     uart0_putc(int c);
 int      uart0_getc(void);            // -1 if nothing typed

@@ -2,17 +2,18 @@
 // (an ARM PL011 with a few extras) in QEMU's lm3s6965evb.
 //
 //   UART0 (0x4000C000, IRQ 5)   the console: the shell reads typed lines
-//       from an interrupt-filled ring, output is polled (kprintf).
+//       from an interrupt-filled ring, with flow control when it is full;
+//       output is polled (kprintf).
 //   UART2 (0x4000E000, IRQ 33)  the byte stream behind the virtio-console
 //       device model (vdm_console.c), interrupt driven both ways: it is
 //       that device's "wire". QEMU connects it to the third `-serial`.
 //
-// Follows the LM3S6965 data sheet, chapter 13 (UART): DR, FR (RXFE bit 4,
-// TXFF bit 5), LCRH, CTL, IM, MIS, ICR, and the FIFO interrupt rules: the
-// receive interrupt fires when bytes arrive (RX) or sit there a while
-// (RT, receive timeout); the transmit interrupt fires when the transmit
-// FIFO drains, so transmission is started by writing the first bytes
-// directly ("priming") and kept going by the interrupt.
+// Follows the LM3S6965 data sheet, chapter 13 (UART): DR (OE bit 11), FR
+// (RXFE bit 4, TXFF bit 5), LCRH, CTL, IM, MIS, ICR, and the FIFO
+// interrupt rules: the receive interrupt fires when bytes arrive (RX) or
+// sit there a while (RT, receive timeout); the transmit interrupt fires
+// when the transmit FIFO drains, so transmission is started by writing
+// the first bytes directly ("priming") and kept going by the interrupt.
 //
 // See it run: `make qemu-cm3`; connect to UART2 with the command it prints.
 #include <stdint.h>
@@ -35,10 +36,23 @@ static void uart_setup(uint32_t base)
 }
 
 // ---- UART0: the console ----
+//
+// Receive: the interrupt moves bytes from the UART's 16-byte FIFO into a
+// ring that the shell empties (uart0_getc). QEMU refills the FIFO from
+// the terminal while the handler reads, so a paste could keep one
+// interrupt reading for thousands of bytes; instead the handler stops at
+// a full ring and masks the receive interrupt. The bytes then wait in the
+// FIFO, and once it is full QEMU takes no more from the terminal: the
+// sender waits, nothing is lost (the flow control UART2's path gets from
+// the device model). uart0_getc unmasks it when half the ring is free.
+// A real UART would drop bytes arriving at a full FIFO; it says so with
+// the overrun bit (OE) of the next byte read, and `stat` counts those.
 
 #define RX0_SIZE 256
 static uint8_t rx0[RX0_SIZE];
 static volatile uint32_t rx0_head, rx0_tail;  // ISR writes tail, main reads head
+static volatile int rx0_stopped;              // receive interrupt masked: ring was full
+struct uart0_stats uart0_stats;
 
 void uart0_init(void)
 {
@@ -66,19 +80,44 @@ int uart0_getc(void)
 
   if (rx0_head != rx0_tail)
     c = rx0[rx0_head++ % RX0_SIZE];
+  // Resume at half full, not at the first free byte, so that a long paste
+  // costs one stop per 128 bytes rather than one per byte. Pending the
+  // interrupt by hand makes the handler look at the FIFO now: the bytes
+  // waiting there raise no new receive interrupt of their own (the FIFO
+  // did not go from empty to not empty).
+  if (rx0_stopped && rx0_tail - rx0_head <= RX0_SIZE / 2) {
+    rx0_stopped = 0;
+    wr32(UART0_BASE + UART_IM, UART_INT_RX | UART_INT_RT);
+    nvic_pend(IRQ_UART0);
+  }
   irq_restore(s);
   return c;
 }
 
 void uart0_isr(void)
 {
+  uint32_t d;
+
   irq_events++;
+  uart0_stats.irqs++;
+  // RX clears itself when the FIFO is read empty; only RT needs ICR, and
+  // before the reads: clearing RX after them would also clear it for a
+  // byte that landed after the last read, which would then sit unnoticed.
+  wr32(UART0_BASE + UART_ICR, UART_INT_RT);
   while (!(rd32(UART0_BASE + UART_FR) & UART_FR_RXFE)) {
-    uint8_t c = (uint8_t)rd32(UART0_BASE + UART_DR);
-    if (rx0_tail - rx0_head < RX0_SIZE)
-      rx0[rx0_tail++ % RX0_SIZE] = c;   // else typed too far ahead: dropped
+    if (rx0_tail - rx0_head == RX0_SIZE) {
+      // Ring full: leave the rest in the FIFO until the shell catches up.
+      rx0_stopped = 1;
+      uart0_stats.stops++;
+      wr32(UART0_BASE + UART_IM, 0);
+      return;
+    }
+    d = rd32(UART0_BASE + UART_DR);
+    if (d & UART_DR_OE)
+      uart0_stats.overruns++;
+    rx0[rx0_tail++ % RX0_SIZE] = (uint8_t)d;
+    uart0_stats.rx_bytes++;
   }
-  wr32(UART0_BASE + UART_ICR, UART_INT_RX | UART_INT_RT);
 }
 
 // ---- UART2: the virtio-console device's backend ----

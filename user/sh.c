@@ -7,7 +7,8 @@
 //   $ mkdir d ; cd d ; ls              sequences; cd is built in
 //   $ forktest &                       run in the background
 //   $ (echo a ; echo b) > two          a subshell with its own redirection
-//   $ echo "a  quoted ; word"          double quotes keep spaces and symbols
+//   $ echo "a  quoted ; word"          quotes keep spaces and symbols
+//   $ echo 'a  b' "say \"hi\"" c\ d    three words: a  b, say "hi", c d
 //   $ exit                             leave (init starts a new shell)
 //
 // The grammar, parsed by one function per rule (recursive descent):
@@ -22,8 +23,17 @@
 //   redirect  = ( "<" | ">" | ">>" ) WORD
 //
 // A WORD is a run of characters other than blanks and the symbols
-// < > | ; & ( ); double quotes inside a word protect blanks and symbols.
-// '#' at the start of a word begins a comment to the end of the line.
+// < > | ; & ( ), in which quoting (POSIX sh, XCU 2.2) makes any character
+// an ordinary one:
+//   'text'   everything up to the next ' stands for itself (no escapes)
+//   "text"   the same up to the next ", except that \" and \\ stand for
+//            " and \ (any other backslash stays as it is)
+//   \c       outside quotes: the character c itself
+// Quoted and unquoted pieces join into one word: a'b c'd is the single
+// argument "ab cd", and '' is an empty argument. A quote that is never
+// closed is an error and nothing on the line runs.
+// An unquoted '#' at the start of a word begins a comment to the end of
+// the line.
 //
 // How it runs (each arrow is a fork): for each pipeline of the list the
 // shell forks a child and, unless the pipeline ends in "&", waits for it.
@@ -112,20 +122,44 @@ is_symbol(char c)
   return strchr("<>|;&()", c) != 0;
 }
 
-// Read a word into wordbuf, removing the quotes. Returns 0 if a quote is
-// not closed.
+static char openquote;   // for T_BADQUOTE: the quote that was not closed
+
+// Copy the quoted text after an opening quote q (at pos) into the word,
+// and step past the closing quote. Returns 0 if the line ends first.
+static int
+lexquoted(char q)
+{
+  pos++;
+  while(*pos && *pos != q){
+    // In double quotes a backslash protects only " and \ (XCU 2.2.3).
+    if(q == '"' && *pos == '\\' && (pos[1] == '"' || pos[1] == '\\'))
+      pos++;
+    wordbuf[nword++] = *pos++;
+  }
+  if(*pos != q){
+    openquote = q;
+    return 0;
+  }
+  pos++;
+  return 1;
+}
+
+// Read a word into wordbuf, without its quotes (the rules are at the top
+// of this file). Returns 0 if a quote is not closed. The word is never
+// longer than its text in the line, so wordbuf cannot overflow.
 static int
 lexword(void)
 {
   tokword = &wordbuf[nword];
   while(*pos && !is_blank(*pos) && !is_symbol(*pos)){
-    if(*pos == '"'){
-      pos++;
-      while(*pos && *pos != '"')
-        wordbuf[nword++] = *pos++;
-      if(*pos != '"')
+    if(*pos == '\'' || *pos == '"'){
+      if(!lexquoted(*pos))
         return 0;
+    } else if(*pos == '\\' && pos[1] != 0 && pos[1] != '\n'){
+      // Outside quotes a backslash makes the next character ordinary; one
+      // at the very end of the line has nothing to protect and stays.
       pos++;
+      wordbuf[nword++] = *pos++;
     } else {
       wordbuf[nword++] = *pos++;
     }
@@ -178,7 +212,7 @@ syntax_error(void)
   if(tok == T_END)
     fprintf(2, "sh: syntax error: unexpected end of line\n");
   else if(tok == T_BADQUOTE)
-    fprintf(2, "sh: syntax error: missing closing quote\n");
+    fprintf(2, "sh: syntax error: missing closing %c quote\n", openquote);
   else
     fprintf(2, "sh: syntax error near '%c'\n", *tokstart);
 }

@@ -2,9 +2,11 @@
 
 The image has no virtio hardware under it: its devices are the software
 device model (devmodel/) with register files in SRAM, driven by the
-same virtio core files the RISC-V kernel uses. UART0 (stdio here) is a
-shell; UART2 (the third -serial, a TCP socket here) is the wire of the
-virtio-console device, and the image echoes every byte it receives there.
+same virtio core files the RISC-V kernel uses. UART0 (stdio here, through
+QEMU's monitor multiplexer as in `make qemu-cm3`; that path hands the UART
+new bytes the moment the guest reads one) is a shell; UART2 (the third
+-serial, a TCP socket here) is the wire of the virtio-console device, and
+the image echoes every byte it receives there.
 
     python3 tests/run_tests.py cm3          all of them
 Transcripts: tests/out/cm3_*.log (UART0) and the seed of the random bytes.
@@ -45,7 +47,7 @@ class Cm3(Machine):
         for attempt in range(3):       # the port may be taken between probe and bind
             self.port = free_port()
             self.start(["qemu-system-arm", "-M", "lm3s6965evb", "-display", "none",
-                        "-monitor", "none", "-kernel", ELF, "-serial", "stdio",
+                        "-monitor", "none", "-kernel", ELF, "-serial", "mon:stdio",
                         "-serial", "null",
                         "-serial", "tcp:127.0.0.1:%d,server=on,wait=off" % self.port],
                        log_name)
@@ -221,3 +223,118 @@ def test_cm3_rng():
         m3 = re.search(r"rng driver: \d+ interrupts, (\d+) bytes; device: (\d+) bytes, "
                        r"0 violations", stat)
         assert m3 and int(m3.group(1)) >= 32 and int(m3.group(2)) >= 32, stat
+
+
+def paste(m, data):
+    """Write `data` to UART0 with one write(), as a terminal paste does: QEMU
+    finds it all waiting at once. Kept below the pipe's 64 KB so the write
+    cannot block while QEMU's output waits for us to read it."""
+    assert len(data) < 60000
+    os.write(m.proc.stdin.fileno(), data)
+
+
+def uart0_counts(stat):
+    """The `uart0:` line of `stat` as a dict of its counters."""
+    m = re.search(r"uart0: (\d+) interrupts, (\d+) bytes in, (\d+) ring-full stops, "
+                  r"(\d+) overruns; shell: (\d+) lines, (\d+) too long \((\d+) bytes dropped\)",
+                  stat)
+    assert m, "no uart0 line in stat:\n" + stat
+    keys = ("irqs", "bytes", "stops", "overruns", "lines", "long", "dropped")
+    return dict(zip(keys, (int(x) for x in m.groups())))
+
+
+def wait_answers(m, want, timeout, idle=10):
+    """Collect UART0 output until it is as long as `want` (or the time is up,
+    or nothing came for `idle` seconds), then say where it first differs."""
+    deadline = time.time() + timeout
+    last = time.time()
+    while len(m.buf) < len(want) and time.time() < min(deadline, last + idle):
+        if m._read_some(0.5):
+            last = time.time()
+    got = m.buf
+    if got == want:
+        m.buf = ""
+        return
+    i = next((k for k in range(min(len(got), len(want))) if got[k] != want[k]),
+             min(len(got), len(want)))
+    raise AssertionError("UART0 output differs at character %d of %d (%d arrived):\n"
+                         "  wanted ...%r\n  got    ...%r"
+                         % (i, len(want), len(got), want[max(0, i - 60):i + 60],
+                            got[max(0, i - 60):i + 60]))
+
+
+def test_cm3_paste_lines():
+    """`sleep 300` and 200 `echo` lines written to UART0 at once (9 KB, far
+    more than the 256-byte receive ring, which fills during the sleep):
+    every line runs, once, in order, and UART0 shows exactly the echoed
+    line, its answer and a new prompt for each. `stat` shows the receive
+    interrupt was stopped while the ring was full, and that nothing was
+    dropped."""
+    rnd = random.Random(1)
+    lines = ["paste %03d %s" % (i, "".join(rnd.choice("abcdefghij") for _ in range(30)))
+             for i in range(200)]
+    with Cm3("cm3_paste") as m:
+        m.expect(PROMPT, 30)
+        paste(m, ("sleep 300\n" + "".join("echo %s\n" % l for l in lines)).encode())
+        wait_answers(m, "sleep 300\n" + PROMPT +
+                     "".join("echo %s\n%s\n%s" % (l, l, PROMPT) for l in lines), 120)
+        c = uart0_counts(m.run("stat"))
+        assert c["stops"] > 0, "the ring never filled: %s" % c
+        assert c["overruns"] == 0 and c["long"] == 0 and c["dropped"] == 0, c
+        assert c["lines"] == 202, "sleep, 200 lines and stat ran, counted %s" % c
+        out = m.run("echo still here")
+        assert out == "still here\n", repr(out)
+
+
+def test_cm3_long_line():
+    """A 10,000-character line written at once, between two short ones: the
+    line before runs, the long one is refused with "line too long" (none of
+    it runs, nothing of it merges into the next line), the line after runs;
+    `stat` counts the refused line and its bytes. Then a line one character
+    too long for the buffer gets the same error, and one that just fits
+    runs."""
+    with Cm3("cm3_long_line") as m:
+        m.expect(PROMPT, 30)
+        long_line = "x" * 10000
+        paste(m, ("echo before\n%s\necho after\n" % long_line).encode())
+        m.expect("after\n" + PROMPT, 60)
+        out = m.transcript[m.transcript.index("echo before"):]
+        assert "before\n" + PROMPT in out, out[:400]
+        assert re.search(r"line too long", out), "no error for the long line:\n" + out[:600]
+        assert "unknown command" not in out, "part of the long line ran:\n" + out[:600]
+        assert out.count("after") == 2, out[-400:]
+        c = uart0_counts(m.run("stat"))
+        assert c["long"] == 1 and c["dropped"] == 10000, c
+        assert c["overruns"] == 0, c
+        # The limit itself: 79 characters fit (the buffer holds 80 with
+        # the terminating NUL), 80 do not.
+        fits = "echo " + "f" * 74
+        out = m.run(fits)
+        assert out == "f" * 74 + "\n", repr(out)
+        out = m.run(fits + "g")
+        assert "line too long" in out and "f" * 74 + "g\n" not in out, repr(out)
+        out = m.run("echo still here")
+        assert out == "still here\n", repr(out)
+
+
+def test_cm3_rng_count():
+    """`rng N` takes a count from 1 to 64, `sleep MS` one from 1 to 10000;
+    anything else is refused with a message instead of wrapping or falling
+    back to the default."""
+    with Cm3("cm3_rng_count") as m:
+        m.expect(PROMPT, 30)
+        for cmd, n in (("rng", 16), ("rng 1", 1), ("rng 64", 64), ("rng   7  ", 7)):
+            out = m.run(cmd)
+            m2 = re.search(r"rng: (\d+) bytes:((?: [0-9a-f]{2})*)\n", out)
+            assert m2 and int(m2.group(1)) == n and len(m2.group(2).split()) == n, \
+                "%r: %r" % (cmd, out)
+        for arg in ("4294967296", "4294967312", "abc", "-5", "0", "65", "5x", "1 2"):
+            out = m.run("rng " + arg)
+            assert "bytes:" not in out and re.search(r"^rng: .*%s" % re.escape(arg), out), \
+                "rng %s was not refused: %r" % (arg, out)
+        for arg in ("", "0", "10001", "4294967297", "x", "-1"):
+            out = m.run("sleep " + arg)
+            assert re.search(r"^sleep: .*%s" % re.escape(arg), out), \
+                "sleep %s was not refused: %r" % (arg, out)
+        out = m.run("sleep 20")
+        assert out == "", repr(out)
