@@ -50,7 +50,9 @@ sys_wait(void)
 }
 
 // sbrk(n, mode): grow or shrink memory by n bytes; returns the old end of
-// memory (the start of the new bytes), or -1 (all ones) if it cannot.
+// memory (the start of the new bytes), or -1 (all ones) if it cannot grow.
+// A shrink by more than the whole memory changes nothing and returns the
+// old end, as xv6 does (growproc in proc.c says why).
 // mode (vm.h) is SBRK_LAZY for sbrklazy(); anything else, such as
 // whatever a caller that passes only n leaves in a1, is the eager sbrk.
 //
