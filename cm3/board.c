@@ -5,7 +5,7 @@
 //
 //   slot  device model              backend          virtual IRQ   driver
 //   0     vdm_blk      (blk, 2)     RAM disk (16 KB) 48            virtio_blk.c
-//   1     vdm_console  (console, 3) UART2            49            virtio_console.c
+//   1     vdm_console  (console, 3) UART2 (port 0)   49            virtio_console.c
 //   2     vdm_rng      (entropy, 4) xorshift PRNG    50            virtio_rng.c
 //   3     empty (DeviceID 0)        -                51            -
 //
@@ -14,6 +14,11 @@
 // listed base and skips a DeviceID of 0. A device interrupt is the model
 // pending its NVIC line (ISPR); virtio_isr then calls the driver's
 // interrupt function, the same one vdev.c calls from the PLIC on RISC-V.
+//
+// The console is a MULTIPORT device, as QEMU's virtio-serial is: its
+// control queues carry the ports' announcements (virtio 1.2 5.3.6.2), and
+// its one port, port 0, is a console port on UART2; max_nr_ports is 2, so
+// the driver also sets up the queues of a port 1 that is never plugged.
 //
 // See it run: `make qemu-cm3`, then `devs`, `blktest`, `stat`, `rng 16`.
 #include <stdint.h>
@@ -90,7 +95,8 @@ static void setup_models(void)
 
   uart2_init();
   uart2_backend(&cbe, uart2_event, 0);
-  vdm_console_init(&cons_model, &cbe, 2);
+  vdm_console_init_multiport(&cons_model, 2, 2);
+  vdm_console_add_port(&cons_model, 0, &cbe, 1, "uart2");
 
   vdm_prng_seed(&prng, 0x5eed1234abcdull);
   vdm_prng_backend(&prng, &ebe);
@@ -398,14 +404,19 @@ extern uint8_t _data_start[], _bss_end[];
 void board_stat(void)
 {
   uint32_t used = (uint32_t)(_bss_end - _data_start), in_use, peak, total;
+  struct vcons_stats cst;
 
   kprintf("                       driver: requests notifies    intrs     done errors"
           " | device: requests notifies    intrs errors\n");
   if (have_disk)
     queue_row("blk", 0, "requestq", &disk.vq, 1, &blk_model.vdm);
   if (have_cons) {
-    queue_row("console", 0, "receiveq", &cons.rxq, 0, &cons_model.vdm);
-    queue_row("console", 1, "transmitq", &cons.txq, 0, &cons_model.vdm);
+    queue_row("console", 0, "receiveq", &cons.port[0].rxq, 0, &cons_model.vdm);
+    queue_row("console", 1, "transmitq", &cons.port[0].txq, 0, &cons_model.vdm);
+    if (cons.multiport) {
+      queue_row("console", 2, "c-receiveq", &cons.crxq, 0, &cons_model.vdm);
+      queue_row("console", 3, "c-transmitq", &cons.ctxq, 0, &cons_model.vdm);
+    }
   }
   if (have_rng)
     queue_row("rng", 0, "requestq", &rng.vq, 0, &rng_model.vdm);
@@ -413,11 +424,16 @@ void board_stat(void)
           " %u failed, %u violations\n", (unsigned)disk.reads, (unsigned)disk.writes,
           (unsigned)disk.errors, (unsigned)blk_model.reads, (unsigned)blk_model.writes,
           (unsigned)blk_model.failed, (unsigned)blk_model.vdm.violations);
+  vcons_get_stats(&cons, &cst);
   kprintf("  console driver: %u interrupts, %u bytes in, %u out; device: %u bytes in,"
-          " %u out, %u violations\n", (unsigned)cons.stats.interrupts,
-          (unsigned)cons.stats.rx_bytes, (unsigned)cons.stats.tx_bytes,
+          " %u out, %u violations\n", (unsigned)cst.interrupts,
+          (unsigned)cst.rx_bytes, (unsigned)cst.tx_bytes,
           (unsigned)cons_model.rx_bytes, (unsigned)cons_model.tx_bytes,
           (unsigned)cons_model.vdm.violations);
+  kprintf("  console control: %u messages in, %u out, %u dropped; echo on port %d\n",
+          (unsigned)cst.ctrl_in, (unsigned)cst.ctrl_out,
+          (unsigned)(cst.ctrl_short + cst.ctrl_unknown + cst.ctrl_bad_id + cst.ctrl_bad_state +
+                     cst.ctrl_bad_value), vcons_pick_port(&cons));
   kprintf("  uart2: %u interrupts, %u bytes in, %u out; echo: %u bytes\n",
           (unsigned)uart2_stats.irqs, (unsigned)uart2_stats.rx_bytes,
           (unsigned)uart2_stats.tx_bytes, (unsigned)echoed);
@@ -466,21 +482,22 @@ int board_rng(uint32_t n)
 
 // ---- the UART2 echo service ----
 //
-// Whatever the console driver received goes straight back out. Reads do
-// not block (the shell must keep working); a write may sleep while every
-// transmit buffer is with the device, and the device gives them back as
-// UART2 drains.
+// Whatever the console driver received goes straight back out, on the
+// port a console user gets (vcons_pick_port: port 0, the console port on
+// UART2, once the device has announced it). Reads do not block (the shell
+// must keep working); a write may sleep while every transmit buffer is
+// with the device, and the device gives them back as UART2 drains.
 
 static uint8_t echo_buf[128];
 
 void echo_poll(void)
 {
-  int n;
+  int n, port;
 
-  if (!have_cons)
+  if (!have_cons || (port = vcons_pick_port(&cons)) < 0)
     return;
-  while ((n = vcons_read(&cons, echo_buf, sizeof(echo_buf), 1)) > 0) {
-    if (vcons_write(&cons, echo_buf, (uint32_t)n) != n) {
+  while ((n = vcons_read(&cons, (uint32_t)port, echo_buf, sizeof(echo_buf), 1)) > 0) {
+    if (vcons_write(&cons, (uint32_t)port, echo_buf, (uint32_t)n) != n) {
       kprintf("echo: virtio-console write failed\n");
       return;
     }

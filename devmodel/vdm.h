@@ -57,7 +57,13 @@
 #ifndef VDM_QUEUE_MAX
 #define VDM_QUEUE_MAX 256
 #endif
-#define VDM_MAX_QUEUES  2    // console port 0 and net have two; blk and rng one
+// Queues a device may have: the console with MULTIPORT has 2 + 2 per port
+// (vdm_console.h: 10 for its default 4 ports); net has two, blk and rng
+// one. Every device carries this many struct vdm_queue, so the M3 build
+// lowers it with its console's port count (-DVDM_MAX_QUEUES=6).
+#ifndef VDM_MAX_QUEUES
+#define VDM_MAX_QUEUES  10
+#endif
 #define VDM_CONFIG_SIZE 64   // bytes of device configuration space we model
 // The longest descriptor chain a request may have (the chain is resolved
 // into an array of this many entries on the stack). The host tests raise

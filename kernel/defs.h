@@ -51,6 +51,7 @@ void   disk_counters(uint64 *v);
 int    vconsole_attach(struct vio_dev *d);   // devfiles.c: /dev/vcons
 void   vconsole_intr(void);
 void   vconsole_counters(uint64 *v);
+void   vconsole_ports(struct devinfo *out);  // its ports, for devinfo
 int    random_attach(struct vio_dev *d);     // devfiles.c: /dev/random
 void   random_intr(void);
 void   random_counters(uint64 *v);

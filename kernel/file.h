@@ -64,4 +64,5 @@ extern struct devsw devsw[];
 #define CONSOLE 1            // major number of the console
 #define VCONSOLE 2           // the virtio console, /dev/vcons (devfiles.c)
 #define RANDOM 3             // the virtio entropy device, /dev/random (devfiles.c)
+#define VPORT0 4             // /dev/vport0: virtio console port 0; port n is VPORT0 + n
 #endif

@@ -16,9 +16,10 @@
 // console even on a read-only disk, where it could not mknod one), and each
 // file named on the command line under its base name with one leading '_'
 // removed (user/_cat becomes "cat"), and a directory "dev" with the device
-// nodes console (major 1), vcons (2, the virtio console) and random (3, the
-// virtio entropy device); the kernel's devsw[] serves only the majors whose
-// device is present (kernel/glue/devfiles.c).
+// nodes console (major 1), vcons (2, the virtio console's shell port), random
+// (3, the virtio entropy device) and vport0..vport3 (4..7, the virtio
+// console's ports by number); the kernel's devsw[] serves only the majors
+// whose device is present (kernel/glue/devfiles.c).
 //
 // Byte order: the kernel reads the image on RISC-V, which is little-endian.
 // Every number goes through le16()/le32(), which store it little-endian
@@ -48,6 +49,8 @@
 #define CONSOLE_MAJOR 1    // kernel/file.h's CONSOLE; file.h is kernel-only
 #define VCONSOLE_MAJOR 2   // kernel/file.h's VCONSOLE
 #define RANDOM_MAJOR 3     // kernel/file.h's RANDOM
+#define VPORT0_MAJOR 4     // kernel/file.h's VPORT0: /dev/vport<n> is major VPORT0 + n
+#define NVPORT 4           // ports 0..3, as many as the kernel drives (VCONS_MAX_PORTS)
 
 _Static_assert(sizeof(struct dinode) == 64, "struct dinode must be 64 bytes");
 _Static_assert(sizeof(struct dirent) == 16, "struct dirent must be 16 bytes");
@@ -265,6 +268,11 @@ make_dev_dir(uint root)
   add_device(dev, "console", CONSOLE_MAJOR);
   add_device(dev, "vcons", VCONSOLE_MAJOR);
   add_device(dev, "random", RANDOM_MAJOR);
+  for(int i = 0; i < NVPORT; i++){
+    char name[] = "vport0";
+    name[5] = (char)('0' + i);
+    add_device(dev, name, VPORT0_MAJOR + i);
+  }
 }
 
 // ---- the image ----

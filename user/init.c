@@ -6,8 +6,10 @@
 //    if the disk does not have one yet. Every later process inherits them.
 // 2. It starts the shell, and starts a new one whenever the shell exits
 //    (for example after Ctrl-D at the prompt).
-// 2b. If the machine has a virtio console (/dev/vcons has a driver), a
-//    child of init runs a second shell there, again and again.
+// 2b. If the machine has a virtio console with a port for a shell
+//    (/dev/vcons: its console port, else the first port that became
+//    ready), a child of init runs a second shell there, again and again,
+//    and init says which port that is.
 // 3. Meanwhile it reaps orphans: when a process exits, its children are
 //    given to init, and init's wait() collects them so they do not stay
 //    zombies forever.
@@ -16,6 +18,7 @@
 #include "kernel/types.h"
 #include "kernel/stat.h"
 #include "kernel/fcntl.h"
+#include "kernel/devinfo.h"
 #include "user/user.h"
 
 #define CONSOLE_MAJOR 1   // kernel/file.h: devsw[1] is the console
@@ -36,12 +39,13 @@ open_console(void)
   dup(0);
 }
 
-// A second shell on the virtio console, if there is one. mkfs puts the
-// node /dev/vcons on the disk; on a disk made without it (an older image)
-// init makes it, as it does for the console. The kernel serves the node
-// only when the device is present: a read of 0 bytes fails otherwise.
-static void
-start_vconsole_shell(void)
+// Does /dev/vcons have a port behind it? A read of 0 bytes fails when the
+// virtio console is missing or has no port (the kernel waits for the
+// device to announce its ports first). mkfs puts the node on the disk; on
+// a disk made without it (an older image) init makes it, as it does for
+// the console.
+static int
+vcons_present(void)
 {
   char c;
   int fd = open("/dev/vcons", O_RDWR);
@@ -52,12 +56,44 @@ start_vconsole_shell(void)
     fd = open("/dev/vcons", O_RDWR);
   }
   if(fd < 0)
-    return;            // a read-only disk without the node: no second shell
+    return 0;          // a read-only disk without the node: no second shell
   int present = read(fd, &c, 0) == 0;
   close(fd);
-  if(!present)
-    return;
+  return present;
+}
+
+// "init: starting sh on /dev/vcons (virtio-console port 1, a serial port,
+// name "x")": the port the kernel chose, from the device table (lsdev -v
+// lists the same).
+static void
+say_shell_port(void)
+{
+  struct devinfo d;
+
+  for(int i = 0; devinfo(i, &d) == 0; i++){
+    for(int k = 0; k < d.nports && k < DEVINFO_NPORT; k++){
+      struct devinfo_port *p = &d.port[k];
+      if(!(p->flags & DEVINFO_PORT_SHELL))
+        continue;
+      p->name[sizeof(p->name) - 1] = 0;
+      printf("init: starting sh on /dev/vcons (virtio-console port %d, %s", p->id,
+             (p->flags & DEVINFO_PORT_CONSOLE) ? "a console port" : "a serial port");
+      if(p->name[0])
+        printf(", name \"%s\"", p->name);
+      printf(")\n");
+      return;
+    }
+  }
   printf("init: starting sh on /dev/vcons\n");
+}
+
+// A second shell on the virtio console, if it has a port for one.
+static void
+start_vconsole_shell(void)
+{
+  if(!vcons_present())
+    return;
+  say_shell_port();
   if(fork() != 0)
     return;            // init itself (or fork failed: no second shell)
 
@@ -84,6 +120,8 @@ start_vconsole_shell(void)
       ;                // our only children are shells; orphans go to init
     if(status != 0)
       sleep(10);       // exec failed: do not spin
+    if(!vcons_present())
+      exit(0);         // the port went away (unplugged, or the device failed)
   }
 }
 

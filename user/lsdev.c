@@ -17,9 +17,31 @@
 // before and after a command to see what that command cost the device:
 // the virtio console's tx_bytes / tx_chains shows how many bytes travel
 // in one chain (transmit is batched, not one descriptor per byte).
+// A device with ports (the virtio console, virtio 1.2 section 5.3) gets a
+// line per port:
+//
+//      port 1  serial         guest=open host=open   in=12 out=345 name=org.x
+//
+// "console" if the device made it a console port, "shell" for the port of
+// /dev/vcons, whether this side (guest) and the other side (host) have it
+// open, the bytes that went in and out, and the device's name for it.
 #include "kernel/types.h"
 #include "kernel/devinfo.h"
 #include "user/user.h"
+
+static void
+print_port(struct devinfo_port *p)
+{
+  p->name[sizeof(p->name) - 1] = 0;
+  printf("      port %d  %-7s %-5s  guest=%s host=%s  in=%ld out=%ld", p->id,
+         (p->flags & DEVINFO_PORT_CONSOLE) ? "console" : "serial",
+         (p->flags & DEVINFO_PORT_SHELL) ? "shell" : "",
+         (p->flags & DEVINFO_PORT_OPEN) ? "open" : "closed",
+         (p->flags & DEVINFO_PORT_HOST) ? "open" : "closed", p->rx_bytes, p->tx_bytes);
+  if(p->name[0])
+    printf(" name=%s", p->name);
+  printf("\n");
+}
 
 int
 main(int argc, char *argv[])
@@ -46,6 +68,8 @@ main(int argc, char *argv[])
       printf(" %s=%ld", d.statname[k], d.stat[k]);
     }
     printf("\n");
+    for(int k = 0; k < d.nports && k < DEVINFO_NPORT; k++)
+      print_port(&d.port[k]);
   }
   if(i == 0)
     printf("(no virtio devices)\n");

@@ -5,8 +5,9 @@
 //     (devinfo() system call, the `lsdev` program),
 //   - binds drivers through one table (bindings[]): the first virtio-blk
 //     device becomes the root disk (disk.c), the first console and entropy
-//     devices become /dev/vcons and /dev/random (devfiles.c), the first
-//     network device carries the network stack (sysnet.c),
+//     devices become /dev/vcons (and /dev/vport0..) and /dev/random
+//     (devfiles.c), the first network device carries the network stack
+//     (sysnet.c),
 //   - and routes each slot's PLIC interrupt to its driver.
 //
 // The drivers themselves are portable and live in virtio/; the glue files
@@ -37,7 +38,8 @@
 // driver; later ones are listed with driver "-". attach() starts the
 // driver on a probed device and puts it to use (0, or -1 after the driver
 // logged why); intr() is the device's interrupt; counters() fills the four
-// numbers `lsdev -v` shows under the names given here.
+// numbers `lsdev -v` shows under the names given here; ports(), for a
+// device with ports (the console), fills in the row's port list.
 struct binding {
   uint32 type;                       // VIRTIO_ID_*
   const char *driver;
@@ -45,13 +47,14 @@ struct binding {
   void (*intr)(void);
   void (*counters)(uint64 *v);
   const char *names[DEVINFO_NSTAT];
+  void (*ports)(struct devinfo *out);  // 0: no ports
 };
 
 static const struct binding bindings[] = {
   { VIRTIO_ID_BLOCK,   "virtio-blk",     disk_attach,     disk_intr,     disk_counters,
     { "chains", "notifies", "interrupts", "errors" } },
   { VIRTIO_ID_CONSOLE, "virtio-console", vconsole_attach, vconsole_intr, vconsole_counters,
-    { "tx_bytes", "tx_chains", "rx_bytes", "interrupts" } },
+    { "tx_bytes", "tx_chains", "rx_bytes", "interrupts" }, vconsole_ports },
   { VIRTIO_ID_ENTROPY, "virtio-rng",     random_attach,   random_intr,   random_counters,
     { "chains", "bytes", "short_reads", "interrupts" } },
   { VIRTIO_ID_NET,     "virtio-net",     sysnet_attach,   sysnet_intr,   sysnet_counters,
@@ -215,6 +218,8 @@ devinfo_get(int idx, struct devinfo *out)
       safestrcpy(out->statname[i], s->b->names[i], sizeof(out->statname[i]));
       out->stat[i] = v[i];
     }
+    if(s->b->ports)
+      s->b->ports(out);
   }
   return 0;
 }

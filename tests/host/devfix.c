@@ -109,18 +109,47 @@ void tblk_limits(struct tblk *t, uint32_t size_max, uint32_t seg_max)
   vdm_blk_refresh(&t->m);
 }
 
-struct tcons *tcons_create(uintptr_t base, int version)
+static struct tcons *tcons_alloc(uintptr_t base)
 {
   struct tcons *t = calloc(1, sizeof(*t));
-  struct vdm_char_backend be;
+  int i;
 
   t->base = base;
-  fakechar_init(&t->fc);
-  fakechar_backend(&t->fc, &be);
+  for (i = 0; i < VDM_CONSOLE_MAX_PORTS; i++)
+    fakechar_init(&t->fc[i]);
+  return t;
+}
+
+struct tcons *tcons_create(uintptr_t base, int version)
+{
+  struct tcons *t = tcons_alloc(base);
+  struct vdm_char_backend be;
+
+  fakechar_backend(&t->fc[0], &be);
   vdm_console_init(&t->m, &be, (uint32_t)version);
   t->m.vdm.test_arg = t;
   vdm_host_attach(&t->m.vdm, base);
   return t;
+}
+
+struct tcons *tcons_create_multiport(uintptr_t base, int version, uint32_t max_nr_ports)
+{
+  struct tcons *t = tcons_alloc(base);
+
+  vdm_console_init_multiport(&t->m, max_nr_ports, (uint32_t)version);
+  t->m.vdm.test_arg = t;
+  vdm_host_attach(&t->m.vdm, base);
+  return t;
+}
+
+int tcons_add_port(struct tcons *t, uint32_t id, int console, const char *name)
+{
+  struct vdm_char_backend be;
+
+  if (id >= VDM_CONSOLE_MAX_PORTS)
+    return -1;
+  fakechar_backend(&t->fc[id], &be);
+  return vdm_console_add_port(&t->m, id, &be, console, name);
 }
 
 void tcons_destroy(struct tcons *t)

@@ -5,7 +5,7 @@
 //
 //   struct tblk   virtio-blk on a RAM disk whose sector s byte i starts as
 //                 tblk_pattern(s, i); records arrival/completion order
-//   struct tcons  virtio-console on a fakechar byte stream (vdm_host.h)
+//   struct tcons  virtio-console, each port on a fakechar byte stream (vdm_host.h)
 //   struct trng   virtio-rng on the xorshift PRNG
 //   struct tnet   virtio-net, looping frames back or capturing them
 //
@@ -70,12 +70,18 @@ int          tblk_start_driver(struct vio_dev *dev, struct vblk *vb, uintptr_t b
 // shut the driver down if it is running; then destroy *t (if any), *t = NULL.
 void         tblk_cleanup(struct tblk **t, struct vblk *vb, int aborted);
 
+// The console: fc[n] is port n's wire. tcons_create makes the one-port
+// device (port 0, no MULTIPORT); tcons_create_multiport a MULTIPORT one
+// with max_nr_ports in its configuration and no port, and tcons_add_port
+// attaches port `id` on fc[id] (name NULL: none).
 struct tcons {
   struct vdm_console m;
-  struct fakechar fc;
+  struct fakechar fc[VDM_CONSOLE_MAX_PORTS];
   uintptr_t base;
 };
 struct tcons *tcons_create(uintptr_t base, int version);
+struct tcons *tcons_create_multiport(uintptr_t base, int version, uint32_t max_nr_ports);
+int           tcons_add_port(struct tcons *t, uint32_t id, int console, const char *name);
 void          tcons_destroy(struct tcons *t);
 
 struct trng {

@@ -275,13 +275,18 @@ static void release_driver(struct vio_dev *dev, struct virtq *q1, struct virtq *
     vos_dma_free(dma, size);
 }
 
+// The console has a pair of queues per port and, with MULTIPORT, the
+// control pair; vc.dma_size says how large its DMA block is.
 static void stop_cons_driver(void)
 {
+  uint32_t i;
+
   if (!vc_up)
     return;
   vc_up = 0;
-  release_driver(vc.dev, &vc.rxq, &vc.txq, vc.dma, (size_t)VCONS_RX_BUFS * VCONS_RX_BUF_SIZE +
-                                                  (size_t)VCONS_TX_BUFS * VCONS_TX_BUF_SIZE);
+  release_driver(vc.dev, &vc.crxq, &vc.ctxq, vc.dma, vc.dma_size);
+  for (i = 0; i < VCONS_MAX_PORTS; i++)
+    release_driver(0, &vc.port[i].rxq, &vc.port[i].txq, 0, 0);
   vc.dma = 0;
 }
 
@@ -400,8 +405,8 @@ static void test_model_console_config(void)
   // 5.3.5.1: emerg_wr works on an unconfigured device, queues or not.
   vos_mmio_write32(CONS_BASE + VIRTIO_MMIO_CONFIG + 8, 'Z');
   vos_mmio_write32(CONS_BASE + VIRTIO_MMIO_CONFIG + 8, 0x100 | '!');
-  expect(tc->fc.out_len == 2 && tc->fc.out[0] == 'Z' && tc->fc.out[1] == '!',
-         "emergency write: %u bytes out", tc->fc.out_len);
+  expect(tc->fc[0].out_len == 2 && tc->fc[0].out[0] == 'Z' && tc->fc[0].out[1] == '!',
+         "emergency write: %u bytes out", tc->fc[0].out_len);
 }
 
 // A queue set up by hand on the blk model, for chains no driver would build.
@@ -489,7 +494,7 @@ static uint32_t cons_collect(uint8_t *buf, uint32_t n, int limit)
   int r;
 
   while (got < n && limit-- > 0) {
-    r = vcons_read(&vc, buf + got, n - got, 1);
+    r = vcons_read(&vc, 0, buf + got, n - got, 1);
     if (r < 0)
       break;
     got += (uint32_t)r;
@@ -508,13 +513,13 @@ static void cons_roundtrip(int version)
   tc = tcons_create(CONS_BASE, version);
   if (!start_cons_driver())
     goto out;
-  fakechar_push(&tc->fc, msg, n);
+  fakechar_push(&tc->fc[0], msg, n);
   expect(cons_collect(buf, n, 50) == n && memcmp(buf, msg, n) == 0, "read back %.*s",
          (int)n, buf);
-  expect(vcons_write(&vc, buf, n) == (int)n, "write");
+  expect(vcons_write(&vc, 0, buf, n) == (int)n, "write");
   steps(3);
-  expect(tc->fc.out_len == n && memcmp(tc->fc.out, msg, n) == 0, "%u bytes out",
-         tc->fc.out_len);
+  expect(tc->fc[0].out_len == n && memcmp(tc->fc[0].out, msg, n) == 0, "%u bytes out",
+         tc->fc[0].out_len);
   expect(guard_ok(buf, 64), "caller buffer overrun");
   expect(tc->m.vdm.q[0].stats.interrupts > 0 && tc->m.vdm.q[1].stats.interrupts > 0,
          "no used buffer notifications");
@@ -537,31 +542,31 @@ static void test_console_64k_backpressure(void)
   for (i = 0; i < total; i++)
     in[i] = (uint8_t)(i * 131 + (i >> 9));
   tc = tcons_create(CONS_BASE, 2);
-  tc->fc.chunk = 7;  // at most 7 bytes per backend call, both ways
+  tc->fc[0].chunk = 7;  // at most 7 bytes per backend call, both ways
   if (!start_cons_driver())
     goto out;
   while (echoed < total && spins++ < 200000) {
     if (pushed < total)
-      pushed += fakechar_push(&tc->fc, in + pushed, total - pushed < 300 ? total - pushed : 300);
+      pushed += fakechar_push(&tc->fc[0], in + pushed, total - pushed < 300 ? total - pushed : 300);
     // The wire drains a little at a time. Read only when a transmit buffer
     // is free, so the echo below never has to wait for the wire (which
     // only this loop moves along).
-    tc->fc.out_cap = tc->fc.out_len + 1 + (uint32_t)(spins % 50);
-    r = vc.tx_free > 0 ? vcons_read(&vc, buf, 1000, 1) : 0;
+    tc->fc[0].out_cap = tc->fc[0].out_len + 1 + (uint32_t)(spins % 50);
+    r = vc.port[0].tx_free > 0 ? vcons_read(&vc, 0, buf, 1000, 1) : 0;
     if (!expect(r >= 0, "read failed at %u", echoed))
       break;
     if (r > 0) {
-      expect(vcons_write(&vc, buf, (uint32_t)r) == r, "write failed");
+      expect(vcons_write(&vc, 0, buf, (uint32_t)r) == r, "write failed");
       echoed += (uint32_t)r;
     }
     steps(1);
   }
-  tc->fc.out_cap = 0;
-  for (spins = 0; spins < 20000 && tc->fc.out_len < total; spins++)
+  tc->fc[0].out_cap = 0;
+  for (spins = 0; spins < 20000 && tc->fc[0].out_len < total; spins++)
     steps(1);
-  expect(echoed == total && tc->fc.out_len == total, "echoed %u, %u out of %u", echoed,
-         tc->fc.out_len, total);
-  expect(memcmp(tc->fc.out, in, total) == 0, "bytes came back changed or out of order");
+  expect(echoed == total && tc->fc[0].out_len == total, "echoed %u, %u out of %u", echoed,
+         tc->fc[0].out_len, total);
+  expect(memcmp(tc->fc[0].out, in, total) == 0, "bytes came back changed or out of order");
   expect(guard_ok(buf, 1000), "caller buffer overrun");
 out:
   free(in);
@@ -582,12 +587,12 @@ static void test_console_flow_control(void)
   tc = tcons_create(CONS_BASE, 2);
   if (!start_cons_driver())
     goto out;
-  fakechar_push(&tc->fc, in, total);
+  fakechar_push(&tc->fc[0], in, total);
   steps(50);
-  expect(tc->fc.in_tail - tc->fc.in_head > 0, "the device swallowed everything with no reader");
-  expect(tc->m.vdm.q[0].npending == 0 && !tc->fc.want_rx,
-         "device holds %u receive buffers, want_rx %d", tc->m.vdm.q[0].npending, tc->fc.want_rx);
-  expect(vc.stats.rx_held > 0 || vc.held_count > 0, "the driver never held a buffer");
+  expect(tc->fc[0].in_tail - tc->fc[0].in_head > 0, "the device swallowed everything with no reader");
+  expect(tc->m.vdm.q[0].npending == 0 && !tc->fc[0].want_rx,
+         "device holds %u receive buffers, want_rx %d", tc->m.vdm.q[0].npending, tc->fc[0].want_rx);
+  expect(vc.port[0].stats.rx_held > 0 || vc.port[0].held_count > 0, "the driver never held a buffer");
   got = cons_collect(out, total, 20000);
   expect(got == total && memcmp(out, in, total) == 0, "%u of %u bytes, or changed", got, total);
   expect(guard_ok(out, total), "caller buffer overrun");
@@ -945,7 +950,7 @@ static void cons_fault(enum vdm_fault f, int transmit)
     vc_up = 1;
     expect(vcons_init(&vc, &dcons) == -1, "init succeeded without FEATURES_OK");
     expect(tc->m.vdm.regs.status & VIRTIO_STATUS_FAILED, "FAILED not set");
-    expect(vcons_write(&vc, "x", 1) == -1 && vcons_read(&vc, buf, 1, 1) == -1,
+    expect(vcons_write(&vc, 0, "x", 1) == -1 && vcons_read(&vc, 0, buf, 1, 1) == -1,
            "I/O on a console that refused us");
     goto out;
   }
@@ -956,10 +961,10 @@ static void cons_fault(enum vdm_fault f, int transmit)
   for (tries = 0; tries < 12 && r >= 0; tries++) {
     if (transmit) {
       memset(buf, 'a' + tries, 256);
-      r = vcons_write(&vc, buf, 256);
+      r = vcons_write(&vc, 0, buf, 256);
     } else {
-      fakechar_push(&tc->fc, "0123456789", 10);
-      r = vcons_read(&vc, buf, 256, 0);
+      fakechar_push(&tc->fc[0], "0123456789", 10);
+      r = vcons_read(&vc, 0, buf, 256, 0);
     }
     steps(2);
     if (timed_out)
@@ -972,7 +977,7 @@ static void cons_fault(enum vdm_fault f, int transmit)
            "%s: the driver did not give up on the device", vdm_fault_name(f));
     expect(!tc->m.vdm.q[0].ready && !tc->m.vdm.q[1].ready, "%s: device not reset",
            vdm_fault_name(f));
-    fakechar_push(&tc->fc, "late bytes", 10);
+    fakechar_push(&tc->fc[0], "late bytes", 10);
     check_device_quiet(&tc->m.vdm, vc.dma, (size_t)VCONS_RX_BUFS * VCONS_RX_BUF_SIZE,
                        vdm_fault_name(f));
   }
@@ -1250,9 +1255,9 @@ static int random_cons_op(struct rstate *st)
   if (rnd(2)) {
     for (i = 0; i < n; i++)
       tmp[i] = stream_byte(st->cons_in_sent + i, 1);
-    st->cons_in_sent += fakechar_push(&tc->fc, tmp, n);
+    st->cons_in_sent += fakechar_push(&tc->fc[0], tmp, n);
     memset(st->cbuf + 300, CANARY, GUARD);
-    r = vcons_read(&vc, st->cbuf, n, 1);
+    r = vcons_read(&vc, 0, st->cbuf, n, 1);
     for (i = 0; r > 0 && i < (uint32_t)r; i++) {
       if (!expect(st->cbuf[i] == stream_byte(st->cons_in_read + i, 1),
                   "console input byte %u changed", st->cons_in_read + i))
@@ -1263,20 +1268,20 @@ static int random_cons_op(struct rstate *st)
   } else {
     for (i = 0; i < n; i++)
       tmp[i] = stream_byte(st->cons_out_sent + i, 2);
-    r = vcons_write(&vc, tmp, n);
+    r = vcons_write(&vc, 0, tmp, n);
     if (r > 0)
       st->cons_out_sent += (uint32_t)r;
   }
   if (!expect(guard_ok(st->cbuf, 300), "console: caller buffer overrun"))
     return -1;
   // Whatever reached the wire so far must be the stream, in order.
-  for (i = st->cons_out_base; i < tc->fc.out_len; i++) {
-    if (!expect(tc->fc.out[i] == stream_byte(i - st->cons_out_base, 2),
+  for (i = st->cons_out_base; i < tc->fc[0].out_len; i++) {
+    if (!expect(tc->fc[0].out[i] == stream_byte(i - st->cons_out_base, 2),
                 "console output byte %u changed", i - st->cons_out_base))
       return -1;
   }
-  if (tc->fc.out_len > FAKECHAR_BUF - 1000) {  // keep the fake wire from filling up
-    tc->fc.out_len = 0;
+  if (tc->fc[0].out_len > FAKECHAR_BUF - 1000) {  // keep the fake wire from filling up
+    tc->fc[0].out_len = 0;
     st->cons_out_base = 0;
     st->cons_out_sent = 0;
     // bytes still in flight would now be misplaced: restart both streams
@@ -1345,8 +1350,8 @@ static int cons_episode_step(struct rstate *st)
 
   for (i = 0; i < 10; i++)
     tmp[i] = stream_byte(st->cons_in_sent + i, 1);
-  st->cons_in_sent += fakechar_push(&tc->fc, tmp, 10);
-  r = vcons_read(&vc, st->cbuf, 300, 0);
+  st->cons_in_sent += fakechar_push(&tc->fc[0], tmp, 10);
+  r = vcons_read(&vc, 0, st->cbuf, 300, 0);
   for (i = 0; r > 0 && i < (uint32_t)r; i++) {
     if (!expect(st->cbuf[i] == stream_byte(st->cons_in_read + i, 1),
                 "console input byte %u changed", st->cons_in_read + i))
@@ -1358,7 +1363,7 @@ static int cons_episode_step(struct rstate *st)
     return -1;
   for (i = 0; i < 50; i++)
     tmp[i] = stream_byte(st->cons_out_sent + i, 2);
-  r = vcons_write(&vc, tmp, 50);
+  r = vcons_write(&vc, 0, tmp, 50);
   if (r > 0)
     st->cons_out_sent += (uint32_t)r;
   steps(1);
@@ -1368,8 +1373,8 @@ static int cons_episode_step(struct rstate *st)
 static void restart_console(struct rstate *st)
 {
   stop_cons_driver();
-  tc->fc.in_head = tc->fc.in_tail;  // bytes the old driver never saw: drop them
-  tc->fc.out_len = 0;
+  tc->fc[0].in_head = tc->fc[0].in_tail;  // bytes the old driver never saw: drop them
+  tc->fc[0].out_len = 0;
   st->cons_in_sent = st->cons_in_read = 0;
   st->cons_out_sent = st->cons_out_base = 0;
   tc->m.vdm.fault = VDM_FAULT_NONE;
