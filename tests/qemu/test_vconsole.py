@@ -1,10 +1,19 @@
 """QEMU tests of the virtio console (virtio/virtio_console.c,
 kernel/glue/devfiles.c, user/init.c's second shell). The test is the other end
-of the virtconsole: a TCP connection to the chardev socket QEMU listens on.
+of each port: a TCP connection to the chardev socket QEMU listens on.
 
-  vconsole_shell     echo and ls through the second shell
-  vconsole_cat_64k   64 KB through `cat` come back intact and in order
-  vconsole_legacy    the legacy transport
+  vconsole_shell       echo and ls through the second shell (a virtconsole)
+  vconsole_cat_64k     64 KB through `cat` come back intact and in order
+  vconsole_legacy      the legacy transport
+  vconsole_serialport  a plain virtserialport (port 1, no console port):
+                       the shell runs there, and `lsdev -v` says so
+  vconsole_multiport   a virtconsole and two virtserialports: the shell on
+                       the console port, bytes out of and back into each
+                       other port through its own socket, every port listed
+
+QEMU's virtio-serial is a MULTIPORT device (virtio 1.2 5.3.6.2) with room
+for 31 ports; it keeps port 0 for a virtconsole, so the first
+virtserialport is port 1 and the next port 2.
 """
 import random
 import re
@@ -67,20 +76,60 @@ class Wire:
         self.sock.close()
 
 
-def boot(name, legacy=False):
-    port = netutil.free_port()
-    q = Qemu(fresh_disk(name), legacy=legacy, extra=netutil.vconsole_args(port), log_name=name)
-    banner = q.expect(PROMPT, BOOT_TIMEOUT)
-    assert re.search(r"console \(3\)\s+virtio-console", banner), "no virtio-console:\n" + banner
-    assert "init: starting sh on /dev/vcons" in q.transcript, "init did not start a second shell"
-    w = Wire(port)
-    # The second shell's first prompt may or may not have waited for us
-    # (QEMU holds what the guest sent before we connected, up to a point):
-    # skip everything up to the output of a command of our own.
+def chardev(cid, tcp_port):
+    """A chardev that is a TCP server on 127.0.0.1:tcp_port, not waiting for us."""
+    return ["-chardev", "socket,id=%s,host=127.0.0.1,port=%d,server=on,wait=off" % (cid, tcp_port)]
+
+
+def sync(w):
+    """The second shell's first prompt may or may not have waited for us
+    (QEMU holds what the guest sent before we connected, up to a point):
+    skip everything up to the output of a command of our own."""
     marker = "vsync%08x" % random.getrandbits(32)
     w.send(b"echo " + marker.encode() + b"\n")
     w.expect(marker.encode() + rb"\n\$ ")
+
+
+def boot(name, legacy=False, devices=None, shell_port=0):
+    """QEMU with a virtio-serial device: by default a virtconsole on one
+    TCP port; `devices` is (QEMU options, TCP port of the shell's port).
+    Waits for init to say it started the second shell on port `shell_port`
+    and connects to it."""
+    if devices is None:
+        port = netutil.free_port()
+        args = netutil.vconsole_args(port)
+    else:
+        args, port = devices
+    q = Qemu(fresh_disk(name), legacy=legacy, extra=args, log_name=name)
+    w = None
+    try:
+        banner = q.expect(PROMPT, BOOT_TIMEOUT)
+        assert re.search(r"console \(3\)\s+virtio-console", banner), "no virtio-console:\n" + banner
+        want = "init: starting sh on /dev/vcons (virtio-console port %d," % shell_port
+        assert want in q.transcript, "init did not say %r:\n%s" % (want, q.transcript[-1500:])
+        w = Wire(port)
+        sync(w)
+    except BaseException:
+        # The caller gets no QEMU to kill: kill it here, and keep its transcript.
+        if w is not None:
+            w.close()
+        q.kill()
+        raise
     return q, w
+
+
+def console_ports(q):
+    """The port lines of the virtio console in `lsdev -v` on the UART shell:
+    {id: {"kind", "shell", "guest", "host", "in", "out", "name"}}."""
+    out = q.run("lsdev -v")
+    ports = {}
+    for m in re.finditer(r"^\s+port (\d+)\s+(console|serial)\s+(shell)?\s*guest=(\w+) host=(\w+)"
+                         r"\s+in=(\d+) out=(\d+)(?: name=(\S+))?$", out, re.M):
+        ports[int(m.group(1))] = {"kind": m.group(2), "shell": bool(m.group(3)),
+                                  "guest": m.group(4), "host": m.group(5), "in": int(m.group(6)),
+                                  "out": int(m.group(7)), "name": m.group(8)}
+    assert ports, "lsdev -v lists no console ports:\n" + out
+    return ports
 
 
 def console_counters(q):
@@ -183,4 +232,91 @@ def test_vconsole_legacy():
         assert out.strip() == "legacy console", repr(out)
     finally:
         w.close()
+        q.kill()
+
+
+def test_vconsole_serialport():
+    """A plain virtserialport, no virtconsole: QEMU makes it port 1. The
+    shell runs there; a line goes through it and back; lsdev -v says so."""
+    port = netutil.free_port()
+    args = chardev("c0", port) + ["-device", "virtio-serial-device",
+                                  "-device", "virtserialport,chardev=c0,name=org.test.serial"]
+    q, w = boot("vconsole_serialport", devices=(args, port), shell_port=1)
+    try:
+        assert re.search(r'port 1, a serial port, name "org.test.serial"\)', q.transcript), \
+            q.transcript[-1500:]
+        out = w.run("echo a line round trip")
+        assert out.strip() == "a line round trip", repr(out)
+        ports = console_ports(q)
+        assert sorted(ports) == [1], "ports listed: %s" % ports
+        p = ports[1]
+        assert (p["kind"], p["shell"], p["guest"], p["host"], p["name"]) == \
+            ("serial", True, "open", "open", "org.test.serial"), p
+        assert p["in"] > 0 and p["out"] > 0, p
+    finally:
+        w.close()
+        q.kill()
+
+
+def test_vconsole_multiport(progress):
+    """A virtconsole and two virtserialports (ports 0, 1 and 2), each on its
+    own TCP socket. The shell runs on the console port; on each other port
+    the guest writes a line that arrives at that port's socket only, and
+    `cat` sends what the socket sends straight back out of the same port."""
+    tcp = [netutil.free_port() for _ in range(3)]
+    args = (chardev("c0", tcp[0]) + chardev("c1", tcp[1]) + chardev("c2", tcp[2]) +
+            ["-device", "virtio-serial-device",
+             "-device", "virtconsole,chardev=c0,name=org.test.console",
+             "-device", "virtserialport,chardev=c1,name=org.test.one",
+             "-device", "virtserialport,chardev=c2"])
+    q, shell = boot("vconsole_multiport", devices=(args, tcp[0]), shell_port=0)
+    extra = {}
+    try:
+        assert re.search(r'port 0, a console port, name "org.test.console"\)', q.transcript), \
+            q.transcript[-1500:]
+        extra = {1: Wire(tcp[1]), 2: Wire(tcp[2])}
+        for n, w in extra.items():
+            # Out: the shell writes to /dev/vportN; the line arrives at N's socket.
+            word = "out-of-port-%d-%08x" % (n, random.getrandbits(32))
+            out = shell.run("echo %s > /dev/vport%d" % (word, n))
+            assert out.strip() == "", repr(out)
+            got = w.expect(word.encode() + rb"\n", 30)
+            assert got == word.encode() + b"\n", "port %d's socket got %r" % (n, got)
+            # Back: cat copies what port N receives out of port N again,
+            # until the Ctrl-D byte the socket sends last.
+            shell.send(b"cat < /dev/vport%d > /dev/vport%d\n" % (n, n))
+            line = ("into-port-%d-and-back-%08x\n" % (n, random.getrandbits(32))).encode()
+            w.send(line)
+            got = w.expect(re.escape(line), 30)
+            assert got == line, "port %d: sent %r, got back %r" % (n, line, got)
+            w.send(b"\x04")
+            shell.expect(rb"\$ ", 30)
+            progress("port %d: a line out, a line in and back" % n)
+        # Nothing crossed over: the other sockets saw only their own bytes.
+        for n, w in extra.items():
+            w.sock.setblocking(False)
+            try:
+                stray = w.sock.recv(65536)
+            except BlockingIOError:
+                stray = b""
+            assert stray == b"" and w.buf == b"", "port %d's socket got stray bytes %r" % (
+                n, w.buf + stray)
+        out = shell.run("echo still here")
+        assert out.strip() == "still here", repr(out)
+        ports = console_ports(q)
+        assert sorted(ports) == [0, 1, 2], "ports listed: %s" % ports
+        want = {0: ("console", True, "org.test.console"), 1: ("serial", False, "org.test.one"),
+                2: ("serial", False, None)}
+        for n, (kind, is_shell, name) in want.items():
+            p = ports[n]
+            assert (p["kind"], p["shell"], p["name"]) == (kind, is_shell, name), (n, p)
+            assert p["guest"] == "open" and p["host"] == "open", (n, p)
+            assert p["in"] > 0 and p["out"] > 0, (n, p)
+        progress("lsdev -v: %s" % ", ".join("port %d %s%s" % (n, ports[n]["kind"],
+                                                             " (shell)" if ports[n]["shell"] else "")
+                                            for n in sorted(ports)))
+    finally:
+        for w in extra.values():
+            w.close()
+        shell.close()
         q.kill()
