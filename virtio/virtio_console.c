@@ -35,6 +35,9 @@
 #include "virtio_dev.h"
 #include "virtio_console.h"
 
+// The DMA block, in bytes: per port its receive then its transmit
+// buffers; after the last port the control receive buffers and the one
+// control message on its way out.
 #define RX_BYTES      ((uint32_t)VCONS_RX_BUFS * VCONS_RX_BUF_SIZE)
 #define TX_BYTES      ((uint32_t)VCONS_TX_BUFS * VCONS_TX_BUF_SIZE)
 #define PORT_BYTES    (RX_BYTES + TX_BYTES)
@@ -42,9 +45,13 @@
 #define CTRL_BYTES    (CTRL_RX_BYTES + VIRTIO_CONSOLE_CTRL_SIZE)
 #define NQUEUES       (2 * VCONS_MAX_PORTS + 2)   // every queue we may set up
 
+// The ring's counters run free and are reduced modulo its size; a power
+// of two keeps that right when the 32-bit counters wrap.
 _Static_assert((VCONS_RING_SIZE & (VCONS_RING_SIZE - 1)) == 0,
                "VCONS_RING_SIZE must be a power of two");
 
+// Where buffer i of each kind lives. These addresses are also the
+// tokens virtq hands back with a completion.
 static uint8_t *rx_buf(struct vcons_port *p, uint32_t i)
 {
   return p->rx_mem + i * VCONS_RX_BUF_SIZE;
@@ -82,6 +89,8 @@ static int buf_index(uint8_t *mem, void *token, uint32_t size, uint32_t count)
   return (int)(off / size);
 }
 
+// A plain loop: the portable core has no C library (the M3 build links
+// none), and these copies are at most a buffer long.
 static void copy_bytes(uint8_t *dst, const uint8_t *src, uint32_t n)
 {
   while (n-- > 0)
@@ -95,6 +104,9 @@ static int all_queues(struct vcons *vc, struct virtq **qs)
   uint32_t i;
   int n = 0;
 
+  // nports and multiport are settled before the first queue is set up,
+  // so this list also fits a set-up that failed half way (vio_unwind
+  // skips the queues that never got their rings).
   for (i = 0; i < vc->nports; i++) {
     qs[n++] = &vc->port[i].rxq;
     qs[n++] = &vc->port[i].txq;
@@ -116,15 +128,21 @@ static void wake_port(struct vcons_port *p)
 }
 
 // Give up on the device (lock held): stop it, and let every sleeper see it.
+// One misbehaving queue stops them all: the device as a whole has shown
+// it cannot be trusted with our memory, and vio_give_up's reset (2.4)
+// is for the whole device anyway.
 static void give_up(struct vcons *vc, const char *why)
 {
   struct virtq *qs[NQUEUES];
   uint32_t i;
 
   if (vc->broken)
-    return;
+    return;  // the first reason is the one worth logging
   vc->broken = 1;
   vio_give_up(vc->dev, "virtio-console", why, qs, all_queues(vc, qs));
+  // Readers, writers and writers-in-waiting of every port find `broken`
+  // when they wake, and return -1 (readers only after the bytes already
+  // in their ring).
   for (i = 0; i < vc->nports; i++)
     wake_port(&vc->port[i]);
 }
@@ -151,6 +169,8 @@ static void post_rx(struct vcons *vc, struct vcons_port *p, uint32_t i)
     give_up(vc, "receive queue refused a buffer");
 }
 
+// Free bytes in port p's ring. wr - rd is the fill even after either
+// counter wrapped past 2^32 (unsigned arithmetic).
 static uint32_t ring_room(struct vcons_port *p)
 {
   return VCONS_RING_SIZE - (p->ring_wr - p->ring_rd);
@@ -163,6 +183,8 @@ static int drain_held(struct vcons *vc, struct vcons_port *p)
 {
   int posted = 0;
 
+  // Oldest first: bytes must reach the reader in the order the device
+  // delivered them, and the device delivers a port's buffers in order.
   while (p->held_count > 0 && !vc->broken) {
     uint32_t i = p->held[p->held_first];
     uint32_t left = p->held_len[i] - p->held_off[i];
@@ -207,6 +229,9 @@ static void reap_rx(struct vcons *vc, struct vcons_port *p)
   do {
     while ((r = virtq_get(&p->rxq, &token, &len)) == 1) {
       i = buf_index(p->rx_mem, token, VCONS_RX_BUF_SIZE, p->nrx);
+      // Not one of this port's buffers, or more buffers back than we
+      // ever posted: virtq_get's checks make both impossible unless our
+      // own bookkeeping is wrong, and then nothing here can be trusted.
       if (i < 0 || p->held_count >= VCONS_RX_BUFS) {
         give_up(vc, "a receive completion we cannot place");
         return;
@@ -221,14 +246,21 @@ static void reap_rx(struct vcons *vc, struct vcons_port *p)
       p->stats.rx_buffers++;
       p->stats.rx_bytes += len;
     }
+    // virtq_get found a used entry that lies (an id we never gave out,
+    // a length beyond the buffer, an index running ahead, 2.7.8): the
+    // queue is marked broken, and so is the device for us.
     if (r < 0) {
       give_up(vc, "receive queue broken");
       return;
     }
   } while (virtq_enable_intr(&p->rxq));
-  // One notification for every buffer that went back (many per batch).
+  // Copy into the ring what fits and post the emptied buffers again: one
+  // notification for every buffer that went back (many per batch).
+  // virtq_kick's barrier (1) orders the new descriptors and ring entries
+  // before avail.idx, which the device reads first.
   if (drain_held(vc, p) > 0 && !vc->broken)
     virtq_kick(&p->rxq);
+  // Readers sleep on the ring's write counter; wake them only for bytes.
   if (p->ring_wr != before)
     vos_wakeup(&p->ring_wr);
 }
@@ -242,16 +274,22 @@ static void reap_tx(struct vcons *vc, struct vcons_port *p)
   void *token;
   int r, i;
 
+  // The same reaping loop as reap_rx: interrupts off while we look, on
+  // again with a last look after (barrier (4) in virtq_enable_intr).
   virtq_disable_intr(&p->txq);
   do {
     // len is ignored: a transmit buffer has nothing for the device to
     // write, and 5.3.6.3 lets legacy devices put anything there.
     while ((r = virtq_get(&p->txq, &token, &len)) == 1) {
       i = buf_index(p->tx_mem, token, VCONS_TX_BUF_SIZE, p->ntx);
+      // tx_busy is ours, not in memory the device can write: a buffer
+      // the device returns twice is caught here even if virtq missed it.
       if (i < 0 || !p->tx_busy[i]) {
         give_up(vc, "a transmit completion for a buffer the device did not have");
         return;
       }
+      // The device has read the bytes (5.3.6: a used transmit buffer is
+      // done with); the buffer may be filled again.
       p->tx_busy[i] = 0;
       p->tx_free++;
       freed++;
@@ -261,10 +299,13 @@ static void reap_tx(struct vcons *vc, struct vcons_port *p)
       return;
     }
   } while (virtq_enable_intr(&p->txq));
+  // Writers waiting for a buffer (vcons_write) sleep on tx_free.
   if (freed > 0)
     vos_wakeup(&p->tx_free);
 }
 
+// A transmit buffer of p the device does not have, or -1. A linear scan:
+// there are VCONS_TX_BUFS of them, a handful.
 static int free_tx_buffer(struct vcons_port *p)
 {
   uint32_t i;
@@ -276,6 +317,8 @@ static int free_tx_buffer(struct vcons_port *p)
   return -1;
 }
 
+// Should a blocked caller give up? The OS decides (a killed process on
+// RISC-V; a test's watchdog on the host); without a hook, never.
 static int interrupted(struct vcons *vc)
 {
   return vc->interrupted != 0 && vc->interrupted() != 0;
@@ -285,14 +328,17 @@ static int interrupted(struct vcons *vc)
 // kicked). 0, or -1 after giving up on the device.
 static int queue_tx(struct vcons *vc, struct vcons_port *p, const uint8_t *src, uint32_t n)
 {
-  int i = free_tx_buffer(p);
+  int i = free_tx_buffer(p);  // the caller saw tx_free > 0: there is one
   struct virtq_buf b;
 
+  // The caller's memory is never handed to the device: it may be a user
+  // page or the stack, and it must be the caller's again when we return.
   copy_bytes(tx_buf(p, (uint32_t)i), src, n);
   b.addr = tx_buf(p, (uint32_t)i);
   b.len = n;
   // 5.3.6.1: only device-readable buffers in a transmitq.
   b.device_writes = 0;
+  // The queue has a descriptor per buffer, so only a broken one refuses.
   if (virtq_add(&p->txq, &b, 1, b.addr) != VIRTQ_OK) {
     give_up(vc, "transmit queue refused a buffer");
     return -1;
@@ -311,6 +357,9 @@ int vcons_write(struct vcons *vc, uint32_t port, const void *buf, uint32_t len)
   int filled = 0, ret;
   struct vcons_port *p;
 
+  // A port number is the caller's, not the device's: check it before it
+  // indexes anything. Ports between nports and the array's end are never
+  // present, so they fail below.
   if (port >= VCONS_MAX_PORTS)
     return -1;
   p = &vc->port[port];
@@ -343,6 +392,8 @@ int vcons_write(struct vcons *vc, uint32_t port, const void *buf, uint32_t len)
       }
       continue;
     }
+    // As many bytes as one buffer holds: a chain of one descriptor per
+    // buffer, however many bytes (transmit is batched, not per byte).
     n = len - done;
     if (n > VCONS_TX_BUF_SIZE)
       n = VCONS_TX_BUF_SIZE;
@@ -356,10 +407,13 @@ int vcons_write(struct vcons *vc, uint32_t port, const void *buf, uint32_t len)
   // that index before our look at whether the device wants a notification.
   if (filled > 0 && !vc->broken)
     virtq_kick(&p->txq);
+  // All of it; or, stopped part way (interrupted, the port removed), the
+  // bytes that did go, as write() reports a short write; or nothing: -1.
   if (done == len)
     ret = (int)len;
   else
-    ret = (done > 0 && !vc->broken) ? (int)done : -1;  // interrupted part way
+    ret = (done > 0 && !vc->broken) ? (int)done : -1;
+  // The next writer of this port may go.
   p->writing = 0;
   vos_wakeup(&p->writing);
   vos_unlock(&vc->lock);
@@ -376,6 +430,9 @@ int vcons_read(struct vcons *vc, uint32_t port, void *buf, uint32_t max, int non
     return -1;
   p = &vc->port[port];
   vos_lock(&vc->lock);
+  // Wait for a byte. Every way out of the wait is re-checked after each
+  // wakeup: bytes arrived (reap_rx), the port went away (port_remove),
+  // the device broke (give_up), or the caller was interrupted.
   for (;;) {
     if (!vc->ready) {
       vos_unlock(&vc->lock);
@@ -389,12 +446,15 @@ int vcons_read(struct vcons *vc, uint32_t port, void *buf, uint32_t max, int non
       vos_unlock(&vc->lock);
       return -1;
     }
+    // A poller (the M3's echo loop) must not sleep: it has other work.
     if (nonblock) {
       vos_unlock(&vc->lock);
       return 0;
     }
     vos_sleep(&p->ring_wr, &vc->lock);
   }
+  // The ring is ours alone (the device writes only the DMA buffers), so
+  // these bytes need no barrier: reap_rx copied them under the same lock.
   n = p->ring_wr - p->ring_rd;
   if (n > max)
     n = max;
@@ -408,6 +468,7 @@ int vcons_read(struct vcons *vc, uint32_t port, void *buf, uint32_t max, int non
   return (int)n;
 }
 
+// A snapshot: the interrupt may add bytes the moment the lock is dropped.
 uint32_t vcons_readable(struct vcons *vc, uint32_t port)
 {
   uint32_t n;
@@ -445,6 +506,8 @@ static void put_le32(uint8_t *p, uint32_t v)
   put_le16(p + 2, (uint16_t)(v >> 16));
 }
 
+// The device's fields are read byte by byte: a message may start at any
+// offset of a buffer we copied, and the bytes say nothing of alignment.
 static uint16_t get_le16(const uint8_t *p)
 {
   return (uint16_t)(p[0] | p[1] << 8);
@@ -466,6 +529,7 @@ static void ctrl_queue(struct vcons *vc, uint32_t id, uint16_t event, uint16_t v
     vc->stats.ctrl_overflow++;
     return;
   }
+  // Host byte order here; ctrl_send_next writes the wire format.
   m = &vc->out[(vc->out_first + vc->out_count) % VCONS_CTRL_OUT];
   m->id = id;
   m->event = event;
@@ -481,6 +545,8 @@ static void ctrl_send_next(struct vcons *vc)
 
   if (!vc->multiport || vc->out_busy || vc->out_count == 0 || vc->broken)
     return;
+  // ctrl_tx_mem is free: the device gave it back (reap_ctrl_tx) or never
+  // had it. Fill it with the oldest message.
   m = &vc->out[vc->out_first];
   put_le32(vc->ctrl_tx_mem, m->id);
   put_le16(vc->ctrl_tx_mem + 4, m->event);
@@ -492,6 +558,8 @@ static void ctrl_send_next(struct vcons *vc)
     give_up(vc, "control transmitq refused a message");
     return;
   }
+  // Off the FIFO only once the queue took it, so a refusal loses nothing
+  // that a later look at the counters would not explain.
   vc->out_first = (vc->out_first + 1) % VCONS_CTRL_OUT;
   vc->out_count--;
   vc->out_busy = 1;
@@ -510,7 +578,10 @@ static void reap_ctrl_tx(struct vcons *vc)
 
   virtq_disable_intr(&vc->ctxq);
   do {
+    // len is ignored, as for any transmitq (5.3.6.3: a legacy device may
+    // put anything there for the control transmitq).
     while ((r = virtq_get(&vc->ctxq, &token, &len)) == 1) {
+      // Only one message is ever out, so only one token can come back.
       if (token != vc->ctrl_tx_mem || !vc->out_busy) {
         give_up(vc, "a control completion for a message we did not send");
         return;
@@ -540,6 +611,9 @@ static void reap_ctrl_tx(struct vcons *vc)
 // business naming it: beyond its own limit, or a port that is not there.
 static struct vcons_port *ctrl_port(struct vcons *vc, uint32_t id)
 {
+  // Two different faults, counted apart: a number the device itself
+  // ruled out (its own max_nr_ports), and a port it never announced or
+  // already took away, which the spec does not let it name either.
   if (id >= vc->max_nr_ports) {
     vc->stats.ctrl_bad_id++;
     return 0;
@@ -560,6 +634,7 @@ static void port_add(struct vcons *vc, uint32_t id)
 {
   struct vcons_port *p;
 
+  // 5.3.6.2.1: a DEVICE_ADD at or beyond max_nr_ports is forbidden.
   if (id >= vc->max_nr_ports) {
     vc->stats.ctrl_bad_id++;
     return;
@@ -571,6 +646,9 @@ static void port_add(struct vcons *vc, uint32_t id)
     return;
   }
   p = &vc->port[id];
+  // Its queues and receive buffers have been there since vcons_init
+  // (5.3.5 item 3: the queues come from max_nr_ports); only the port's
+  // state is new.
   if (p->present) {
     vc->stats.ctrl_bad_state++;  // 5.3.6.2.1: no DEVICE_ADD for a port that exists
     return;
@@ -580,7 +658,11 @@ static void port_add(struct vcons *vc, uint32_t id)
   p->console = 0;
   p->host_open = 0;
   p->name[0] = 0;
+  // The order ports become ready decides the shell's port when there is
+  // no console port (vcons_pick_port).
   p->ready_seq = ++vc->ready_seq;
+  // In this order: the device acts on PORT_OPEN only for a port it knows
+  // we set up. Both go out one at a time, behind any earlier answers.
   ctrl_queue(vc, id, VIRTIO_CONSOLE_PORT_READY, 1);
   ctrl_queue(vc, id, VIRTIO_CONSOLE_PORT_OPEN, 1);
   p->guest_open = 1;
@@ -592,6 +674,8 @@ static void port_add(struct vcons *vc, uint32_t id)
 // ring, then -1, and its writers -1.
 static void port_remove(struct vcons_port *p)
 {
+  // Everything the device told us about the port goes with it; a port
+  // added again starts from nothing, like a new one.
   p->present = 0;
   p->console = 0;
   p->host_open = 0;
@@ -608,6 +692,7 @@ static void port_name(struct vcons_port *p, const uint8_t *s, uint32_t n)
 {
   uint32_t i;
 
+  // i + 1 < VCONS_NAME_MAX leaves room for the 0 we always write.
   for (i = 0; i < n && i + 1 < VCONS_NAME_MAX && s[i] != 0; i++)
     p->name[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? (char)s[i] : '?';
   p->name[i] = 0;
@@ -621,6 +706,8 @@ static void ctrl_handle(struct vcons *vc, const uint8_t *msg, uint32_t len)
   uint16_t event, value;
   struct vcons_port *p;
 
+  // Every message starts with the 8-byte struct virtio_console_control;
+  // less than that is not a message at all.
   if (len < VIRTIO_CONSOLE_CTRL_SIZE) {
     vc->stats.ctrl_short++;
     return;
@@ -628,9 +715,11 @@ static void ctrl_handle(struct vcons *vc, const uint8_t *msg, uint32_t len)
   id = get_le32(msg);
   event = get_le16(msg + 4);
   value = get_le16(msg + 6);
+  // One case per event the spec lets a device send (5.3.6.2). Each looks
+  // up its port through ctrl_port, which counts and drops a bad number.
   switch (event) {
   case VIRTIO_CONSOLE_DEVICE_ADD:
-    port_add(vc, id);
+    port_add(vc, id);  // checks the number itself: the port is new
     return;
   case VIRTIO_CONSOLE_DEVICE_REMOVE:
     if ((p = ctrl_port(vc, id)) != 0)
@@ -660,6 +749,8 @@ static void ctrl_handle(struct vcons *vc, const uint8_t *msg, uint32_t len)
       vc->stats.ctrl_bad_value++;
       return;
     }
+    // Closing needs no action here: QEMU hands back (unsent) whatever
+    // transmit buffers it held for the port, and reap_tx takes them.
     p->host_open = value;
     if (p->host_open)
       vos_wakeup(&p->tx_free);  // writers waiting for a listener
@@ -679,9 +770,12 @@ static void ctrl_handle(struct vcons *vc, const uint8_t *msg, uint32_t len)
 // Hand control receive buffer i (back) to the device.
 static void post_ctrl_rx(struct vcons *vc, uint32_t i)
 {
-  // Device-writable, like every receiveq's buffers.
+  // Device-writable, like every receiveq's buffers (5.3.6.1), and one
+  // descriptor per buffer (5.3.6.4 asks that of legacy drivers; it does
+  // no harm to modern ones).
   struct virtq_buf b = { ctrl_rx_buf(vc, i), VCONS_CTRL_BUF_SIZE, 1 };
 
+  // One descriptor per posted buffer fits: the queue is at least ncrx big.
   if (virtq_add(&vc->crxq, &b, 1, ctrl_rx_buf(vc, i)) != VIRTQ_OK)
     give_up(vc, "control receiveq refused a buffer");
 }
@@ -694,6 +788,8 @@ static void reap_ctrl_rx(struct vcons *vc)
   void *token;
   int r, i, posted = 0;
 
+  // The reaping loop of virtq.h again: no interrupts while we reap, a
+  // last look after asking for the next one (barrier (4)).
   virtq_disable_intr(&vc->crxq);
   do {
     while ((r = virtq_get(&vc->crxq, &token, &len)) == 1) {
@@ -720,6 +816,9 @@ static void reap_ctrl_rx(struct vcons *vc)
       return;
     }
   } while (virtq_enable_intr(&vc->crxq));
+  // All the buffers went back in one notification. Barrier (1) in
+  // virtq_kick: their descriptors and ring entries first, then avail.idx,
+  // the order in which the device reads them.
   if (posted > 0)
     virtq_kick(&vc->crxq);
 }
@@ -755,6 +854,10 @@ void vcons_intr(struct vcons *vc)
       reap_ctrl_rx(vc);
     ctrl_send_next(vc);
   }
+  // Then every port, present or not: the interrupt does not say which
+  // queue it is for (4.2.2: one InterruptStatus bit for all used buffers),
+  // and a port the device removed may still return transmit buffers.
+  // Transmit first, so that writers woken here find their buffers.
   for (i = 0; i < vc->nports && !vc->broken; i++) {
     reap_tx(vc, &vc->port[i]);
     if (!vc->broken)
@@ -772,6 +875,8 @@ int vcons_settled(struct vcons *vc)
   // announce nothing more. Otherwise: DEVICE_READY was answered (with the
   // DEVICE_ADDs of every port the device has) and every answer of ours,
   // with the device's answers to it, went through.
+  // (A device that announces a port later, hot-plug, is not waited for:
+  // the answer is about start-up, and a kernel asks it once.)
   s = !vc->ready || vc->broken || !vc->multiport ||
       (vc->device_ready_done && !vc->out_busy && vc->out_count == 0);
   vos_unlock(&vc->lock);
@@ -783,6 +888,9 @@ int vcons_pick_port(struct vcons *vc)
   int console = -1, first = -1;
   uint32_t i;
 
+  // One pass finds both candidates; a broken device offers neither. QEMU
+  // puts a virtconsole at port 0 when it can, so "lowest console port"
+  // is usually port 0, and a lone virtserialport is port 1.
   vos_lock(&vc->lock);
   for (i = 0; i < vc->nports && vc->ready && !vc->broken; i++) {
     struct vcons_port *p = &vc->port[i];
@@ -806,6 +914,7 @@ int vcons_port_info(struct vcons *vc, uint32_t port, struct vcons_port_info *out
   if (port >= VCONS_MAX_PORTS)
     return -1;
   p = &vc->port[port];
+  // A copy under the lock, so the fields agree with each other.
   vos_lock(&vc->lock);
   out->present = p->present && vc->ready && !vc->broken;
   out->console = p->console;
@@ -823,8 +932,9 @@ void vcons_get_stats(struct vcons *vc, struct vcons_stats *out)
   uint32_t i;
 
   vos_lock(&vc->lock);
+  // The device-wide counters first (their byte sums in vc->stats stay 0),
+  // then the byte counters, kept per port; the device's are their sums.
   *out = vc->stats;
-  // The byte counters are kept per port; the device's are their sums.
   for (i = 0; i < VCONS_MAX_PORTS; i++) {
     struct vcons_port_stats *s = &vc->port[i].stats;
     out->rx_bytes += s->rx_bytes;
@@ -839,6 +949,9 @@ void vcons_get_stats(struct vcons *vc, struct vcons_stats *out)
 
 // ---- initialisation ----
 
+// Set-up failed after vio_start: reset the device (so it stops using
+// whatever queue is already live), set FAILED, free what we allocated.
+// The driver stays broken; every later call returns -1.
 static int setup_fail(struct vcons *vc, const char *why)
 {
   struct virtq *qs[NQUEUES];
@@ -860,6 +973,9 @@ static int setup_queues(struct vcons *vc)
   struct vcons_port *p;
   uint32_t i;
 
+  // 5.3.2's numbering: port n's pair is at port_rxq(n), whether or not
+  // the device will ever add port n; a device with MULTIPORT has the
+  // queues of every port below max_nr_ports.
   for (i = 0; i < vc->nports; i++) {
     p = &vc->port[i];
     // One descriptor per buffer: a queue as large as our buffer count.
@@ -882,6 +998,8 @@ static void carve_dma(struct vcons *vc)
   struct vcons_port *p;
   uint32_t i;
 
+  // vc->dma is one allocation of dma_size bytes (vcons_init), laid out
+  // as the *_BYTES sizes above say.
   for (i = 0; i < vc->nports; i++) {
     p = &vc->port[i];
     p->rx_mem = vc->dma + i * PORT_BYTES;
@@ -903,6 +1021,8 @@ int vcons_init(struct vcons *vc, struct vio_dev *d)
   uint8_t *z = (uint8_t *)vc;
   uint32_t i;
 
+  // Everything starts at zero: no port present, no message queued, and
+  // queues without rings, which setup_fail and vio_unwind rely on.
   for (i = 0; i < sizeof(*vc); i++)
     z[i] = 0;
   vc->dev = d;
@@ -925,10 +1045,14 @@ int vcons_init(struct vcons *vc, struct vio_dev *d)
     if (vc->max_nr_ports == 0)
       return setup_fail(vc, "MULTIPORT with max_nr_ports 0");
   }
+  // Ports we can serve: their queues and buffers are fixed in size, so
+  // memory stays bounded whatever max_nr_ports says (QEMU: 31).
   vc->nports = vc->max_nr_ports < VCONS_MAX_PORTS ? vc->max_nr_ports : VCONS_MAX_PORTS;
   // Step 7: the queues, then the buffers.
   if (setup_queues(vc) < 0)
     return setup_fail(vc, "a queue could not be set up");
+  // Buffers for the ports we drive only: a one-port device costs what it
+  // always did.
   vc->dma_size = (size_t)vc->nports * PORT_BYTES + (vc->multiport ? CTRL_BYTES : 0);
   vc->dma = vos_dma_alloc(vc->dma_size);
   if (vc->dma == 0)
@@ -959,10 +1083,14 @@ int vcons_init(struct vcons *vc, struct vio_dev *d)
     vc->port[0].guest_open = 1;
     vc->port[0].ready_seq = vc->ready_seq = 1;
   }
+  // From here on callers may use the device (they still wait for ports).
   vc->ready = 1;
   // Step 8, then tell the device about the buffers (a driver may not
   // notify before DRIVER_OK), and send DEVICE_READY.
   vio_driver_ok(d);
+  // Each kick's barrier (1) puts the buffers' descriptors and ring
+  // entries in memory before the avail.idx that shows them; the control
+  // receiveq's go out before DEVICE_READY, whose answers they catch.
   for (i = 0; i < vc->nports; i++)
     virtq_kick(&vc->port[i].rxq);
   if (vc->multiport) {
@@ -970,12 +1098,16 @@ int vcons_init(struct vcons *vc, struct vio_dev *d)
     ctrl_send_next(vc);
   }
   vos_unlock(&vc->lock);
+  // One line of what was negotiated; port announcements are not logged
+  // (they arrive while the shells print), lsdev -v shows them.
   vos_log("virtio-console %p: %s transport, %s, %u receive buffers of %u bytes, "
           "%u transmit buffers of %u bytes per port%s\n", (void *)d->base,
           d->version == 1 ? "legacy" : "modern",
           vc->multiport ? "MULTIPORT" : "one port", (unsigned)vc->port[0].nrx,
           (unsigned)VCONS_RX_BUF_SIZE, (unsigned)vc->port[0].ntx,
           (unsigned)VCONS_TX_BUF_SIZE, vc->port[0].rxq.event_idx ? ", EVENT_IDX" : "");
+  // With MULTIPORT, how many ports the device may have and how many of
+  // them we can serve: the rest will be refused when announced.
   if (vc->multiport)
     vos_log("virtio-console %p: max_nr_ports %u, ports 0..%u driven\n", (void *)d->base,
             (unsigned)vc->max_nr_ports, (unsigned)(vc->nports - 1));
