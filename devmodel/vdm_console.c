@@ -283,26 +283,38 @@ static void ctrl_message(struct vdm_console *c, const uint8_t *m, uint32_t len)
   }
 }
 
-static void ctrl_receive(struct vdm_console *c)
+// The oldest message the driver put on the control transmitq, copied
+// into msg (in a function of its own, so that its chain is off the stack
+// before the answers are built: the M3's stack is 4 KB). The number of
+// bytes, or -1 if the chain is malformed (rejected here).
+static int ctrl_read(struct vdm_console *c, uint8_t *msg, uint32_t max)
 {
   struct vdm *d = &c->vdm;
   struct vdm_queue *q = &d->q[CTRL_TXQ];
   struct vdm_chain ch;
-  uint8_t msg[VDM_CONSOLE_CTRL_MAX];
-  uint32_t n;
 
-  while (c->multiport && vdm_queue_live(d, CTRL_TXQ) && q->npending > 0) {
-    if (vdm_chain_get(d, CTRL_TXQ, q->pending[0], &ch) < 0) {
-      reject(d, CTRL_TXQ);
+  if (vdm_chain_get(d, CTRL_TXQ, q->pending[0], &ch) < 0) {
+    reject(d, CTRL_TXQ);
+    return -1;
+  }
+  if (ch.writable != 0)
+    vdm_violation(d, "device-writable buffer in the control transmitq (5.3.6.1)",
+                  q->pending[0]);
+  return (int)vdm_chain_read(&ch, 0, msg, max);
+}
+
+static void ctrl_receive(struct vdm_console *c)
+{
+  struct vdm *d = &c->vdm;
+  uint8_t msg[VDM_CONSOLE_CTRL_MAX];
+  int n;
+
+  while (c->multiport && vdm_queue_live(d, CTRL_TXQ) && d->q[CTRL_TXQ].npending > 0) {
+    if ((n = ctrl_read(c, msg, sizeof(msg))) < 0)
       continue;
-    }
-    if (ch.writable != 0)
-      vdm_violation(d, "device-writable buffer in the control transmitq (5.3.6.1)",
-                    q->pending[0]);
-    n = vdm_chain_read(&ch, 0, msg, sizeof(msg));
     // The answers go in the control receiveq before this message comes
     // back, which is the order QEMU keeps and the driver counts on.
-    ctrl_message(c, msg, n);
+    ctrl_message(c, msg, (uint32_t)n);
     ctrl_deliver(c);
     if (vdm_complete(d, CTRL_TXQ, 0, 0) < 0)
       return;
