@@ -192,6 +192,14 @@ def test_cm3_uart2_echo():
         assert rx[3] > 0 and tx[3] > 0 and rx[4] == 0 and tx[4] == 0, stat
         assert rx[5] > 0 and tx[5] > 0 and rx[7] > 0 and tx[7] > 0, stat
         assert rx[8] == 0 and tx[8] == 0, stat
+        # The console is multiport (virtio 1.2 5.3.6.2): its control queues
+        # carried the port's announcement and the driver's answers, none
+        # dropped, and the echo runs on the console port, port 0.
+        for q in (2, 3):
+            c = queue_counts(stat, "console", q)
+            assert c[3] > 0 and c[4] == 0 and c[5] > 0 and c[8] == 0, stat
+        assert re.search(r"console control: [1-9]\d* messages in, [1-9]\d* out, 0 dropped; "
+                         r"echo on port 0", stat), stat
         assert re.search(r"console driver: [1-9]\d* interrupts", stat), stat
         assert not re.search(r"[1-9]\d* violations", stat), stat
         m2 = re.search(r"echo: (\d+) bytes", stat)
