@@ -201,6 +201,9 @@ QEMUOPTS += -object filter-dump,id=f0,netdev=n0,file=packets.pcap
 QEMUOPTS += -chardev socket,id=c0,host=127.0.0.1,port=$(VCONSPORT),server=on,wait=off
 QEMUOPTS += -device virtio-serial-device -device virtconsole,chardev=c0
 endif
+# More devices of your own, after those above (a virtserialport needs the
+# virtio-serial-device before it), e.g. README's second console port.
+QEMUOPTS += $(QEMUEXTRA)
 
 .PHONY: qemu qemu-gdb
 qemu: all
