@@ -202,6 +202,12 @@ static void ctrl_deliver(struct vdm_console *c)
     c->ctrl_count--;
     c->ctrl_out++;
   }
+  // QEMU keeps nothing: what found no buffer now is gone (a driver that
+  // lets too many answers pile up loses some).
+  if (c->ctrl_lossy && c->ctrl_count > 0 && q->npending == 0) {
+    c->ctrl_dropped += c->ctrl_count;
+    c->ctrl_first = c->ctrl_count = 0;
+  }
 }
 
 // ---- control messages from the driver ----
@@ -509,6 +515,7 @@ static void setup(struct vdm_console *c, int multiport, uint32_t max_nr_ports, u
   }
   c->device_ready = 0;
   c->ctrl_first = c->ctrl_count = 0;
+  c->ctrl_lossy = 0;
   c->ctrl_in = c->ctrl_out = c->ctrl_dropped = c->ctrl_truncated = 0;
   c->ports_refused = 0;
   c->rx_bytes = c->tx_bytes = c->emerg_bytes = 0;

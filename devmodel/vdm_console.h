@@ -80,7 +80,10 @@ struct vdm_console {
   struct vdm_console_msg ctrl[VDM_CONSOLE_CTRL_QUEUE];
   uint32_t ctrl_first, ctrl_count;
   uint32_t ctrl_in, ctrl_out;  // messages from / to the driver
-  uint32_t ctrl_dropped;       // to the driver, lost: VDM_CONSOLE_CTRL_QUEUE were waiting
+  // QEMU's way (set by tests): a message to the driver that finds no
+  // control receive buffer is lost, not kept for later.
+  int ctrl_lossy;
+  uint32_t ctrl_dropped;       // to the driver, lost: no room to keep it (or ctrl_lossy)
   uint32_t ctrl_truncated;     // to the driver, cut to fit a buffer too small
   uint32_t ports_refused;      // PORT_READY 0 from the driver
   uint32_t rx_bytes, tx_bytes, emerg_bytes;  // all ports together

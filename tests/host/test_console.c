@@ -19,6 +19,8 @@
 //     reason, nothing else changes, and the ports keep working
 //   - a flood of announcements that would make the driver owe more
 //     answers than it keeps: bounded, counted, the driver goes on
+//   - a device that, like QEMU, drops control messages it has no buffer
+//     for, and offers few buffers: one message at a time, nothing is lost
 //   - a control queue that breaks (bad used entries): the driver gives up
 //     on the device with vio_give_up, and callers get -1
 //   - the same protocol on the legacy transport, and the one-port device
@@ -284,6 +286,32 @@ static void test_console_serial_port_only(void)
   expect(vcons_write(&vc, 0, "x", 1) == -1 && vcons_read(&vc, 0, &b, 1, 1) == -1,
          "I/O on port 0, which the device does not have");
   expect(vcons_write(&vc, VCONS_MAX_PORTS, "x", 1) == -1, "I/O on a port beyond the array");
+}
+
+// QEMU drops a control message that finds no receive buffer. With few
+// buffers (a device offering queues of 4) and every port answering
+// PORT_READY with up to three messages, a driver that let its answers
+// pile up would lose some; one message at a time, none is lost.
+static void test_console_ctrl_few_buffers(void)
+{
+  static const char *names[4] = { "zero", "one", "two", "three" };
+  uint32_t i;
+
+  tc = tcons_create_multiport(CONS_BASE, 2, 4);
+  tc->m.ctrl_lossy = 1;
+  tc->m.vdm.queue_max = 4;
+  for (i = 0; i < 4; i++)
+    tcons_add_port(tc, i, i == 0, names[i]);
+  if (!start_driver())
+    return;
+  expect(vc.ncrx == 4, "%u control receive buffers, the device offers 4", (unsigned)vc.ncrx);
+  expect(tc->m.ctrl_dropped == 0, "the device had to drop %u control messages",
+         (unsigned)tc->m.ctrl_dropped);
+  for (i = 0; i < 4; i++)
+    expect(info(i).present && info(i).host_open && strcmp(info(i).name, names[i]) == 0 &&
+           info(i).console == (i == 0), "port %u: present %d open %d console %d name '%s'",
+           (unsigned)i, info(i).present, info(i).host_open, info(i).console, info(i).name);
+  roundtrip(3, "four buffers were enough");
 }
 
 // A console port wins over a port that became ready before it.
@@ -596,6 +624,7 @@ int main(int argc, char **argv)
   host_tests_begin(argc, argv, setup, cleanup);
   host_run("console_ports_announced", test_console_ports_announced);
   host_run("console_serial_port_only", test_console_serial_port_only);
+  host_run("console_ctrl_few_buffers", test_console_ctrl_few_buffers);
   host_run("console_pick_console_port", test_console_pick_console_port);
   host_run("console_one_port", test_console_one_port);
   host_run("console_write_waits_for_listener", test_console_write_waits_for_listener);
