@@ -20,7 +20,7 @@
 // A device with ports (the virtio console, virtio 1.2 section 5.3) gets a
 // line per port:
 //
-//      port 1  serial         guest=open host=open   in=12 out=345 name=org.x
+//      port 1  serial         guest=open host=open  in=12 out=345 name=org.x
 //
 // "console" if the device made it a console port, "shell" for the port of
 // /dev/vcons, whether this side (guest) and the other side (host) have it
