@@ -5,6 +5,8 @@ of each port: a TCP connection to the chardev socket QEMU listens on.
   vconsole_shell       echo and ls through the second shell (a virtconsole)
   vconsole_cat_64k     64 KB through `cat` come back intact and in order
   vconsole_legacy      the legacy transport
+  vconsole_one_port    max_ports=1: QEMU offers no MULTIPORT, the driver uses
+                       port 0 alone, as a single-port driver always did
   vconsole_serialport  a plain virtserialport (port 1, no console port):
                        the shell runs there, and `lsdev -v` says so
   vconsole_multiport   a virtconsole and two virtserialports: the shell on
@@ -230,6 +232,25 @@ def test_vconsole_legacy():
     try:
         out = w.run("echo legacy console")
         assert out.strip() == "legacy console", repr(out)
+    finally:
+        w.close()
+        q.kill()
+
+
+def test_vconsole_one_port():
+    """virtio-serial-device with max_ports=1 offers no MULTIPORT: port 0 on
+    queues 0 and 1, no control queue; the shell works as before."""
+    port = netutil.free_port()
+    args = chardev("c0", port) + ["-device", "virtio-serial-device,max_ports=1",
+                                  "-device", "virtconsole,chardev=c0"]
+    q, w = boot("vconsole_one_port", devices=(args, port), shell_port=0)
+    try:
+        assert re.search(r"virtio-console \S+: modern transport, one port,", q.transcript), \
+            "the driver did not run without MULTIPORT:\n" + q.transcript[-1500:]
+        out = w.run("echo one port only")
+        assert out.strip() == "one port only", repr(out)
+        ports = console_ports(q)
+        assert sorted(ports) == [0] and ports[0]["kind"] == "console" and ports[0]["shell"], ports
     finally:
         w.close()
         q.kill()
