@@ -252,6 +252,17 @@ def test_reader_definition_lists_uses():
             assert want in uses["links"], "uses of virtq_add lack %s: %r" % (want, uses["links"][:20])
 
 
+def poll(b, expr, timeout=10):
+    """The value of expr once it is a non-empty list (the search box fills its
+    list after the keys arrive, later on a busy machine), or the last value."""
+    deadline = time.time() + timeout
+    value = b.eval(expr)
+    while not value and time.time() < deadline:
+        time.sleep(0.1)
+        value = b.eval(expr)
+    return value
+
+
 def test_reader_search_finds_name():
     """Typing a name into the search box lists its definition; Enter goes there.
     Words from a comment find the comment."""
@@ -261,8 +272,7 @@ def test_reader_search_finds_name():
         b.goto(url("index.html"))
         b.click("document.getElementById('q')", navigate=False)
         b.type_text("virtq_kick")
-        time.sleep(0.2)
-        hits = b.eval("Array.from(document.querySelectorAll('#results a.name')).map(a => [a.textContent, a.getAttribute('href')])")
+        hits = poll(b, "Array.from(document.querySelectorAll('#results a.name')).map(a => [a.textContent, a.getAttribute('href')])")
         assert hits and hits[0][0].startswith("virtq_kick"), "search for virtq_kick shows %r" % hits[:5]
         assert hits[0][1] == "virtio/virtq.c.html#L%d" % line, hits[0]
         b.call("Input.dispatchKeyEvent", {"type": "keyDown", "key": "Enter", "code": "Enter",
@@ -274,8 +284,7 @@ def test_reader_search_finds_name():
         b.goto(url("index.html"))
         b.click("document.getElementById('q')", navigate=False)
         b.type_text("notification suppression")
-        time.sleep(0.2)
-        comments = b.eval("Array.from(document.querySelectorAll('#results a.comment')).map(a => a.textContent)")
+        comments = poll(b, "Array.from(document.querySelectorAll('#results a.comment')).map(a => a.textContent)")
         assert comments and "notification suppression" in comments[0].lower(), comments[:3]
 
 
