@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include "virtio_os.h"
 #include "virtio.h"
+#include "virtq_trace.h"
 #include "vdm.h"
 
 // The register file must match 4.2.2 byte for byte.
@@ -274,6 +275,7 @@ void vdm_attach(struct vdm *d, const struct vdm_ops *ops, uint32_t version)
     struct vdm_queue_stats *s = &d->q[i].stats;
     s->notifies = s->requests = s->completions = s->interrupts = s->errors = 0;
     s->indirect = 0;
+    d->q[i].trace = 0;
   }
   device_reset(d);
   d->resets = 0;
@@ -339,6 +341,7 @@ static void pop_avail(struct vdm *d, int qi)
       }
       q->pending[q->npending++] = head;
       q->stats.requests++;
+      if (q->trace) vtrace_dev_pop(q->trace, q->trace_id, (uint16_t)(q->last_avail - 1), head);
       if (d->observer)
         d->observer(d, VDM_EV_POP, qi, head);
     }
@@ -349,6 +352,7 @@ static void pop_avail(struct vdm *d, int qi)
     // driver could see our avail_event would otherwise wait for a
     // notification that never comes.
     st16(used + 4 + 8 * q->num, q->last_avail);
+    if (q->trace) vtrace_dev_event(q->trace, q->trace_id, q->last_avail);
     vos_mb();
     if (ld16(avail + 2) == q->last_avail)
       return;
@@ -382,6 +386,20 @@ void vdm_run(struct vdm *d)
 
   for (i = 0; i < d->ops->num_queues; i++)
     service_queue(d, i);
+}
+
+void vdm_trace_start(struct vdm *d, int qi, struct vtrace *t, int qid)
+{
+  struct vdm_queue *q = &d->q[qi];
+
+  q->trace = t;
+  q->trace_id = (uint8_t)qid;
+  vtrace_dev_state(t, qid, q->last_avail, q->used_idx, q->npending);
+}
+
+void vdm_trace_stop(struct vdm *d, int qi)
+{
+  d->q[qi].trace = 0;
 }
 
 int vdm_irq_pending(struct vdm *d)
@@ -546,14 +564,15 @@ static void push_used(struct vdm *d, int qi, uint32_t id, uint32_t len)
   q->used_idx++;
   st16(used + 2, q->used_idx);
   q->stats.completions++;
+  if (q->trace) vtrace_dev_used(q->trace, q->trace_id, (uint16_t)(q->used_idx - 1), id, len);
 }
 
 static void signal_used(struct vdm *d, int qi, uint16_t old_idx)
 {
   struct vdm_queue *q = &d->q[qi];
   uint8_t *avail = avail_area(d, q);
-  uint16_t new_idx = q->used_idx, event;
-  int send;
+  uint16_t new_idx = q->used_idx, seen;
+  int send, why;
 
   // Our used.idx store must be visible before we read the driver's
   // suppression fields: the driver sets them and then re-reads used.idx,
@@ -561,11 +580,15 @@ static void signal_used(struct vdm *d, int qi, uint16_t old_idx)
   vos_mb();
   if (vdm_has_feature(d, VIRTIO_RING_F_EVENT_IDX)) {
     // 2.7.7.2: interrupt if used_event lies in (old_idx, new_idx].
-    event = ld16(avail + 4 + 2 * q->num);
-    send = (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old_idx);
+    seen = ld16(avail + 4 + 2 * q->num);
+    why = VTR_WHY_EVENT_IDX;
+    send = (uint16_t)(new_idx - seen - 1) < (uint16_t)(new_idx - old_idx);
   } else {
-    send = !(ld16(avail) & VIRTQ_AVAIL_F_NO_INTERRUPT);
+    seen = ld16(avail);
+    why = VTR_WHY_FLAGS;
+    send = !(seen & VIRTQ_AVAIL_F_NO_INTERRUPT);
   }
+  if (q->trace) vtrace_dev_irq(q->trace, q->trace_id, old_idx, new_idx, send, why, seen);
   if (send) {
     q->stats.interrupts++;
     raise_irq(d, VIRTIO_MMIO_INT_VRING);
@@ -807,6 +830,15 @@ static void write_queue_pfn(struct vdm *d, uint32_t val)
   refresh_queue_window(d);
 }
 
+// A recorded QueueNotify: with the avail.idx the device finds there now
+// (none while the queue is not set up).
+static void trace_notify(struct vdm *d, struct vdm_queue *q)
+{
+  uint8_t *avail = q->num ? avail_area(d, q) : 0;
+
+  vtrace_dev_notify(q->trace, q->trace_id, avail ? ld16(avail + 2) : 0);
+}
+
 static void write_notify(struct vdm *d, uint32_t val)
 {
   // After a reset of our own the driver may notify until it notices (a
@@ -818,6 +850,7 @@ static void write_notify(struct vdm *d, uint32_t val)
     return;
   }
   d->q[val].stats.notifies++;
+  if (d->q[val].trace) trace_notify(d, &d->q[val]);
   if (d->sync_notify)
     service_queue(d, (int)val);
 }

@@ -32,7 +32,8 @@
 //                                        (host tests only: the M3 has no room)
 //
 // Portable C: only <stdint.h>, <stddef.h>, virtio_os.h (for vos_mb and
-// vos_log) and virtio/virtio.h for the spec's numbers. The port
+// vos_log), virtio/virtio.h for the spec's numbers and virtio/virtq_trace.h
+// for recording the device's side of a queue (vdm_trace_start). The port
 // supplies vdm_port_mem() below and the interrupt callback in struct vdm.
 //
 // Distrust of the driver: every address the driver hands over is checked
@@ -50,6 +51,8 @@
 #include <stddef.h>
 #include "virtio_os.h"
 #include "virtio.h"
+
+struct vtrace;  // virtio/virtq_trace.h
 
 // The largest QueueNumMax a model offers; the per-queue list of requests
 // the device holds has this many entries (2 bytes each). The M3 build
@@ -166,6 +169,10 @@ struct vdm_queue {
   uint16_t npending;      // chains we hold (popped, not yet used) ...
   uint16_t pending[VDM_QUEUE_MAX];  // ... their heads, oldest first
   struct vdm_queue_stats stats;
+  // The device's half of a recording (virtio/virtq_trace.h), or NULL.
+  // A reset keeps it: the recording outlives the queue's set-up.
+  struct vtrace *trace;
+  uint8_t trace_id;       // the id the driver's half of the recording uses
 };
 
 struct vdm;
@@ -291,6 +298,14 @@ uint8_t *vdm_chain_at(struct vdm_chain *c, int write, uint32_t off, uint32_t *ro
 // Copy between a chain and plain memory; returns the bytes copied.
 uint32_t vdm_chain_read(struct vdm_chain *c, uint32_t off, void *dst, uint32_t n);
 uint32_t vdm_chain_write(struct vdm_chain *c, uint32_t off, const void *src, uint32_t n);
+
+// Record the device's side of queue q into t, under the id the driver's
+// side of the same queue got from virtq_trace_start, so that one replay
+// shows both halves: where the device stands now, then every chain it
+// pops, every used element it writes, every avail_event it sets and every
+// interrupt it sends or suppresses. vdm_trace_stop ends it.
+void     vdm_trace_start(struct vdm *d, int q, struct vtrace *t, int qid);
+void     vdm_trace_stop(struct vdm *d, int q);
 
 // Is queue q live (DRIVER_OK, ready, not stopped by a fault)?
 int      vdm_queue_live(struct vdm *d, int q);

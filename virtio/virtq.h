@@ -60,6 +60,8 @@
 #include "virtio.h"
 #include "virtio_mmio.h"
 
+struct vtrace;  // virtq_trace.h
+
 // The largest queue this build supports; the per-descriptor bookkeeping
 // arrays below have this many entries (about 20 bytes each). Override with
 // e.g. -DVIRTQ_MAX_SIZE=64 for the whole build (every file must agree) on
@@ -144,6 +146,12 @@ struct virtq {
   void *token[VIRTQ_MAX_SIZE];        // for a chain head: the driver's token
 
   struct virtq_stats stats;
+
+  // Recording for `make trace` (virtq_trace.h): NULL when nobody records
+  // this queue, which is all that virtq.c's one-line hooks test.
+  // virtq_init clears it; virtq_trace_start and virtq_trace_stop set it.
+  struct vtrace *trace;
+  uint8_t trace_id;        // this queue's id in the recording
 };
 
 // Allocate and zero the rings for queue `index` of `d` with
