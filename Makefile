@@ -56,7 +56,7 @@ KSRC = entry.S main.c sbi.c fdt.c plic.c uart.c printf.c console.c kalloc.c \
        string.c spinlock.c sleeplock.c vm.c proc.c swtch.S trampoline.S \
        kernelvec.S trap.c syscall.c sysproc.c exec.c pipe.c bio.c bio_fast.c log.c \
        fs.c fs_fast.c file.c sysfile.c initblob.S
-GLUESRC = vdev.c disk.c vos_riscv.c devfiles.c sysnet.c
+GLUESRC = vdev.c disk.c vos_riscv.c devfiles.c sysnet.c vtrace.c
 VIRTIOSRC = virtio_mmio.c virtq.c virtq_trace.c virtio_dev.c virtio_blk.c virtio_console.c virtio_rng.c virtio_net.c
 NETSRC = net.c eth.c arp.c ip.c icmp.c udp.c
 BENCHSRC = kblkbench.c
@@ -93,6 +93,7 @@ UPROGS = \
   $B/$U/_stressfs \
   $B/$U/_udpecho \
   $B/$U/_usertests \
+  $B/$U/_vtrace \
   $B/$U/_wc \
   $B/$U/_zombie
 

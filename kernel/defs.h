@@ -42,22 +42,32 @@ void   uartintr(void);
 void   virtio_probe_all(void);    // probe the 8 slots, start drivers, print the table
 void   virtio_irq(int irq);       // PLIC interrupt irq belongs to a virtio slot
 int    devinfo_get(int idx, struct devinfo *out);  // idx-th table row; -1 past the end
+struct vtrace;
+int    vdev_trace(const char *name, struct vtrace *t, int on);  // record a driver's queues
 // Each driver's binding (vdev.c's table): attach a probed device (0 or
-// -1), its interrupt, and the four counters `lsdev -v` shows.
+// -1), its interrupt, the four counters `lsdev -v` shows, and starting or
+// stopping the recording of its queues (on = 1 / 0; 0, or -1 if not even
+// one queue could start).
 struct vio_dev;
 int    disk_attach(struct vio_dev *d);       // disk.c: the root disk (kernel/disk.h
 void   disk_intr(void);                      //   has what the file system calls)
 void   disk_counters(uint64 *v);
+int    disk_trace(struct vtrace *t, int on);
 int    vconsole_attach(struct vio_dev *d);   // devfiles.c: /dev/vcons
 void   vconsole_intr(void);
 void   vconsole_counters(uint64 *v);
 void   vconsole_ports(struct devinfo *out);  // its ports, for devinfo
+int    vconsole_trace(struct vtrace *t, int on);
 int    random_attach(struct vio_dev *d);     // devfiles.c: /dev/random
 void   random_intr(void);
 void   random_counters(uint64 *v);
+int    random_trace(struct vtrace *t, int on);
 int    sysnet_attach(struct vio_dev *d);     // sysnet.c: the network stack
 void   sysnet_intr(void);
 void   sysnet_counters(uint64 *v);
+int    sysnet_trace(struct vtrace *t, int on);
+// vtrace.c: /dev/vtrace, the recording `make trace` reads
+void   vtraceinit(void);
 // disk.c, for the benchmarks (bench/kblkbench.c)
 struct vblk_limits;
 struct vblk_stats;

@@ -65,4 +65,5 @@ extern struct devsw devsw[];
 #define VCONSOLE 2           // the virtio console, /dev/vcons (devfiles.c)
 #define RANDOM 3             // the virtio entropy device, /dev/random (devfiles.c)
 #define VPORT0 4             // /dev/vport0: virtio console port 0; port n is VPORT0 + n
+#define VTRACE 8             // the virtqueue recording, /dev/vtrace (vtrace.c); after vport0..3
 #endif

@@ -73,6 +73,7 @@ main(uint64 hartid, uint64 dtb)
     fileinit();          // open-file table
     consoleinit();       // console device (major 1)
     virtio_probe_all();  // device table; virtio-blk disk
+    vtraceinit();        // /dev/vtrace, the ring recording (major 4)
     userinit();          // first user process (runs /init)
 
     // Everything above must be visible to the other harts before they use

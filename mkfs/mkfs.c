@@ -17,9 +17,10 @@
 // file named on the command line under its base name with one leading '_'
 // removed (user/_cat becomes "cat"), and a directory "dev" with the device
 // nodes console (major 1), vcons (2, the virtio console's shell port), random
-// (3, the virtio entropy device) and vport0..vport3 (4..7, the virtio
-// console's ports by number); the kernel's devsw[] serves only the majors
-// whose device is present (kernel/glue/devfiles.c).
+// (3, the virtio entropy device), vport0..vport3 (4..7, the virtio console's
+// ports by number) and vtrace (8, the virtqueue recording of `make trace`);
+// the kernel's devsw[] serves only the majors whose device is present
+// (kernel/glue/devfiles.c, kernel/glue/vtrace.c).
 //
 // Byte order: the kernel reads the image on RISC-V, which is little-endian.
 // Every number goes through le16()/le32(), which store it little-endian
@@ -51,6 +52,7 @@
 #define RANDOM_MAJOR 3     // kernel/file.h's RANDOM
 #define VPORT0_MAJOR 4     // kernel/file.h's VPORT0: /dev/vport<n> is major VPORT0 + n
 #define NVPORT 4           // ports 0..3, as many as the kernel drives (VCONS_MAX_PORTS)
+#define VTRACE_MAJOR 8     // kernel/file.h's VTRACE
 
 _Static_assert(sizeof(struct dinode) == 64, "struct dinode must be 64 bytes");
 _Static_assert(sizeof(struct dirent) == 16, "struct dirent must be 16 bytes");
@@ -273,6 +275,7 @@ make_dev_dir(uint root)
     name[5] = (char)('0' + i);
     add_device(dev, name, VPORT0_MAJOR + i);
   }
+  add_device(dev, "vtrace", VTRACE_MAJOR);
 }
 
 // ---- the image ----

@@ -49,6 +49,7 @@
 #include "defs.h"
 #include "virtio_console.h"
 #include "virtio_rng.h"
+#include "virtq_trace.h"
 
 #define CTRL_D 0x04
 #define SETTLE_TICKS 20   // 2 s: QEMU announces its ports within milliseconds
@@ -330,6 +331,40 @@ vconsole_ports(struct devinfo *out)
   }
 }
 
+// /dev/vtrace (vdev.c's table): record every queue the console has (each
+// port's receive and transmit queue, and with MULTIPORT the control
+// queues), or stop. One lock covers them all.
+int
+vconsole_trace(struct vtrace *t, int on)
+{
+  char rx[] = "virtio-console port0 receiveq", tx[] = "virtio-console port0 transmitq";
+  int r = 0;
+
+  if(vcons == 0)
+    return -1;
+  vos_lock(&vcons->lock);
+  for(int i = 0; i < vcons->nports; i++){
+    struct vcons_port *p = &vcons->port[i];
+    rx[19] = tx[19] = '0' + i;
+    if(!on){
+      virtq_trace_stop(&p->rxq);
+      virtq_trace_stop(&p->txq);
+    } else if(virtq_trace_start(&p->rxq, t, rx) < 0 || virtq_trace_start(&p->txq, t, tx) < 0){
+      r = -1;
+    }
+  }
+  if(vcons->multiport && !on){
+    virtq_trace_stop(&vcons->crxq);
+    virtq_trace_stop(&vcons->ctxq);
+  } else if(vcons->multiport && r == 0){
+    if(virtq_trace_start(&vcons->crxq, t, "virtio-console control receiveq") < 0 ||
+       virtq_trace_start(&vcons->ctxq, t, "virtio-console control transmitq") < 0)
+      r = -1;
+  }
+  vos_unlock(&vcons->lock);
+  return r;
+}
+
 int
 random_attach(struct vio_dev *d)
 {
@@ -346,6 +381,22 @@ void
 random_intr(void)
 {
   vrng_intr(&rng_dev);
+}
+
+int
+random_trace(struct vtrace *t, int on)
+{
+  int r = 0;
+
+  if(rng == 0)
+    return -1;
+  vos_lock(&rng->lock);
+  if(on)
+    r = virtq_trace_start(&rng->vq, t, "virtio-rng requestq") < 0 ? -1 : 0;
+  else
+    virtq_trace_stop(&rng->vq);
+  vos_unlock(&rng->lock);
+  return r;
 }
 
 void

@@ -29,6 +29,7 @@
 #include "defs.h"
 #include "disk.h"
 #include "virtio_blk.h"
+#include "virtq_trace.h"
 
 #define SECTORS_PER_BLOCK (BSIZE / VIRTIO_BLK_SECTOR_SIZE)
 
@@ -269,6 +270,23 @@ disk_stats(struct vblk_stats *st)
 }
 
 // `lsdev -v`'s four counters (the names are in vdev.c's table).
+// /dev/vtrace (vdev.c's table): record the request queue, or stop.
+int
+disk_trace(struct vtrace *t, int on)
+{
+  int r = 0;
+
+  if(!attached)
+    return -1;
+  vos_lock(&disk.lock);
+  if(on)
+    r = virtq_trace_start(&disk.vq, t, "virtio-blk requestq") < 0 ? -1 : 0;
+  else
+    virtq_trace_stop(&disk.vq);
+  vos_unlock(&disk.lock);
+  return r;
+}
+
 void
 disk_counters(uint64 *v)
 {

@@ -35,6 +35,7 @@
 #include "defs.h"
 #include "net.h"
 #include "virtio_net.h"
+#include "virtq_trace.h"
 
 static struct netif *nif;     // the one interface; 0 without a network device
 static struct vnet vnet_dev;    // the driver's state for the one NIC
@@ -435,6 +436,30 @@ sysnet_counters(uint64 *v)
   v[1] = st.rx_frames;
   v[2] = st.tx_ring_full;
   v[3] = st.interrupts;
+}
+
+// /dev/vtrace (vdev.c's table): record both queues, each under its own
+// lock, or stop.
+int
+sysnet_trace(struct vtrace *t, int on)
+{
+  int r = 0;
+
+  if(vnet == 0)
+    return -1;
+  vos_lock(&vnet->rx_lock);
+  if(on)
+    r = virtq_trace_start(&vnet->rxq, t, "virtio-net receiveq") < 0 ? -1 : 0;
+  else
+    virtq_trace_stop(&vnet->rxq);
+  vos_unlock(&vnet->rx_lock);
+  vos_lock(&vnet->tx_lock);
+  if(on && r == 0)
+    r = virtq_trace_start(&vnet->txq, t, "virtio-net transmitq") < 0 ? -1 : 0;
+  else
+    virtq_trace_stop(&vnet->txq);
+  vos_unlock(&vnet->tx_lock);
+  return r;
 }
 
 // From clockintr, on one hart, every tick: ARP timers and waking sleepers.

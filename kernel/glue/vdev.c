@@ -39,7 +39,8 @@
 // driver on a probed device and puts it to use (0, or -1 after the driver
 // logged why); intr() is the device's interrupt; counters() fills the four
 // numbers `lsdev -v` shows under the names given here; ports(), for a
-// device with ports (the console), fills in the row's port list.
+// device with ports (the console), fills in the row's port list; trace()
+// starts or stops recording the driver's queues for /dev/vtrace (vtrace.c).
 struct binding {
   uint32 type;                       // VIRTIO_ID_*
   const char *driver;
@@ -48,17 +49,18 @@ struct binding {
   void (*counters)(uint64 *v);
   const char *names[DEVINFO_NSTAT];
   void (*ports)(struct devinfo *out);  // 0: no ports
+  int  (*trace)(struct vtrace *t, int on);
 };
 
 static const struct binding bindings[] = {
   { VIRTIO_ID_BLOCK,   "virtio-blk",     disk_attach,     disk_intr,     disk_counters,
-    { "chains", "notifies", "interrupts", "errors" } },
+    { "chains", "notifies", "interrupts", "errors" }, 0, disk_trace },
   { VIRTIO_ID_CONSOLE, "virtio-console", vconsole_attach, vconsole_intr, vconsole_counters,
-    { "tx_bytes", "tx_chains", "rx_bytes", "interrupts" }, vconsole_ports },
+    { "tx_bytes", "tx_chains", "rx_bytes", "interrupts" }, vconsole_ports, vconsole_trace },
   { VIRTIO_ID_ENTROPY, "virtio-rng",     random_attach,   random_intr,   random_counters,
-    { "chains", "bytes", "short_reads", "interrupts" } },
+    { "chains", "bytes", "short_reads", "interrupts" }, 0, random_trace },
   { VIRTIO_ID_NET,     "virtio-net",     sysnet_attach,   sysnet_intr,   sysnet_counters,
-    { "tx_frames", "rx_frames", "tx_ring_full", "interrupts" } },
+    { "tx_frames", "rx_frames", "tx_ring_full", "interrupts" }, 0, sysnet_trace },
 };
 
 struct vdev_slot {
@@ -193,6 +195,29 @@ virtio_irq(int irq)
   // A device without a driver never had its queues set up and so cannot
   // interrupt; if one does anyway, say so once per occurrence.
   printf("virtio: interrupt %d from a slot without a driver\n", irq);
+}
+
+// Start (on = 1) or stop (on = 0) recording into t the queues of the
+// device whose driver is "virtio-" name ("blk", "console", "net", "rng"),
+// or of every device with a driver when name is 0. Returns how many
+// devices answered, or -1 when none has that driver.
+int
+vdev_trace(const char *name, struct vtrace *t, int on)
+{
+  int n = 0;
+
+  for(int i = 0; i < nslots; i++){
+    const struct binding *b = slots[i].b;
+    if(b == 0)
+      continue;
+    if(name && (strncmp(b->driver, "virtio-", 7) != 0 ||
+                strncmp(b->driver + 7, name, 16) != 0))
+      continue;
+    if(b->trace(t, on) < 0)
+      return -1;
+    n++;
+  }
+  return n > 0 ? n : -1;
 }
 
 int
