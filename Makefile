@@ -8,6 +8,8 @@
 #   make fuzz          the system-call fuzzer, MINUTES=10 of new seeds
 #   make cm3           the Cortex-M3 image (build/cm3/cm3.elf) and its sizes
 #   make reader        the annotated source as a static site (build/reader/index.html)
+#   make trace CMD='cat README.md'   record what a command does to the virtqueues
+#                      and step through it (build/trace/index.html; TRACEDEV=blk,net ...)
 #   make qemu-cm3      run it on QEMU's lm3s6965evb; UART2 on a TCP port
 #   make clean
 #
@@ -242,6 +244,16 @@ qemu-cm3: cm3
 .PHONY: reader
 reader: setup
 	@/usr/bin/python3 tools/reader/reader.py
+
+# The ring you can watch (tools/trace/run.py): boot, record the queues of
+# TRACEDEV (blk, console, net, rng or all; comma-separated) while CMD runs
+# at the guest's shell, and write a page that steps through the recording;
+# the last line printed is its path.
+CMD ?= cat README.md
+TRACEDEV ?= blk
+.PHONY: trace
+trace: all
+	@$(PYTHON) tools/trace/run.py --cmd '$(CMD)' --devices '$(TRACEDEV)' --cpus $(CPUS)
 
 .PHONY: check host-tests
 host-tests: setup

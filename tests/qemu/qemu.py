@@ -10,12 +10,15 @@ deadline, and is killed by its own process id (never by name).
 """
 import errno
 import fcntl
+import json
 import os
 import re
 import select
 import shutil
 import signal
+import socket
 import subprocess
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -217,17 +220,69 @@ class Machine:
             f.write(" ".join(self.args) + "\n\n" + self.transcript)
 
 
+class Qmp:
+    """QEMU's machine protocol (QMP) on a unix socket: JSON commands and
+    their answers, e.g. x-query-virtio-queue-status (what `info
+    virtio-queue-status` prints, as JSON)."""
+
+    def __init__(self, path, timeout=30):
+        deadline = time.time() + timeout
+        while True:
+            try:
+                self.sock = socket.socket(socket.AF_UNIX)
+                self.sock.settimeout(timeout)
+                self.sock.connect(path)
+                break
+            except OSError:
+                self.sock.close()
+                if time.time() > deadline:
+                    raise QemuError("no QMP socket at %s" % path)
+                time.sleep(0.1)
+        self.f = self.sock.makefile("rw")
+        json.loads(self.f.readline())             # the greeting
+        self.call("qmp_capabilities")
+
+    def call(self, command, **args):
+        msg = {"execute": command}
+        if args:
+            msg["arguments"] = args
+        self.f.write(json.dumps(msg) + "\n")
+        self.f.flush()
+        while True:
+            line = self.f.readline()
+            if not line:
+                raise QemuError("QMP closed while waiting for %s" % command)
+            reply = json.loads(line)
+            if "error" in reply:
+                raise QemuError("QMP %s: %s" % (command, reply["error"].get("desc")))
+            if "return" in reply:
+                return reply["return"]              # (events in between are skipped)
+
+    def close(self):
+        try:
+            self.f.close()
+            self.sock.close()
+        except OSError:
+            pass
+
+
 class Qemu(Machine):
     """The RISC-V kernel on QEMU virt, with the disk image `disk` in
     virtio-mmio slot `slot`; `blkprops` adds properties to the disk's
     virtio-blk-device ("queue-size=4,event_idx=off"); `extra` adds QEMU
-    options (more devices)."""
+    options (more devices); qmp=True opens QEMU's machine protocol on a
+    private unix socket (self.qmp() connects to it)."""
 
     def __init__(self, disk, slot=0, legacy=False, cpus=3, readonly=False,
-                 extra=(), log_name=None, blkprops=""):
+                 extra=(), log_name=None, blkprops="", qmp=False):
         args = ["qemu-system-riscv64", "-machine", "virt", "-bios", "default",
                 "-kernel", KERNEL, "-m", "128M", "-smp", str(cpus),
                 "-nographic", "-monitor", "none", "-serial", "stdio"]
+        self.qmp_path = None
+        if qmp:
+            self._qmp_dir = tempfile.mkdtemp(prefix="qmp-")
+            self.qmp_path = os.path.join(self._qmp_dir, "qmp.sock")
+            args += ["-qmp", "unix:%s,server=on,wait=off" % self.qmp_path]
         if not legacy:
             args += ["-global", "virtio-mmio.force-legacy=false"]
         drive = "file=%s,if=none,format=raw,id=x0" % disk
@@ -239,3 +294,14 @@ class Qemu(Machine):
         args += ["-drive", drive, "-device", device]
         args += list(extra)
         self.start(args, log_name)
+
+    def qmp(self):
+        """A connection to this QEMU's QMP socket (Qemu(..., qmp=True))."""
+        if not self.qmp_path:
+            raise QemuError("this QEMU was started without qmp=True")
+        return Qmp(self.qmp_path)
+
+    def kill(self):
+        Machine.kill(self)
+        if self.qmp_path:
+            shutil.rmtree(self._qmp_dir, ignore_errors=True)
