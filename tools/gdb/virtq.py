@@ -1,0 +1,287 @@
+"""virtq.py: gdb commands that print a virtqueue the way a person wants to
+see it while the kernel is stopped at a breakpoint. `make qemu-gdb` writes
+a .gdbinit that loads this file; by hand: `source tools/gdb/virtq.py`.
+
+    (gdb) vq blk              the disk's request queue
+    (gdb) vq net rx           the network card's receive queue (tx: transmit)
+    (gdb) vq console tx       the virtio console's transmit queue (rx: receive)
+    (gdb) vq rng              the entropy device's queue
+    (gdb) vq &vb->vq          any struct virtq, by expression
+    (gdb) lsdev               the device table (kernel/glue/vdev.c slots[])
+
+`vq` prints (virtio 1.2 section 2.7, the split virtqueue; the layout is
+drawn in virtio/virtio.h):
+  - the driver's positions (its private avail_idx, what it published,
+    last_used) and the device's (used.idx it wrote, avail_event it asked
+    for), and both sides' suppression words;
+  - every chain the driver has handed out: its head, its token, the
+    descriptors as the device will follow them (desc.next in the table,
+    into the indirect table when the ring descriptor says INDIRECT);
+  - the free list, in the order the next chain will take descriptors
+    (link[], the driver's private copy, which the device never sees);
+  - the available ring entries the device has not consumed yet and the
+    last few before them, and the used ring entries the driver has not
+    reaped yet and the last few before them;
+  - the packed ring with its wrap counters, when a queue has one: this
+    kernel has only split rings, so print_packed() below is where that
+    view goes (it says so and prints nothing else).
+
+Memory is read with gdb's own reads of the target (no kernel code runs),
+so the commands work at any breakpoint, even inside the driver's lock.
+
+Tested by tests/qemu/test_trace.py (test_gdb_vq), which stops the kernel
+after virtq_kick in vblk_rw and compares this printout with the ring read
+by plain gdb memory commands.
+"""
+import struct
+
+import gdb
+
+DESC_F_NEXT, DESC_F_WRITE, DESC_F_INDIRECT = 1, 2, 4
+NO_TABLE = 0xffff
+
+# Where each driver's queues live: (expression, what the queue is).
+QUEUES = {
+    "blk": ("'disk.c'::disk.vq", "virtio-blk requestq"),
+    "rng": ("'devfiles.c'::rng_dev.vq", "virtio-rng requestq"),
+    "console rx": ("'devfiles.c'::vcons_dev.rxq", "virtio-console receiveq (port 0)"),
+    "console tx": ("'devfiles.c'::vcons_dev.txq", "virtio-console transmitq (port 0)"),
+    "net rx": ("'sysnet.c'::vnet_dev.rxq", "virtio-net receiveq"),
+    "net tx": ("'sysnet.c'::vnet_dev.txq", "virtio-net transmitq"),
+}
+ALIASES = {"console": "console rx", "net": "net rx", "disk": "blk"}
+SHOW_BEFORE = 4     # ring entries shown before the interesting ones
+TYPE_NAMES = {1: "network", 2: "block", 3: "console", 4: "entropy"}   # virtio 1.2 section 5
+
+
+def flags_text(f):
+    names = [n for bit, n in ((DESC_F_NEXT, "NEXT"), (DESC_F_WRITE, "WRITE"),
+                              (DESC_F_INDIRECT, "INDIRECT")) if f & bit]
+    return "|".join(names) or "0"
+
+
+def read(addr, n):
+    return bytes(gdb.selected_inferior().read_memory(int(addr), n))
+
+
+def u16s(addr, n):
+    return list(struct.unpack("<%dH" % n, read(addr, 2 * n))) if n else []
+
+
+def descs(addr, n):
+    """n descriptors at addr: [(addr, len, flags, next)]."""
+    raw = read(addr, 16 * n)
+    return [struct.unpack_from("<QIHH", raw, 16 * i) for i in range(n)]
+
+
+def field_array(vq, name, n):
+    """The first n entries of an array member of struct virtq."""
+    arr = vq[name]
+    return u16s(arr.address, n) if arr.type.target().sizeof == 2 else \
+        [int(arr[i]) for i in range(n)]
+
+
+def has_field(value, name):
+    return any(f.name == name for f in value.type.strip_typedefs().fields())
+
+
+class Ring:
+    """A struct virtq read once from the target."""
+
+    def __init__(self, vq):
+        self.vq = vq
+        self.size = int(vq["size"])
+        self.index = int(vq["index"])
+        self.desc_addr = int(vq["desc"])
+        self.avail_addr = int(vq["avail"])
+        self.used_addr = int(vq["used"])
+        n = self.size
+        self.desc = descs(self.desc_addr, n) if self.desc_addr else []
+        av = u16s(self.avail_addr, 3 + n) if self.avail_addr else [0] * (3 + n)
+        self.avail_flags, self.avail_idx, self.avail_ring, self.used_event = av[0], av[1], av[2:2 + n], av[2 + n]
+        if self.used_addr:
+            raw = read(self.used_addr, 4 + 8 * n + 2)
+            self.used_flags, self.used_idx = struct.unpack_from("<HH", raw, 0)
+            self.used_ring = [struct.unpack_from("<II", raw, 4 + 8 * i) for i in range(n)]
+            self.avail_event = struct.unpack_from("<H", raw, 4 + 8 * n)[0]
+        else:
+            self.used_flags = self.used_idx = self.avail_event = 0
+            self.used_ring = []
+        self.link = field_array(vq, "link", n)
+        self.chain_len = field_array(vq, "chain_len", n)
+        self.itab_of = field_array(vq, "itab_of", n)
+        self.writable = [int(vq["writable"][i]) for i in range(n) if self.chain_len[i]]
+        self.drv_avail = int(vq["avail_idx"])
+        self.avail_pub = int(vq["avail_pub"])
+        self.last_used = int(vq["last_used"])
+        self.nfree = int(vq["nfree"])
+        self.free_head = int(vq["free_head"])
+        self.outstanding = int(vq["outstanding"])
+        self.event_idx = int(vq["event_idx"])
+        self.broken = int(vq["broken"])
+        self.itab_addr = int(vq["itab"])
+        self.itab_entries = int(vq["itab_entries"])
+        self.itab_count = int(vq["itab_count"])
+
+    def free_list(self):
+        out, d = [], self.free_head
+        for _ in range(min(self.nfree, self.size)):
+            out.append(d)
+            d = self.link[d]
+        return out
+
+    def heads(self):
+        return [i for i in range(self.size) if self.chain_len[i]]
+
+    def chain(self, head):
+        """The chain at head as the device will walk it: ring descriptors
+        by desc.next, and for an INDIRECT one its table's entries."""
+        out, d, seen = [], head, set()
+        while d < self.size and d not in seen:
+            seen.add(d)
+            a, ln, f, nx = self.desc[d]
+            entry = {"index": d, "addr": a, "len": ln, "flags": f, "next": nx, "table": []}
+            if f & DESC_F_INDIRECT:
+                entries = ln // 16
+                entry["table"] = descs(a, min(entries, 1024))
+            out.append(entry)
+            if not f & DESC_F_NEXT:
+                break
+            d = nx
+        return out
+
+
+def print_chain(ring, head, token):
+    t = ring.itab_of[head]
+    print("  head %d  token %s  %d ring descriptor%s%s" % (
+        head, token, ring.chain_len[head], "" if ring.chain_len[head] == 1 else "s",
+        "  (indirect table %d)" % t if t != NO_TABLE else ""))
+    for e in ring.chain(head):
+        print("    desc[%d] addr 0x%x len %d flags %s next %s" % (
+            e["index"], e["addr"], e["len"], flags_text(e["flags"]),
+            e["next"] if e["flags"] & DESC_F_NEXT else "-"))
+        for j, (a, ln, f, nx) in enumerate(e["table"]):
+            print("      table[%d] addr 0x%x len %d flags %s next %s" % (
+                j, a, ln, flags_text(f), nx if f & DESC_F_NEXT else "-"))
+
+
+def print_rings(ring):
+    n = ring.size
+    print("available ring (driver -> device): avail.idx %d, entries up to the driver's next (%d):"
+          % (ring.avail_idx, ring.drv_avail))
+    # A few entries before, unless the ring has not been round once yet.
+    first = (ring.avail_idx - SHOW_BEFORE) & 0xffff if ring.avail_idx >= SHOW_BEFORE else 0
+    pos = first
+    while pos != ring.drv_avail and ((pos - first) & 0xffff) < n:
+        published = ((ring.avail_idx - pos - 1) & 0xffff) < 0x8000
+        mark = "" if published else "  (not yet published)"
+        if ring.event_idx and pos == ring.avail_event:
+            mark += "  <- avail_event: the device wants a notification for this one"
+        print("  avail.ring[%d] (position %d) = %d%s" % (pos % n, pos, ring.avail_ring[pos % n], mark))
+        pos = (pos + 1) & 0xffff
+    print("used ring (device -> driver): used.idx %d, the driver has reaped up to %d:"
+          % (ring.used_idx, ring.last_used))
+    first = (ring.last_used - SHOW_BEFORE) & 0xffff if ring.last_used >= SHOW_BEFORE else 0
+    pos = first
+    while pos != ring.used_idx and ((pos - first) & 0xffff) < n:
+        i, ln = ring.used_ring[pos % n]
+        late = ((pos - ring.last_used) & 0xffff) < 0x8000
+        print("  used.ring[%d] (position %d) = {id %d, len %d}%s" % (
+            pos % n, pos, i, ln, "  (not yet reaped)" if late else ""))
+        pos = (pos + 1) & 0xffff
+
+
+def print_packed(vq):
+    """The packed ring (virtio 1.2 section 2.8) with the driver's and the
+    device's wrap counters. The hook for a packed virtqueue: this kernel
+    has none (struct virtq is the split ring), so it says so. A packed
+    queue would print its descriptor ring here: each descriptor's
+    AVAIL/USED flag bits against the wrap counters, the driver's next
+    position and wrap counter, the device's, and the event suppression
+    structures."""
+    if not has_field(vq, "packed"):
+        print("packed ring: none (this queue is a split ring; see print_packed in tools/gdb/virtq.py)")
+        return
+    print("packed ring: struct virtq has a 'packed' member, but print_packed does not know it yet")
+
+
+def print_vq(vq, what):
+    r = Ring(vq)
+    dev = vq["dev"]
+    base = int(dev["base"]) if int(dev) else 0
+    print("%s: queue %d of device 0x%x, %d entries%s%s%s" % (
+        what, r.index, base, r.size, ", EVENT_IDX" if r.event_idx else "",
+        ", %d indirect tables of %d" % (r.itab_count, r.itab_entries) if r.itab_count else "",
+        ", BROKEN: %s" % vq["broken_why"].string() if r.broken and int(vq["broken_why"]) else
+        (", BROKEN" if r.broken else "")))
+    if r.size == 0 or not r.desc_addr:
+        print("  (not set up)")
+        return
+    print("driver: next avail entry %d, published avail.idx %d, last_used %d, %d outstanding, %d free"
+          % (r.drv_avail, r.avail_pub, r.last_used, r.outstanding, r.nfree))
+    print("device: used.idx %d, avail_event %d, used.flags %d%s" % (
+        r.used_idx, r.avail_event, r.used_flags, " (NO_NOTIFY)" if r.used_flags & 1 else ""))
+    print("rings:  avail.idx %d, avail.flags %d%s, used_event %d" % (
+        r.avail_idx, r.avail_flags, " (NO_INTERRUPT)" if r.avail_flags & 1 else "", r.used_event))
+    heads = r.heads()
+    print("outstanding chains (%d):" % len(heads))
+    for h in heads:
+        print_chain(r, h, str(vq["token"][h]))
+    fl = r.free_list()
+    print("free list (%d): %s%s" % (len(fl), " ".join(map(str, fl[:32])),
+                                    " ..." if len(fl) > 32 else ""))
+    print_rings(r)
+    print_packed(vq)
+
+
+def find_queue(arg):
+    key = " ".join(arg.split())
+    key = ALIASES.get(key, key)
+    if key in QUEUES:
+        expr, what = QUEUES[key]
+        return gdb.parse_and_eval(expr), what
+    v = gdb.parse_and_eval(arg)
+    if v.type.strip_typedefs().code == gdb.TYPE_CODE_PTR:
+        v = v.dereference()
+    return v, arg
+
+
+class VqCommand(gdb.Command):
+    """Print a virtqueue: vq blk | vq net rx | vq console tx | vq rng | vq EXPR (a struct virtq)."""
+
+    def __init__(self):
+        super().__init__("vq", gdb.COMMAND_DATA)
+
+    def invoke(self, arg, from_tty):
+        if not arg.strip():
+            print("usage: vq blk | net rx | net tx | console rx | console tx | rng | EXPR")
+            return
+        vq, what = find_queue(arg)
+        print_vq(vq, what)
+
+
+class LsdevCommand(gdb.Command):
+    """The virtio device table as kernel/glue/vdev.c keeps it (slots[])."""
+
+    def __init__(self):
+        super().__init__("lsdev", gdb.COMMAND_DATA)
+
+    def invoke(self, arg, from_tty):
+        slots = gdb.parse_and_eval("'vdev.c'::slots")
+        n = int(gdb.parse_and_eval("'vdev.c'::nslots"))
+        print("slot  base        irq  version  type         driver          queues")
+        for i in range(n):
+            s = slots[i]
+            d = s["dev"]
+            drv = s["driver"].string() if int(s["driver"]) else "-"
+            short = drv[len("virtio-"):] if drv.startswith("virtio-") else None
+            qs = [k for k in QUEUES if short and k.split()[0] == short]
+            dtype = "%s (%d)" % (TYPE_NAMES.get(int(d["device_id"]), "unknown"), int(d["device_id"]))
+            print("%-5d 0x%08x  %-4d %-8s %-12s %-15s %s" % (
+                int(d["slot"]), int(d["base"]), int(d["irq"]),
+                "legacy" if int(d["version"]) == 1 else "modern", dtype, drv,
+                ", ".join("vq " + k for k in qs) or "-"))
+
+
+VqCommand()
+LsdevCommand()
