@@ -401,7 +401,10 @@ def test_trace_monitor():
             devs = mon.call("x-query-virtio")
             path = next(d["path"] for d in devs if d["name"] == "virtio-blk")
             status = mon.call("x-query-virtio-queue-status", path=path, queue=0)
-            elem = mon.call("x-query-virtio-queue-element", path=path, queue=0)
+            # Without an index QEMU shows the entry it will read next, which
+            # is still last lap's: ask for the last one it took.
+            elem = mon.call("x-query-virtio-queue-element", path=path, queue=0,
+                            index=(status["last-avail-idx"] - 1) & 0xffff)
         finally:
             mon.close()
     assert path.startswith("/machine/peripheral-anon/device["), path

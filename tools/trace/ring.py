@@ -321,7 +321,9 @@ class Replay:
 
     def apply(self, ev):
         before = self.state
-        st = copy.deepcopy(before)
+        # A shallow copy is enough: the handlers never change a list in
+        # place, they put a new one under the key.
+        st = dict(before)
         text = getattr(self, "_" + ev.kind.lower())(st, ev, **ev.f)
         diff = {}
         for k in set(before) | set(st):
