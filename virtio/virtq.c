@@ -29,6 +29,10 @@
 // live, in virtio_mmio.c). Each says who writes what and who reads it;
 // docs/ARCHITECTURE.md draws the four on one timeline with the device.
 //
+// The one-line `if (vq->trace) virtq_trace_...` hooks record each step
+// for `make trace` (virtq_trace.h); a queue nobody records pays one
+// predictable branch per hook.
+//
 // See it run: `make -C tests/host check` (tests virtq_*, blk_*, perf_*),
 // or `make qemu` and `blkbench` for the notification counts.
 #include <stdint.h>
@@ -37,6 +41,7 @@
 #include "virtio.h"
 #include "virtio_mmio.h"
 #include "virtq.h"
+#include "virtq_trace.h"
 
 _Static_assert((VIRTQ_MAX_SIZE & (VIRTQ_MAX_SIZE - 1)) == 0,
                "VIRTQ_MAX_SIZE must be a power of two");
@@ -135,6 +140,7 @@ int virtq_init(struct virtq *vq, struct vio_dev *d, uint16_t index, uint16_t wan
   // exists (3.1.1 step 4); every queue of the device uses it or none does.
   vq->event_idx = vio_has_feature(d, VIRTIO_RING_F_EVENT_IDX);
   vq->intr_off = 0;
+  vq->trace = 0;  // a new queue is not recorded (virtq_trace.h)
   zero_stats(&vq->stats);
 
   // 4.2.3.2 steps 1-3 (select the queue, check it is not in use, read
@@ -268,6 +274,7 @@ void virtq_mark_broken(struct virtq *vq, const char *why)
   vq->broken = 1;
   vq->broken_why = why;
   vq->stats.errors++;
+  if (vq->trace) virtq_trace_broken(vq, why);
   vos_log("virtq %u of device %p broken: %s\n", (unsigned)vq->index,
           (void *)vq->dev->base, why);
 }
@@ -291,6 +298,7 @@ int virtq_free_count(struct virtq *vq)
 void virtq_count_intr(struct virtq *vq)
 {
   vq->stats.interrupts++;
+  if (vq->trace) virtq_trace_intr(vq);
 }
 
 // Check a chain before it touches the ring: the spec's rules (2.7.4.2:
@@ -469,6 +477,7 @@ int virtq_add(struct virtq *vq, const struct virtq_buf *bufs, int n, void *token
   vq->avail->ring[vq->avail_idx % vq->size] = head;
   vq->avail_idx++;
   vq->stats.added++;
+  if (vq->trace) virtq_trace_add(vq, head);
   return VIRTQ_OK;
 }
 
@@ -501,6 +510,7 @@ static int device_wants_notify(struct virtq *vq, uint16_t old_idx, uint16_t new_
 void virtq_kick(struct virtq *vq)
 {
   uint16_t old_idx = vq->avail_pub, new_idx = vq->avail_idx;
+  int notify;
 
   if (vq->broken || vq->mem == 0 || old_idx == new_idx)
     return;  // nothing new for the device to see
@@ -537,7 +547,9 @@ void virtq_kick(struct virtq *vq)
   //   avail.idx is ordered before the QueueNotify write below: the device
   //   woken by the notification finds the new idx.
   vos_mb();
-  if (!device_wants_notify(vq, old_idx, new_idx))
+  notify = device_wants_notify(vq, old_idx, new_idx);
+  if (vq->trace) virtq_trace_kick(vq, old_idx, new_idx, notify);
+  if (!notify)
     return;
   // 2.7.13 step 7: the notification (4.2.3.3: write the queue index).
   vio_notify(vq->dev, vq->index);
@@ -579,6 +591,7 @@ static void free_chain(struct virtq *vq, uint16_t head)
 // boot log) can tell which completion the device got wrong.
 static int bad_used(struct virtq *vq, const char *why, uint32_t id, uint32_t len)
 {
+  if (vq->trace) virtq_trace_bad(vq, why, id, len);
   vos_log("virtq %u: used ring entry %u: id %u len %u\n", (unsigned)vq->index,
           (unsigned)vq->last_used, (unsigned)id, (unsigned)len);
   virtq_mark_broken(vq, why);
@@ -664,6 +677,7 @@ int virtq_get(struct virtq *vq, void **token, uint32_t *len)
   if (n > vq->writable[id])
     return bad_used(vq, "used.len larger than the chain's writable buffers", id, n);
 
+  if (vq->trace) virtq_trace_used(vq, id, n);
   *token = vq->token[id];
   *len = n;
   free_chain(vq, (uint16_t)id);
@@ -686,6 +700,7 @@ void virtq_disable_intr(struct virtq *vq)
   if (!vq->event_idx && !vq->intr_off) {
     store16(&vq->avail->flags, VIRTQ_AVAIL_F_NO_INTERRUPT);
     vq->intr_off = 1;
+    if (vq->trace) virtq_trace_intr_off(vq);
   }
 }
 
@@ -705,6 +720,7 @@ int virtq_enable_intr(struct virtq *vq)
     store16(&vq->avail->flags, 0);
     vq->intr_off = 0;
   }
+  if (vq->trace) virtq_trace_intr_on(vq);
   // Barrier (4), against the race 2.7.14 warns about.
   //   We wrote used_event (or avail.flags); next we read used.idx.
   //   The device writes used.idx, orders it with a barrier of its own, and
@@ -738,6 +754,7 @@ int virtq_drain(struct virtq *vq, void **token)
   // it asks for the next.
   for (i = 0; i < vq->size; i++) {
     if (vq->chain_len[i] != 0) {
+      if (vq->trace) virtq_trace_drain(vq, i);
       *token = vq->token[i];
       free_chain(vq, i);
       return 1;
