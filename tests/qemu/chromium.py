@@ -149,6 +149,19 @@ class Browser:
             raise BrowserError("%s: %s" % (url, r["errorText"]))
         if r.get("loaderId"):
             self.wait_event("Page.loadEventFired")
+            # The load event of the page before (a click that navigated,
+            # say) may still have been on its way and be the one just
+            # seen: the new page is there once the address is the one
+            # asked for and its document has finished loading.
+            deadline = time.time() + self.timeout
+            while time.time() < deadline:
+                try:
+                    if (self.eval("location.href").split("#")[0] == url.split("#")[0] and
+                            self.eval("document.readyState") == "complete"):
+                        break
+                except BrowserError:
+                    pass            # asked in the middle of the navigation: ask again
+                time.sleep(0.05)
         else:
             time.sleep(0.3)     # only the #fragment changed: no new document
 
