@@ -4,6 +4,9 @@
 // step's changes (its "diff": key -> [before, after]) forwards or
 // backwards. Keys: ArrowRight / n next step, ArrowLeft / p previous,
 // Home / End first and last, 1..9 pick a queue.
+//
+// See it run: `make trace CMD='cat README.md'`, then open
+// build/trace/index.html; tests/qemu/test_trace.py drives it in Chromium.
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("trace-data").textContent);
