@@ -4,7 +4,8 @@ a .gdbinit that loads this file; by hand: `source tools/gdb/virtq.py`.
 
     (gdb) vq blk              the disk's request queue
     (gdb) vq net rx           the network card's receive queue (tx: transmit)
-    (gdb) vq console tx       the virtio console's transmit queue (rx: receive)
+    (gdb) vq console tx       the virtio console's transmit queue of port 0 (rx: receive;
+                              console ctrl rx / ctrl tx: the MULTIPORT control queues)
     (gdb) vq rng              the entropy device's queue
     (gdb) vq &vb->vq          any struct virtq, by expression
     (gdb) lsdev               the device table (kernel/glue/vdev.c slots[])
@@ -44,8 +45,10 @@ NO_TABLE = 0xffff
 QUEUES = {
     "blk": ("'disk.c'::disk.vq", "virtio-blk requestq"),
     "rng": ("'devfiles.c'::rng_dev.vq", "virtio-rng requestq"),
-    "console rx": ("'devfiles.c'::vcons_dev.rxq", "virtio-console receiveq (port 0)"),
-    "console tx": ("'devfiles.c'::vcons_dev.txq", "virtio-console transmitq (port 0)"),
+    "console rx": ("'devfiles.c'::vcons_dev.port[0].rxq", "virtio-console receiveq (port 0)"),
+    "console tx": ("'devfiles.c'::vcons_dev.port[0].txq", "virtio-console transmitq (port 0)"),
+    "console ctrl rx": ("'devfiles.c'::vcons_dev.crxq", "virtio-console control receiveq"),
+    "console ctrl tx": ("'devfiles.c'::vcons_dev.ctxq", "virtio-console control transmitq"),
     "net rx": ("'sysnet.c'::vnet_dev.rxq", "virtio-net receiveq"),
     "net tx": ("'sysnet.c'::vnet_dev.txq", "virtio-net transmitq"),
 }
@@ -247,14 +250,16 @@ def find_queue(arg):
 
 
 class VqCommand(gdb.Command):
-    """Print a virtqueue: vq blk | vq net rx | vq console tx | vq rng | vq EXPR (a struct virtq)."""
+    """Print a virtqueue: vq blk | net rx | net tx | console rx | console tx | console ctrl rx |
+    console ctrl tx | rng | EXPR (a struct virtq)."""
 
     def __init__(self):
         super().__init__("vq", gdb.COMMAND_DATA)
 
     def invoke(self, arg, from_tty):
         if not arg.strip():
-            print("usage: vq blk | net rx | net tx | console rx | console tx | rng | EXPR")
+            print("usage: vq blk | net rx | net tx | console rx | console tx | console ctrl rx | "
+                  "console ctrl tx | rng | EXPR")
             return
         vq, what = find_queue(arg)
         print_vq(vq, what)

@@ -57,7 +57,9 @@ def queue_data(rec, q, qlog=None, match=None):
     events = q.events
     if qlog is not None:
         found = (match or {}).get(q.qid)
-        if found is None:
+        if found is None and not q.events:
+            qemu["note"] = "nothing happened on this queue while it was recorded"
+        elif found is None:
             qemu["note"] = "QEMU's trace has no queue that matches this one"
         else:
             vq, offset = found
