@@ -117,17 +117,7 @@ static void reject(struct vdm *d, int qi)
 
 // ---- control messages to the driver ----
 
-static void put_le16(uint8_t *p, uint16_t v)
-{
-  p[0] = (uint8_t)v;
-  p[1] = (uint8_t)(v >> 8);
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-  put_le16(p, (uint16_t)v);
-  put_le16(p + 2, (uint16_t)(v >> 16));
-}
+// (vio_put_le16/32, virtio.h: the fields are little-endian, 5.3.6.2.)
 
 // Put a message in the queue to the driver. Unlike QEMU, which drops a
 // message when it finds no receive buffer, the model keeps a few; past
@@ -156,9 +146,9 @@ static void ctrl_send(struct vdm_console *c, uint32_t id, uint16_t event, uint16
   uint8_t msg[VDM_CONSOLE_CTRL_MAX];
   uint32_t len = CTRL_HDR;
 
-  put_le32(msg, id);
-  put_le16(msg + 4, event);
-  put_le16(msg + 6, value);
+  vio_put_le32(msg, id);
+  vio_put_le16(msg + 4, event);
+  vio_put_le16(msg + 6, value);
   // A name is sent with a 0 after it, as QEMU does (5.3.6.2 says none):
   // the driver must take it either way.
   while (extra && *extra && len < VDM_CONSOLE_CTRL_MAX - 1)

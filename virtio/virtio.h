@@ -229,6 +229,32 @@ static inline uint64_t virtq_legacy_used_offset(uint32_t size, uint32_t align)
   return (avail_end + align - 1) / align * align;
 }
 
+// Little-endian fields in byte buffers (console control messages,
+// configuration bytes: 5.3.6.2, 2.5), read and written a byte at a time,
+// so that neither the field's alignment in the buffer nor the CPU's own
+// byte order matters. The drivers and the device model share them.
+static inline uint16_t vio_get_le16(const uint8_t *p)
+{
+  return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static inline uint32_t vio_get_le32(const uint8_t *p)
+{
+  return (uint32_t)vio_get_le16(p) | (uint32_t)vio_get_le16(p + 2) << 16;
+}
+
+static inline void vio_put_le16(uint8_t *p, uint16_t v)
+{
+  p[0] = (uint8_t)v;
+  p[1] = (uint8_t)(v >> 8);
+}
+
+static inline void vio_put_le32(uint8_t *p, uint32_t v)
+{
+  vio_put_le16(p, (uint16_t)v);
+  vio_put_le16(p + 2, (uint16_t)(v >> 16));
+}
+
 // The largest queue size the spec allows (2.7): sizes are powers of two.
 #define VIRTQ_SIZE_LIMIT 32768
 

@@ -491,32 +491,11 @@ uint32_t vcons_readable(struct vcons *vc, uint32_t port)
 // receive buffers (QEMU puts them on the used ring before it returns our
 // message), and the interrupt has reaped them and posted the buffers again.
 
-// Little-endian fields (5.3.6.2: le32 id, le16 event, le16 value; a legacy
-// device uses the guest's order, 5.3.6.3, which is the same on every CPU
-// we build for: virtio.h stops a big-endian build).
-static void put_le16(uint8_t *p, uint16_t v)
-{
-  p[0] = (uint8_t)v;
-  p[1] = (uint8_t)(v >> 8);
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-  put_le16(p, (uint16_t)v);
-  put_le16(p + 2, (uint16_t)(v >> 16));
-}
-
-// The device's fields are read byte by byte: a message may start at any
-// offset of a buffer we copied, and the bytes say nothing of alignment.
-static uint16_t get_le16(const uint8_t *p)
-{
-  return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-  return (uint32_t)get_le16(p) | (uint32_t)get_le16(p + 2) << 16;
-}
+// Control messages are little-endian (5.3.6.2: le32 id, le16 event, le16
+// value; a legacy device uses the guest's order, 5.3.6.3, the same on every
+// CPU we build for): vio_get_le16 and friends in virtio.h read and write
+// them a byte at a time, since a message may start at any offset of a
+// buffer we copied.
 
 // Add a message to our outgoing FIFO. A full FIFO means the device made
 // us owe more answers than a sane device can (a flood of DEVICE_ADDs):
@@ -548,9 +527,9 @@ static void ctrl_send_next(struct vcons *vc)
   // ctrl_tx_mem is free: the device gave it back (reap_ctrl_tx) or never
   // had it. Fill it with the oldest message.
   m = &vc->out[vc->out_first];
-  put_le32(vc->ctrl_tx_mem, m->id);
-  put_le16(vc->ctrl_tx_mem + 4, m->event);
-  put_le16(vc->ctrl_tx_mem + 6, m->value);
+  vio_put_le32(vc->ctrl_tx_mem, m->id);
+  vio_put_le16(vc->ctrl_tx_mem + 4, m->event);
+  vio_put_le16(vc->ctrl_tx_mem + 6, m->value);
   // One device-readable buffer: the control transmitq is a transmitq
   // (5.3.6.1), and one descriptor per message is what 5.3.6.4 asks of a
   // legacy driver.
@@ -712,9 +691,9 @@ static void ctrl_handle(struct vcons *vc, const uint8_t *msg, uint32_t len)
     vc->stats.ctrl_short++;
     return;
   }
-  id = get_le32(msg);
-  event = get_le16(msg + 4);
-  value = get_le16(msg + 6);
+  id = vio_get_le32(msg);
+  event = vio_get_le16(msg + 4);
+  value = vio_get_le16(msg + 6);
   // One case per event the spec lets a device send (5.3.6.2). Each looks
   // up its port through ctrl_port, which counts and drops a bad number.
   switch (event) {
