@@ -1,13 +1,14 @@
 // virtio_mmio.c: the virtio-mmio transport, modern (Version 2) and legacy
-// (Version 1) register layouts.
+// (Version 1) register layouts: probing, and the primitives of struct
+// vio_ops (virtio_transport.h) on its registers. The handshake, reset and
+// configuration reads built on them are virtio_transport.c's, the same
+// for virtio-pci (virtio_pci.c).
 //
 // Follows virtio 1.2:
 //   4.2.2  MMIO device register layout (which register is where)
 //   4.2.3  MMIO-specific initialization: probing, queue configuration,
 //          notifications in both directions
 //   4.2.4  the legacy interface (GuestPageSize, QueueAlign, QueuePFN)
-//   3.1.1  the driver's initialization sequence (the status handshake)
-//   2.4    device reset, 2.5 configuration space and ConfigGeneration
 //
 // See it run: `make -C tests/host check` drives it against a fake register
 // file that checks every access; `make qemu` probes QEMU's 8 virtio-mmio
@@ -21,14 +22,6 @@
 #include "virtio_os.h"
 #include "virtio.h"
 #include "virtio_mmio.h"
-
-// How many times we re-read a register while waiting for the device.
-// Devices normally answer at once; the bound only keeps a broken one from
-// hanging the kernel (bad devices get -1, never an infinite loop).
-#define VIO_POLL_LIMIT 1000
-// How many times a configuration space read is retried while the device
-// keeps changing the space under us (config_read).
-#define VIO_CONFIG_RETRY_LIMIT 64
 
 // The only two places this file touches the device. Register accesses
 // reach the device in program order among themselves; against ordinary
@@ -52,18 +45,23 @@ static int is_legacy(struct vio_dev *d)
   return d->version == 1;
 }
 
+static const struct vio_ops mmio_ops;
+
 int vio_probe(struct vio_dev *d, uintptr_t base)
 {
   uint32_t magic, version;
 
   // Start from "nothing here", so a probe that fails part way leaves no
   // half-filled description behind.
+  d->ops = &mmio_ops;
   d->base = base;
   d->version = 0;
   d->device_id = 0;
   d->vendor_id = 0;
   d->device_features = 0;
   d->features = 0;
+  d->notify_base = d->isr = d->device_cfg = 0;  // virtio-pci's, not ours
+  d->notify_mul = 0;
 
   // 4.2.3.1.1: read and check MagicValue and Version first ...
   // 4.2.2.2: a driver must ignore a device whose magic is wrong (it may
@@ -97,151 +95,38 @@ int vio_probe(struct vio_dev *d, uintptr_t base)
   return 1;
 }
 
-// The device status field (2.1): the bits the driver has set so far, plus
-// DEVICE_NEEDS_RESET if the device set it.
-uint32_t vio_get_status(struct vio_dev *d)
+// ---- the primitives (struct vio_ops) ----
+
+// The device status field (2.1); writing 0 resets the device.
+static uint32_t mmio_get_status(struct vio_dev *d)
 {
   return reg_read(d, VIRTIO_MMIO_STATUS);
 }
 
-// The driver may only ever add status bits (2.1.1), so every step is
-// read-modify-write: it keeps every bit already set, ours and the device's.
-static void add_status(struct vio_dev *d, uint32_t bit)
+static void mmio_set_status(struct vio_dev *d, uint32_t status)
 {
-  reg_write(d, VIRTIO_MMIO_STATUS, vio_get_status(d) | bit);
+  reg_write(d, VIRTIO_MMIO_STATUS, status);
 }
 
-void vio_reset(struct vio_dev *d)
+// Feature bits come 32 at a time; DeviceFeaturesSel picks the word, and
+// 4.2.2.2 requires writing it before every read of DeviceFeatures.
+static uint32_t mmio_get_features(struct vio_dev *d, uint32_t word)
 {
-  int i;
-
-  // Writing 0 resets the device: it drops its queues and stops reading or
-  // writing our memory. A device may take a moment; 2.4.2 says to
-  // consider the reset done only once Status reads back 0.
-  // A legacy device also forgets its queues' page numbers (4.2.4).
-  reg_write(d, VIRTIO_MMIO_STATUS, 0);
-  // 2.4.1: once Status reads 0 the device sends no notifications and
-  // does not touch the queues until it is initialised again. Only after
-  // that may a caller free the rings or hand buffers back to their owners.
-  for (i = 0; i < VIO_POLL_LIMIT; i++) {
-    if (vio_get_status(d) == 0)
-      return;
-  }
-  // A device that never reads 0 is broken beyond what a driver can fix;
-  // all we can do is say so.
-  vos_log("virtio-mmio %p: status still 0x%x after reset\n",
-          (void *)d->base, (unsigned)vio_get_status(d));
+  reg_write(d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, word);
+  return reg_read(d, VIRTIO_MMIO_DEVICE_FEATURES);
 }
 
-// FAILED (2.1): "something went wrong in the guest, and it has given up
-// on the device". The device is reset before it is used again (2.1.1):
-// vio_negotiate starts with a reset.
-void vio_fail(struct vio_dev *d)
-{
-  add_status(d, VIRTIO_STATUS_FAILED);
-}
-
-// 3.1.1 step 8: the device is live. Before this the device must not use
-// any buffer (2.1.2) and the driver must not notify it (3.1.1), so the
-// drivers fill their receive queues first and kick after this call.
-void vio_driver_ok(struct vio_dev *d)
-{
-  add_status(d, VIRTIO_STATUS_DRIVER_OK);
-}
-
-// Negotiated, not merely offered: what the driver may use (2.2).
-int vio_has_feature(struct vio_dev *d, int bit)
-{
-  return (d->features >> bit) & 1;
-}
-
-static uint64_t read_device_features(struct vio_dev *d)
-{
-  uint64_t lo, hi = 0;
-
-  // Feature bits come 32 at a time; DeviceFeaturesSel picks the word, and
-  // 4.2.2.2 requires writing it before every read of DeviceFeatures.
-  reg_write(d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 0);
-  lo = reg_read(d, VIRTIO_MMIO_DEVICE_FEATURES);
-  // A legacy device has only 32 feature bits: every bit from 32 up
-  // (VIRTIO_F_VERSION_1 first) came with virtio 1.0.
-  if (!is_legacy(d)) {
-    reg_write(d, VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
-    hi = reg_read(d, VIRTIO_MMIO_DEVICE_FEATURES);
-  }
-  return (hi << 32) | lo;
-}
-
-// The accepted subset, in the same 32-bit words; 4.2.2.2 again requires
+// The accepted bits, in the same 32-bit words; 4.2.2.2 again requires
 // the select register to be written first.
-static void write_driver_features(struct vio_dev *d, uint64_t accept)
+static void mmio_set_features(struct vio_dev *d, uint32_t word, uint32_t bits)
 {
-  reg_write(d, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
-  reg_write(d, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)accept);
-  if (!is_legacy(d)) {
-    reg_write(d, VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-    reg_write(d, VIRTIO_MMIO_DRIVER_FEATURES, (uint32_t)(accept >> 32));
-  }
-}
-
-// 3.1.1: if a step goes irrecoverably wrong the driver sets FAILED and
-// stops initialising; the device stays unusable until the next reset.
-static int negotiate_fail(struct vio_dev *d, const char *why)
-{
-  vos_log("virtio-mmio %p (device type %u): %s\n", (void *)d->base,
-          (unsigned)d->device_id, why);
-  vio_fail(d);
-  return -1;
-}
-
-int vio_negotiate(struct vio_dev *d, uint64_t wanted)
-{
-  uint64_t offered, accept;
-  const uint64_t version_1 = (uint64_t)1 << VIRTIO_F_VERSION_1;
-
-  // 3.1.1 steps 1-3: reset, "I see you", "I can drive you". The reset
-  // also clears a FAILED left by an earlier attempt (2.1.1).
-  vio_reset(d);
-  add_status(d, VIRTIO_STATUS_ACKNOWLEDGE);
-  add_status(d, VIRTIO_STATUS_DRIVER);
-
-  // Step 4: accept only what both sides understand (2.2.1: never accept
-  // a feature the device did not offer).
-  offered = read_device_features(d);
-  d->device_features = offered;
-  accept = wanted & offered;
-  if (is_legacy(d)) {
-    accept &= 0xffffffffu;  // the only word a legacy device has
-  } else {
-    // A Version 2 register layout with a device that does not speak
-    // virtio 1.x would be a contradiction; refuse it rather than guess.
-    // (6.2: a device MUST offer VIRTIO_F_VERSION_1.)
-    if (!(offered & version_1))
-      return negotiate_fail(d, "modern device does not offer VIRTIO_F_VERSION_1");
-    // 6.1: a driver MUST accept it when offered. Accepting it tells the
-    // device to use the 1.x formats: little-endian fields (2.7.3 is the
-    // legacy exception), the 12-byte network header (5.1.6.1).
-    accept |= version_1;
-  }
-  write_driver_features(d, accept);
-  d->features = accept;
-
-  // Legacy devices have no FEATURES_OK step (3.1.2): the features simply
-  // apply, and a device that cannot work with them has no way to say so.
-  if (is_legacy(d))
-    return 0;
-
-  // Steps 5-6: freeze the features, then read Status back; a device that
-  // cannot work with this subset leaves FEATURES_OK clear (2.2.2).
-  add_status(d, VIRTIO_STATUS_FEATURES_OK);
-  if (!(vio_get_status(d) & VIRTIO_STATUS_FEATURES_OK))
-    return negotiate_fail(d, "device did not accept our features (FEATURES_OK clear)");
-  return 0;
+  reg_write(d, VIRTIO_MMIO_DRIVER_FEATURES_SEL, word);
+  reg_write(d, VIRTIO_MMIO_DRIVER_FEATURES, bits);
 }
 
 // 4.2.3.2 steps 1-3 (legacy: 4.2.4 steps 1-3): select the queue, check
 // it is not in use, read its largest size.
-uint32_t vio_queue_max(struct vio_dev *d, uint16_t q)
+static uint32_t mmio_queue_max(struct vio_dev *d, uint16_t q)
 {
   reg_write(d, VIRTIO_MMIO_QUEUE_SEL, q);
   // A queue that is already live belongs to someone else (or to a driver
@@ -310,8 +195,8 @@ static void write_addr(struct vio_dev *d, uint32_t low_reg, uint64_t pa)
   reg_write(d, low_reg + 4, (uint32_t)(pa >> 32));  // the ...HIGH register
 }
 
-int vio_queue_setup(struct vio_dev *d, uint16_t q, uint16_t size,
-                    uint64_t desc_pa, uint64_t driver_pa, uint64_t device_pa)
+static int mmio_queue_setup(struct vio_dev *d, uint16_t q, uint16_t size,
+                            uint64_t desc_pa, uint64_t driver_pa, uint64_t device_pa)
 {
   if (is_legacy(d))
     return queue_setup_legacy(d, q, size, desc_pa, driver_pa, device_pa);
@@ -341,7 +226,7 @@ int vio_queue_setup(struct vio_dev *d, uint16_t q, uint16_t size,
 
 // The ordering a notification needs (the ring stores before it) is
 // barrier (2) in virtq_kick; this is only the register write.
-void vio_notify(struct vio_dev *d, uint16_t q)
+static void mmio_notify(struct vio_dev *d, uint16_t q)
 {
   // Without VIRTIO_F_NOTIFICATION_DATA (never negotiated here) the value
   // is just the queue index (4.2.3.3).
@@ -351,10 +236,8 @@ void vio_notify(struct vio_dev *d, uint16_t q)
 // 4.2.3.4.1: after an interrupt the driver reads InterruptStatus to learn
 // why, and acknowledges the events it handles by writing them to
 // InterruptACK. The device keeps each bit (and its interrupt line) up
-// until it is acknowledged (4.2.2.1). The drivers call this first thing
-// in their handlers and then handle every event it returned before they
-// return; why first and not last is explained in vblk_intr.
-uint32_t vio_intr_ack(struct vio_dev *d)
+// until it is acknowledged (4.2.2.1).
+static uint32_t mmio_intr_ack(struct vio_dev *d)
 {
   uint32_t st = reg_read(d, VIRTIO_MMIO_INTERRUPT_STATUS);
   // Only the defined bits may be written back (4.2.2.2); the driver must
@@ -368,93 +251,37 @@ uint32_t vio_intr_ack(struct vio_dev *d)
 }
 
 // ---- configuration space (2.5) ----
-//
-// The OS interface only offers 32-bit register access, so every field is
-// read through the aligned 32-bit word(s) that contain it and the bytes are
-// picked out. (4.2.2.2 asks for 8- and 16-bit accesses to 8- and 16-bit
-// fields; QEMU and the fake device accept the wider read. A port for a
-// device that insists would add narrow accessors to virtio_os.h.)
 
-static uint64_t config_read_bytes(struct vio_dev *d, uint32_t off, int nbytes)
+// The space starts at offset 0x100 (4.2.2); virtio_transport.c picks the
+// field's bytes out of the words this returns.
+static uint32_t mmio_config_read32(struct vio_dev *d, uint32_t off)
 {
-  uint64_t val = 0;
-  uint32_t word = 0, word_off = 0;
-  int have_word = 0;
-  int i;
-
-  // One register read per 32-bit word the field touches, not per byte:
-  // fewer accesses, and the bytes of a word come from one read.
-  for (i = 0; i < nbytes; i++) {
-    uint32_t at = off + (uint32_t)i;
-    uint32_t aligned = at & ~3u;
-    if (!have_word || aligned != word_off) {
-      word = reg_read(d, VIRTIO_MMIO_CONFIG + aligned);
-      word_off = aligned;
-      have_word = 1;
-    }
-    // Registers are little-endian (4.2.2): the byte at `at` is this far up
-    // the word, and the field's byte i is its 2^(8i) place (2.5: fields
-    // are little-endian; a legacy device uses the guest's order, 2.5.3,
-    // which on our little-endian CPUs is the same).
-    val |= (uint64_t)((word >> (8 * (at & 3))) & 0xff) << (8 * i);
-  }
-  return val;
+  return reg_read(d, VIRTIO_MMIO_CONFIG + off);
 }
 
-static uint64_t config_read(struct vio_dev *d, uint32_t off, int nbytes)
+// Changes whenever the device changes its configuration space (4.2.2);
+// a legacy device has no such register, and virtio_transport.c does not
+// ask one for it.
+static uint32_t mmio_config_generation(struct vio_dev *d)
 {
-  uint64_t val = 0, again;
-  uint32_t before, after;
-  int i;
-
-  if (is_legacy(d)) {
-    // No ConfigGeneration on legacy devices: 2.5.4 suggests reading until
-    // two reads agree (it matters for 64-bit fields such as capacity).
-    val = config_read_bytes(d, off, nbytes);
-    for (i = 0; i < VIO_CONFIG_RETRY_LIMIT; i++) {
-      again = config_read_bytes(d, off, nbytes);
-      if (again == val)
-        return val;
-      val = again;
-    }
-  } else {
-    // If the generation changed while we read, the device updated the
-    // space under us and the bytes may be a mix of old and new: retry.
-    // This is the loop 2.5.1 asks for: a field wider than 32 bits (the
-    // disk's capacity) takes two reads and could otherwise be torn.
-    for (i = 0; i < VIO_CONFIG_RETRY_LIMIT; i++) {
-      before = reg_read(d, VIRTIO_MMIO_CONFIG_GENERATION);
-      val = config_read_bytes(d, off, nbytes);
-      after = reg_read(d, VIRTIO_MMIO_CONFIG_GENERATION);
-      if (before == after)
-        return val;
-    }
-  }
-  // A device that changes the space on every read would keep us here
-  // forever; after the limit we take the last value and say so.
-  vos_log("virtio-mmio %p: config space keeps changing, using last read\n",
-          (void *)d->base);
-  return val;
+  return reg_read(d, VIRTIO_MMIO_CONFIG_GENERATION);
 }
 
-// One function per field width: the width the spec gives a field (le64
-// capacity in 5.2.4, u8 mac[6] in 5.1.4) picks the function.
-uint8_t vio_config_read8(struct vio_dev *d, uint32_t off)
-{
-  return (uint8_t)config_read(d, off, 1);
-}
-
-uint16_t vio_config_read16(struct vio_dev *d, uint32_t off)
-{
-  return (uint16_t)config_read(d, off, 2);
-}
-
-uint32_t vio_config_read32(struct vio_dev *d, uint32_t off)
-{
-  return (uint32_t)config_read(d, off, 4);
-}
-
-uint64_t vio_config_read64(struct vio_dev *d, uint32_t off)
-{
-  return config_read(d, off, 8);
-}
+// The table vio_probe puts in every virtio-mmio device. One table for
+// both layouts: each function above asks is_legacy where they differ,
+// and a legacy device's QueueNum is writable (4.2.4), so the queue size
+// is the driver's choice on both.
+static const struct vio_ops mmio_ops = {
+  .name = "virtio-mmio",
+  .fixed_queue_size = 0,
+  .get_status = mmio_get_status,
+  .set_status = mmio_set_status,
+  .get_features = mmio_get_features,
+  .set_features = mmio_set_features,
+  .queue_max = mmio_queue_max,
+  .queue_setup = mmio_queue_setup,
+  .notify = mmio_notify,
+  .intr_ack = mmio_intr_ack,
+  .config_read32 = mmio_config_read32,
+  .config_generation = mmio_config_generation,
+};

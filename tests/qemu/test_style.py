@@ -20,6 +20,7 @@ MIN_DENSITY = "0.37"
 DENSITY_FILES = [
     "virtio/virtq.c",
     "virtio/virtq_trace.c",
+    "virtio/virtio_transport.c",
     "virtio/virtio_mmio.c",
     "virtio/virtio_dev.c",
     "virtio/virtio_blk.c",
