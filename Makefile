@@ -14,7 +14,9 @@
 #   make clean
 #
 # Variables: CPUS=n (harts, default 3), LEGACY=1 (legacy virtio-mmio transport),
-# BARE=1 (only the disk: no network, entropy or second console device).
+# PCI=1 (the devices on PCI instead; PCI_LEGACY=1, PCI_TRANSITIONAL=1: see
+# "running" below), BARE=1 (only the disk: no network, entropy or second
+# console device).
 # Missing Debian packages are installed by scripts/setup.sh, which every
 # target that needs a tool runs first (it does nothing when all is there).
 
@@ -58,8 +60,8 @@ KSRC = entry.S main.c sbi.c fdt.c plic.c uart.c printf.c console.c kalloc.c \
        string.c spinlock.c sleeplock.c vm.c proc.c swtch.S trampoline.S \
        kernelvec.S trap.c syscall.c sysproc.c exec.c pipe.c bio.c bio_fast.c log.c \
        fs.c fs_fast.c file.c sysfile.c initblob.S
-GLUESRC = vdev.c disk.c vos_riscv.c devfiles.c sysnet.c vtrace.c
-VIRTIOSRC = virtio_transport.c virtio_mmio.c virtq.c virtq_trace.c virtio_dev.c virtio_blk.c virtio_console.c virtio_rng.c virtio_net.c
+GLUESRC = vdev.c pci.c disk.c vos_riscv.c devfiles.c sysnet.c vtrace.c
+VIRTIOSRC = virtio_transport.c virtio_mmio.c virtio_pci.c virtq.c virtq_trace.c virtio_dev.c virtio_blk.c virtio_console.c virtio_rng.c virtio_net.c
 NETSRC = net.c eth.c arp.c ip.c icmp.c udp.c
 BENCHSRC = kblkbench.c
 
@@ -189,7 +191,31 @@ ifndef LEGACY
 QEMUOPTS += -global virtio-mmio.force-legacy=false
 endif
 QEMUOPTS += -drive file=fs.img,if=none,format=raw,id=x0
+# PCI=1 attaches every device as a virtio-*-pci function on the PCIe bus
+# instead of a virtio-mmio slot (virtio 1.2 section 4.1; the kernel's side
+# is kernel/glue/pci.c and virtio/virtio_pci.c). The functions are
+# modern-only (disable-legacy=on: device IDs 0x1040 + type). With
+# PCI_LEGACY=1 they are legacy-only (disable-modern=on: the I/O BAR header
+# of 4.1.4.10); with PCI_TRANSITIONAL=1 they offer both, as QEMU's plain
+# virtio-*-pci does (device IDs 0x1000-0x103f), and the kernel uses the
+# modern capabilities.
+ifdef PCI
+VDEV = pci
+ifdef PCI_LEGACY
+VDEVOPT = ,disable-modern=on
+else ifdef PCI_TRANSITIONAL
+VDEVOPT =
+else
+VDEVOPT = ,disable-legacy=on
+endif
+QEMUOPTS += -device virtio-blk-pci,drive=x0$(VDEVOPT)
+# virtio-net-pci would load a boot ROM for the firmware; there is none to load
+NETROM = ,romfile=
+else
+VDEV = device
+VDEVOPT =
 QEMUOPTS += -device virtio-blk-device,drive=x0,bus=virtio-mmio-bus.0
+endif
 # The other virtio devices (README: "Network, second console, /dev/random"):
 # entropy; a NIC on QEMU user networking (guest 10.0.2.15, gateway 10.0.2.2)
 # with host UDP port NETPORT forwarded to guest port 2000 and every frame
@@ -197,12 +223,12 @@ QEMUOPTS += -device virtio-blk-device,drive=x0,bus=virtio-mmio-bus.0
 NETPORT   ?= $(shell expr `id -u` % 5000 + 35000)
 VCONSPORT ?= $(shell expr `id -u` % 5000 + 40000)
 ifndef BARE
-QEMUOPTS += -device virtio-rng-device
+QEMUOPTS += -device virtio-rng-$(VDEV)$(VDEVOPT)
 QEMUOPTS += -netdev user,id=n0,hostfwd=udp:127.0.0.1:$(NETPORT)-:2000
-QEMUOPTS += -device virtio-net-device,netdev=n0
+QEMUOPTS += -device virtio-net-$(VDEV),netdev=n0$(VDEVOPT)$(NETROM)
 QEMUOPTS += -object filter-dump,id=f0,netdev=n0,file=packets.pcap
 QEMUOPTS += -chardev socket,id=c0,host=127.0.0.1,port=$(VCONSPORT),server=on,wait=off
-QEMUOPTS += -device virtio-serial-device -device virtconsole,chardev=c0
+QEMUOPTS += -device virtio-serial-$(VDEV)$(VDEVOPT) -device virtconsole,chardev=c0
 endif
 # More devices of your own, after those above (a virtserialport needs the
 # virtio-serial-device before it), e.g. README's second console port.

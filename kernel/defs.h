@@ -30,6 +30,7 @@ void   sbi_send_ipi(uint64 hartid);                 // IPI: a software interrupt
 void   fdt_parse(uint64 dtb);     // fills in machine facts (memory, harts, devices)
 void   plicinit(void);
 void   plicinithart(int devices);
+void   plic_enable(int irq);      // one more source for this hart (a PCI device's INTx)
 void   irq_dispatch(void);        // claim an external interrupt, route it, complete it
 void   uartinit(void);
 void   uartpaging(void);
@@ -39,16 +40,19 @@ void   uartintr(void);
 
 // ---- the glue to the portable code (kernel/glue/) ----
 // vdev.c: probe table, driver binding, irq routing
-void   virtio_probe_all(void);    // probe the 8 slots, start drivers, print the table
-void   virtio_irq(int irq);       // PLIC interrupt irq belongs to a virtio slot
+void   virtio_probe_all(void);    // probe the slots and PCI, start drivers, print the table
+void   virtio_irq(int irq);       // a PLIC interrupt no other device claims: virtio's
 int    devinfo_get(int idx, struct devinfo *out);  // idx-th table row; -1 past the end
 struct vtrace;
 int    vdev_trace(const char *name, struct vtrace *t, int on);  // record a driver's queues
+// pci.c: bus 0 of the PCIe host bridge
+struct vio_dev;
+int    pci_probe_virtio(struct vio_dev *devs, int max);  // place BARs, probe; how many
+uint64 pci_map_len(uint64 cpu, uint64 size, uint64 want); // how much of a window vm.c maps
 // Each driver's binding (vdev.c's table): attach a probed device (0 or
 // -1), its interrupt, the four counters `lsdev -v` shows, and starting or
 // stopping the recording of its queues (on = 1 / 0; 0, or -1 if not even
 // one queue could start).
-struct vio_dev;
 int    disk_attach(struct vio_dev *d);       // disk.c: the root disk (kernel/disk.h
 void   disk_intr(void);                      //   has what the file system calls)
 void   disk_counters(uint64 *v);

@@ -24,7 +24,9 @@ struct devinfo_port {
 #define DEVINFO_PORT_SHELL   8   // /dev/vcons, the second shell, is this port
 
 struct devinfo {
-  int slot;          // virtio-mmio slot 0..7
+  int slot;          // virtio-mmio slot 0..7, or PCI bus << 8 | device << 3 | function
+  int pci;           // 1: a PCI function (base: its common configuration, or
+                     //   its legacy I/O BAR), 0: a virtio-mmio slot
   int irq;           // PLIC interrupt number
   uint64 base;       // physical address of the register block
   uint version;      // 1 = legacy transport, 2 = modern

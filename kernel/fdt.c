@@ -1,6 +1,6 @@
 // fdt.c: read the flattened device tree (FDT) that QEMU builds and OpenSBI
 // hands us in a1, to learn how much RAM there is, which harts exist, and where
-// the PLIC, the UART and the virtio-mmio slots are.
+// the PLIC, the UART, the virtio-mmio slots and the PCIe host bridge are.
 //
 // Follows the Devicetree Specification v0.4, chapter 5 (the flattened
 // format): a header, then a "structure block" of 32-bit big-endian tokens
@@ -15,6 +15,16 @@
 // offset). A node's `reg` property is a list of (address, size) pairs whose
 // widths, in 32-bit cells, come from the *parent's* #address-cells and
 // #size-cells, so the walk keeps those per depth.
+//
+// The PCIe host bridge (compatible "pci-host-ecam-generic") is described
+// by the PCI bus binding (IEEE 1275 PCI Bus Binding 2.1, and the
+// Devicetree Specification's 2.4 interrupt mapping): its `reg` is the
+// ECAM window; each `ranges` row maps a PCI address (3 cells: phys.hi
+// with the space code in bits 24-25, then 64 bits of address) to a CPU
+// address (the parent's #address-cells) for a size (#size-cells); each
+// `interrupt-map` row maps a device's unit address and pin, after the
+// `interrupt-map-mask`, to an interrupt of the controller its phandle
+// names: the PLIC, whose #address-cells and #interrupt-cells size the row.
 //
 // If a1 does not point at a device tree (bad magic) we keep the fixed QEMU
 // virt map from memlayout.h: 128 MB, harts 0..NCPU-1 probed with HSM, the
@@ -117,7 +127,22 @@ struct fdt_node {
   const char *compat;
   int compat_len;
   const char *device_type;
+  int addr_cells_seen;     // #address-cells was given (an interrupt
+                           //   controller's default is 0, not 2)
+  int int_cells;           // #interrupt-cells
+  uint32 phandle;
+  const uchar *ranges, *imap, *imask;   // the PCI host's properties, raw
+  int ranges_len, imap_len, imask_len;
+  int bus0;                // bus-range: its first bus
 };
+
+// The host bridge's interrupt-map is read after the walk, once the PLIC's
+// phandle and cell counts are known (QEMU puts the PLIC after the bridge).
+static const uchar *pci_imap_raw;
+static int pci_imap_len;
+static int pci_addr_cells = 3, pci_int_cells = 1;
+static uint32 plic_phandle;
+static int plic_addr_cells, plic_int_cells = 1;
 
 static void
 set_fallback(void)
@@ -138,6 +163,77 @@ set_fallback(void)
   }
 }
 
+// The PCIe host bridge: its ECAM window, and the three kinds of window
+// its `ranges` may list. A row is PCI address (3 cells), CPU address (the
+// parent's #address-cells), size (the bridge's #size-cells); the space
+// code in bits 24-25 of phys.hi says I/O (1), 32-bit memory (2) or 64-bit
+// memory (3). A row we cannot read (more than 2 cells for an address or
+// size) is skipped; only the first window of each kind is kept.
+static void
+pci_host(struct fdt_node *n, struct fdt_node *parent)
+{
+  int pac = parent ? parent->addr_cells : 2;
+  int sc = n->size_cells;
+  int row = 4 * (3 + pac + sc);
+
+  machine.has_pci = 1;
+  machine.ecam_base = n->reg_addr;
+  machine.ecam_size = n->reg_size;
+  machine.pci_bus0 = n->bus0;
+  pci_addr_cells = n->addr_cells;
+  pci_int_cells = n->int_cells;
+  if(pac >= 1 && pac <= 2 && sc >= 1 && sc <= 2 && n->addr_cells == 3){
+    for(int off = 0; off + row <= n->ranges_len; off += row){
+      const uchar *r = n->ranges + off;
+      struct pci_window w;
+      w.bus = cells_value(r + 4, 2);
+      w.cpu = cells_value(r + 12, pac);
+      w.size = cells_value(r + 12 + 4*pac, sc);
+      int space = (be32(r) >> 24) & 3;
+      struct pci_window *to = space == 1 ? &machine.pci_io :
+                              space == 2 ? &machine.pci_mem32 :
+                              space == 3 ? &machine.pci_mem64 : 0;
+      if(to && to->size == 0)
+        *to = w;
+    }
+  }
+  // The mask is as wide as a row's unit address and pin: phys.hi (bus,
+  // device, function), two address cells no row distinguishes by, the pin.
+  if(n->imask && n->imask_len >= 16){
+    machine.pci_imask_hi = be32(n->imask);
+    machine.pci_imask_pin = be32(n->imask + 12);
+  }
+  pci_imap_raw = n->imap;
+  pci_imap_len = n->imap_len;
+}
+
+// Each interrupt-map row: the child unit address (the bridge's
+// #address-cells, 3) and pin (its #interrupt-cells, 1), the parent
+// controller's phandle, then the parent's unit address and interrupt
+// (its #address-cells and #interrupt-cells: 0 and 1 for the PLIC). A row
+// that names another controller cannot be sized, so the walk stops there
+// and the devices it would route get no interrupt (pci.c says so).
+static void
+pci_irq_map(void)
+{
+  int row = 4 * (pci_addr_cells + pci_int_cells + 1 + plic_addr_cells + plic_int_cells);
+  const uchar *m = pci_imap_raw;
+
+  if(pci_addr_cells != 3 || pci_int_cells != 1 || plic_int_cells != 1 || m == 0)
+    return;
+  for(int off = 0; off + row <= pci_imap_len && machine.npci_imap < PCI_NIMAP; off += row){
+    const uchar *r = m + off;
+    if(be32(r + 16) != plic_phandle){
+      printf("fdt: PCI interrupt-map names a controller other than the PLIC\n");
+      return;
+    }
+    int i = machine.npci_imap++;
+    machine.pci_imap[i].hi = be32(r);
+    machine.pci_imap[i].pin = be32(r + 12);
+    machine.pci_imap[i].irq = be32(r + 20 + 4*plic_addr_cells);
+  }
+}
+
 // Called when a node closes: all its properties have been seen.
 static void
 node_done(struct fdt_node *n, struct fdt_node *parent)
@@ -152,6 +248,12 @@ node_done(struct fdt_node *n, struct fdt_node *parent)
   } else if(n->compat && (compatible_has(n->compat, n->compat_len, "riscv,plic0") ||
                           compatible_has(n->compat, n->compat_len, "sifive,plic-1.0.0"))){
     machine.plic_base = n->reg_addr;
+    plic_phandle = n->phandle;
+    plic_addr_cells = n->addr_cells_seen ? n->addr_cells : 0;
+    plic_int_cells = n->int_cells;
+  } else if(n->compat && compatible_has(n->compat, n->compat_len, "pci-host-ecam-generic")
+            && n->has_reg && !machine.has_pci){
+    pci_host(n, parent);
   } else if(n->compat && compatible_has(n->compat, n->compat_len, "ns16550a")){
     machine.uart_base = n->reg_addr;
     if(n->irq >= 0)
@@ -208,6 +310,7 @@ fdt_parse(uint64 dtb)
       n->addr_cells = 2;
       n->size_cells = 1;
       n->irq = -1;
+      n->int_cells = 1;
     } else if(token == FDT_PROP){
       uint32 len = be32(p);
       uint32 nameoff = be32(p + 4);
@@ -219,6 +322,22 @@ fdt_parse(uint64 dtb)
       const char *pname = strings + nameoff;
       if(str_eq(pname, "#address-cells") && len >= 4){
         n->addr_cells = be32(val);
+        n->addr_cells_seen = 1;
+      } else if(str_eq(pname, "#interrupt-cells") && len >= 4){
+        n->int_cells = be32(val);
+      } else if(str_eq(pname, "phandle") && len >= 4){
+        n->phandle = be32(val);
+      } else if(str_eq(pname, "ranges")){
+        n->ranges = val;
+        n->ranges_len = len;
+      } else if(str_eq(pname, "interrupt-map")){
+        n->imap = val;
+        n->imap_len = len;
+      } else if(str_eq(pname, "interrupt-map-mask")){
+        n->imask = val;
+        n->imask_len = len;
+      } else if(str_eq(pname, "bus-range") && len >= 4){
+        n->bus0 = be32(val);
       } else if(str_eq(pname, "#size-cells") && len >= 4){
         n->size_cells = be32(val);
       } else if(str_eq(pname, "reg") && depth > 0){
@@ -262,6 +381,8 @@ fdt_parse(uint64 dtb)
       machine.virtio[i].irq = VIRTIO0_IRQ + i;
     }
   }
+  if(machine.has_pci)
+    pci_irq_map();
   if(machine.mem_size != 0)
     phys_top = machine.mem_base + machine.mem_size;
   // RAM is mapped one to one in a single 1 GB slot of the address space

@@ -5,12 +5,15 @@
 //
 // Physical memory map (QEMU virt, -bios default):
 //
+//   0x03000000  PCIe I/O window (64 KB of I/O ports)
 //   0x0c000000  PLIC (platform-level interrupt controller, 4 MB)
 //   0x10000000  UART0, a 16550                         IRQ 10
 //   0x10001000  virtio-mmio slot 0                     IRQ 1
 //   0x10002000  virtio-mmio slot 1                     IRQ 2
 //      ...        (slot i at 0x10001000 + 0x1000*i)    IRQ 1+i
 //   0x10008000  virtio-mmio slot 7                     IRQ 8
+//   0x30000000  PCIe configuration space (ECAM, 256 MB: 1 MB per bus)
+//   0x40000000  PCIe 32-bit memory window (1 GB)        IRQ 32-35 (INTx)
 //   0x80000000  RAM starts; OpenSBI lives in the first 2 MB (PMP-protected,
 //               the kernel never touches it)
 //   0x80200000  KERNLOAD: OpenSBI jumps here; kernel text, then data, bss,
@@ -26,10 +29,10 @@
 // made a system call cost 16 us instead of 2.5, since QEMU empties its
 // software TLB at each satp write. docs/ARCHITECTURE.md, "Memory and
 // traps", has the rest.) Each kernel region below fills whole 1 GB slots
-// of the top-level table, so a user table shares them by copying three
+// of the top-level table, so a user table shares them by copying four
 // top-level entries (vm.c uvmkshare); the kernel never adds a slot after
 // boot. User memory may still grow up to TRAPFRAME, as in xv6: a process
-// that passes USERTOP gives the three entries back (proc.c proc_unshare)
+// that passes USERTOP gives the four entries back (proc.c proc_unshare)
 // and its traps switch page tables, xv6's way. In its table, then:
 //
 //   MAXVA - 2 pages: trapframe and trampoline; 0 up to p->sz: its memory.
@@ -42,11 +45,13 @@
 //                   | TRAPFRAME        |  saved user registers (user tables)
 //   TRAPFRAME       +------------------+
 //                   :                  :
-//   0x1_4000_0000   +------------------+
+//   0x1_8000_0000   +------------------+
 //                   | kernel stacks    |  one page per process slot, each above
 //   KSTACKS         +------------------+  an unmapped guard page   (1 GB slot)
-//                   | device registers |  KDEV(pa) = pa + DEVBASE: PLIC, UART,
-//   DEVBASE         +------------------+  virtio-mmio               (1 GB slot)
+//                   | device registers |  KDEV(pa) = pa + DEVBASE for pa below
+//                   |                  |  DEVTOP: PLIC, UART, virtio-mmio; PCIe
+//                   |                  |  ECAM and the BAR windows (2 GB: two
+//   DEVBASE         +------------------+  slots)
 //                   | RAM, one to one  |  kernel text, data, free pages (virtual
 //   KERNBASE        +------------------+  == physical)              (1 GB slot)
 //                   | user memory      |  text+data from 0, a guard page, the
@@ -63,8 +68,20 @@
 #define VIRTIO_NSLOT 8
 #define VIRTIO0_IRQ 1                     // slot i interrupts on VIRTIO0_IRQ + i
 
+// The PCIe host bridge (QEMU virt, from the device tree: kernel/fdt.c):
+// configuration space (ECAM) at 0x30000000, the I/O window at 0x03000000,
+// the 32-bit memory window at 0x40000000; INTA-INTD of the slots on PLIC
+// sources 32-35 (the interrupt-map swizzles them by slot). The kernel maps
+// bus 0's configuration space and the first part of each window
+// (vm.c), and places BARs only there (kernel/glue/pci.c).
+#define PCI_ECAM_MAP     0x100000L        // bus 0: 32 devices x 8 functions x 4 KB
+#define PCI_IO_MAP       0x10000L         // 64 KB of I/O ports
+#define PCI_MEM_MAP      0x400000L        // 4 MB of memory BARs
+#define PCI_NIMAP        32               // interrupt-map rows kept
+
 #define PLIC             0x0c000000L
 #define PLIC_SIZE        0x400000L
+#define PLIC_NSOURCE     96                // QEMU virt's riscv,ndev is 95 (sources 1-95)
 #define PLIC_PRIORITY    (PLIC + 0x0)
 #define PLIC_PENDING     (PLIC + 0x1000)
 // QEMU virt gives each hart two PLIC contexts: 2*hart for M-mode, 2*hart+1 for S-mode.
@@ -80,12 +97,14 @@
 #define TRAMPOLINE  (MAXVA - PGSIZE)
 #define TRAPFRAME   (TRAMPOLINE - PGSIZE)
 
-// Device registers at physical address pa (below 1 GB on QEMU virt) are
+// Device registers at physical address pa (below DEVTOP: the PCIe host
+// bridge's 32-bit memory window on QEMU virt reaches up to 2 GB) are
 // reached by the kernel at virtual address KDEV(pa).
 #define DEVBASE     0xC0000000L
+#define DEVTOP      0x80000000L
 #define KDEV(pa)    ((uint64)(pa) + DEVBASE)
 // Kernel stack of process slot p, with an unmapped guard page below each.
-#define KSTACKS     0x100000000L
+#define KSTACKS     (DEVBASE + DEVTOP)
 #define KSTACK(p)   (KSTACKS + (2*(p) + 1) * PGSIZE)
 
 // User address space: text+data from 0, a guard page, the stack, then the

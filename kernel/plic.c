@@ -67,6 +67,21 @@ plicinithart(int devices)
   plic_write(PLIC_SPRIORITY(hart), 0);      // the threshold
 }
 
+// A source found at run time (a PCI function's INTx, kernel/glue/pci.c)
+// on the hart that calls this: the boot hart, during virtio_probe_all,
+// the one hart that takes device interrupts (plicinithart). Sources from
+// 32 up live in the following enable words.
+void
+plic_enable(int irq)
+{
+  int hart = cpuid();
+  if(irq <= 0 || irq >= PLIC_NSOURCE)
+    return;
+  plic_write(PLIC_PRIORITY + irq*4, 1);
+  uint64 word = PLIC_SENABLE(hart) + (irq / 32) * 4;
+  plic_write(word, plic_read(word) | (1u << (irq % 32)));
+}
+
 // Handle one supervisor external interrupt: claim it, run its driver,
 // complete it. A claim of 0 means nothing is pending any more (the device
 // lowered its line before we claimed); there is nothing to do then.
@@ -78,10 +93,8 @@ irq_dispatch(void)
 
   if(irq == UART0_IRQ){
     uartintr();
-  } else if(irq >= VIRTIO0_IRQ && irq < VIRTIO0_IRQ + VIRTIO_NSLOT){
-    virtio_irq(irq);
   } else if(irq != 0){
-    printf("plic: unexpected interrupt %d\n", irq);
+    virtio_irq(irq);        // a virtio-mmio slot or a PCI function; it says if neither
   }
 
   // Completing tells the PLIC this source may interrupt again. A device

@@ -42,6 +42,7 @@
 #include "param.h"
 #include "types.h"
 #include "memlayout.h"
+#include "machine.h"
 #include "riscv.h"
 #include "spinlock.h"
 #include "proc.h"
@@ -51,6 +52,16 @@ pagetable_t kernel_pagetable;
 
 extern char etext[];        // end of kernel text (kernel.ld; page aligned)
 extern char trampoline[];   // trampoline.S, one page inside the text
+
+// Map `want` bytes of a PCI window at KDEV, or as much of it as
+// pci_map_len allows (none if it lies above DEVTOP).
+static void
+map_window(pagetable_t kpgtbl, uint64 cpu, uint64 size, uint64 want)
+{
+  uint64 len = pci_map_len(cpu, size, want);
+  if(len)
+    kvmmap(kpgtbl, KDEV(cpu), cpu, len, PTE_R | PTE_W);
+}
 
 // Build the kernel page table. Runs once on the boot hart, paging off.
 static pagetable_t
@@ -67,6 +78,14 @@ kvmmake(void)
   kvmmap(kpgtbl, KDEV(UART0), UART0, PGSIZE, PTE_R | PTE_W);
   kvmmap(kpgtbl, KDEV(VIRTIO0), VIRTIO0, VIRTIO_NSLOT * VIRTIO_STRIDE, PTE_R | PTE_W);
   kvmmap(kpgtbl, KDEV(PLIC), PLIC, PLIC_SIZE, PTE_R | PTE_W);
+  // The PCIe host bridge, if the device tree has one: bus 0's
+  // configuration space and the first part of the I/O and 32-bit memory
+  // windows, where kernel/glue/pci.c places the BARs.
+  if(machine.has_pci){
+    map_window(kpgtbl, machine.ecam_base, machine.ecam_size, PCI_ECAM_MAP);
+    map_window(kpgtbl, machine.pci_io.cpu, machine.pci_io.size, PCI_IO_MAP);
+    map_window(kpgtbl, machine.pci_mem32.cpu, machine.pci_mem32.size, PCI_MEM_MAP);
+  }
 
   // Kernel code may be executed but not written; everything after it
   // (data, bss, and the free pages kalloc hands out) the other way round.
@@ -90,8 +109,8 @@ kvminit(void)
 }
 
 // The top-level slots of the kernel's own regions (memlayout.h): RAM,
-// device registers, kernel stacks. Each covers 1 GB.
-static const uint64 kslots[] = { KERNBASE, DEVBASE, KSTACKS };
+// device registers (two slots), kernel stacks. Each covers 1 GB.
+static const uint64 kslots[] = { KERNBASE, DEVBASE, DEVBASE + (1L << 30), KSTACKS };
 #define NKSLOTS (sizeof(kslots) / sizeof(kslots[0]))
 
 // Put the kernel's mappings into user table pagetable: its top-level

@@ -1,14 +1,19 @@
 // lsdev.c: list the virtio devices the kernel found at boot, one row per
-// occupied virtio-mmio slot, from the devinfo() system call (the same
-// table the kernel prints while booting).
+// occupied virtio-mmio slot and per virtio PCI function, from the
+// devinfo() system call (the same table the kernel prints while booting).
 //
 //   $ lsdev
-//   slot  base        irq  version  type      id  driver
-//   0     0x10001000  1    modern   block     2   virtio-blk
+//   slot    base        irq  version  type      id  driver
+//   0       0x10001000  1    modern   block     2   virtio-blk
+//   00:01.0 0x40000000  33   modern   network   1   virtio-net
 //
-// version: "modern" is the virtio 1.x MMIO transport (register layout
-// version 2), "legacy" the pre-1.0 one (version 1); QEMU offers legacy
-// unless started with -global virtio-mmio.force-legacy=false.
+// slot: the virtio-mmio slot, or the PCI bus:device.function; base: the
+// register block, or a PCI function's common configuration (modern) or
+// I/O BAR (legacy). version: "modern" is the virtio 1.x interface,
+// "legacy" the pre-1.0 one: on MMIO register layout version 2 or 1 (QEMU
+// offers legacy unless started with -global
+// virtio-mmio.force-legacy=false), on PCI the capabilities or the I/O
+// BAR header.
 // id is the virtio device type number (virtio 1.2 section 5: 2 = block).
 //
 //   $ lsdev -v
@@ -52,13 +57,18 @@ main(int argc, char *argv[])
     fprintf(2, "usage: lsdev [-v]\n");
     exit(1);
   }
-  printf("slot  base        irq  version  type      id  driver\n");
+  printf("slot    base        irq  version  type      id  driver\n");
   int i;
   for(i = 0; devinfo(i, &d) == 0; i++){
     // The kernel ends both strings with a 0, but do not rely on it.
     d.name[sizeof(d.name) - 1] = 0;
     d.driver[sizeof(d.driver) - 1] = 0;
-    printf("%-5d 0x%08lx  %-4d %-8s %-9s %-3u %s\n", d.slot, d.base, d.irq,
+    // A PCI function is named by bus:device.function, a slot by its number.
+    if(d.pci)
+      printf("%02x:%02x.%d ", d.slot >> 8, (d.slot >> 3) & 31, d.slot & 7);
+    else
+      printf("%-7d ", d.slot);
+    printf("0x%08lx  %-4d %-8s %-9s %-3u %s\n", d.base, d.irq,
            d.version == 1 ? "legacy" : "modern", d.name, d.device_id, d.driver);
     if(!verbose || d.statname[0][0] == 0)
       continue;

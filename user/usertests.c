@@ -1647,9 +1647,11 @@ grow_to_top(void)
   if((uint64)sbrk(0) != TRAPFRAME)
     return 5;
 
-  // Where a small process's table has the kernel's RAM, devices, stacks.
-  char *kslot[] = { (char*)KERNBASE, (char*)KDEV(UART0), (char*)KSTACK(0) };
-  for(int i = 0; i < 3; i++){
+  // Where a small process's table has the kernel's RAM, devices (two
+  // slots: the second holds the PCIe memory window), stacks.
+  char *kslot[] = { (char*)KERNBASE, (char*)KDEV(UART0), (char*)KDEV(DEVTOP - PGSIZE),
+                    (char*)KSTACK(0) };
+  for(int i = 0; i < 4; i++){
     if(kslot[i][0] != 0)
       return 8;
     kslot[i][0] = 'k' + i;
@@ -1668,7 +1670,7 @@ grow_to_top(void)
     return 6;
   if(pid == 0)
     exit(mid[0] == 'm' && last[PGSIZE - 1] == 1 && mid[PGSIZE] == 0 &&
-         kslot[2][0] == 'k' + 2 ? 0 : 1);
+         kslot[3][0] == 'k' + 3 ? 0 : 1);
   if(waitstatus() != 0)
     return 7;
   return 0;

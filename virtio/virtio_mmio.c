@@ -61,7 +61,7 @@ int vio_probe(struct vio_dev *d, uintptr_t base)
   d->device_features = 0;
   d->features = 0;
   d->notify_base = d->isr = d->device_cfg = 0;  // virtio-pci's, not ours
-  d->notify_mul = 0;
+  d->notify_mul = d->notify_len = 0;
 
   // 4.2.3.1.1: read and check MagicValue and Version first ...
   // 4.2.2.2: a driver must ignore a device whose magic is wrong (it may

@@ -34,6 +34,14 @@ void    *vos_phys_to_virt(uint64_t pa);
 // ordinary memory (the rings) takes vos_mb().
 uint32_t vos_mmio_read32(uintptr_t addr);
 void     vos_mmio_write32(uintptr_t addr, uint32_t val);
+// 8- and 16-bit register access, at an address aligned to the width.
+// virtio-pci has 8- and 16-bit fields that must be accessed at their own
+// width (virtio 1.2 section 4.1.3.1); only a port that builds
+// virtio_pci.c needs them (not the Cortex-M3 port).
+uint8_t  vos_mmio_read8(uintptr_t addr);
+uint16_t vos_mmio_read16(uintptr_t addr);
+void     vos_mmio_write8(uintptr_t addr, uint8_t val);
+void     vos_mmio_write16(uintptr_t addr, uint16_t val);
 
 // Full memory barrier: every load and store before it is visible to the
 // device before any load or store after it, register accesses included

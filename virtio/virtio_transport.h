@@ -33,6 +33,13 @@
 
 struct vio_dev;
 
+// The queues of one device whose virtio-pci notification address is kept
+// (queue_notify_off, 4.1.4.4): the drivers here use at most 2, and a
+// multiport console a few more. virtio_pci.c refuses a queue beyond it.
+#ifndef VIO_NQUEUE
+#define VIO_NQUEUE 8
+#endif
+
 // One transport's primitives. Every function takes the device; none of
 // them waits or retries (virtio_transport.c does that where the spec asks).
 struct vio_ops {
@@ -73,8 +80,10 @@ struct vio_dev {
   uint64_t features;        // what was negotiated: offered & wanted (+ VERSION_1)
   // Where virtio-pci's other structures are (4.1.4), found by walking the
   // function's capabilities; unused on virtio-mmio.
-  uintptr_t notify_base;    // modern: notification area (4.1.4.4)
-  uint32_t notify_mul;      //   and its notify_off_multiplier
+  uintptr_t notify_base;    // modern: notification area (4.1.4.4),
+  uint32_t notify_mul;      //   its notify_off_multiplier and length,
+  uint32_t notify_len;
+  uint16_t notify_off[VIO_NQUEUE];  // and each queue's queue_notify_off
   uintptr_t isr;            // modern: the ISR status byte (4.1.4.5)
   uintptr_t device_cfg;     // device configuration (4.1.4.6; legacy: after the header)
 };

@@ -147,7 +147,7 @@ int virtq_init(struct virtq *vq, struct vio_dev *d, uint16_t index, uint16_t wan
   // QueueNumMax) are vio_queue_max; step 4, allocate and zero, is below;
   // steps 5-7 are vio_queue_setup.
   max = vio_queue_max(d, index);
-  size = pick_size(max, want_size);
+  size = pick_size(max, vio_queue_size_fixed(d) ? (uint16_t)max : want_size);  // legacy PCI: the device's size
   if (size == 0) {
     vos_log("virtq: device %p has no queue %u\n", (void *)d->base, (unsigned)index);
     return -1;

@@ -1,6 +1,7 @@
 // vdev.c: the RISC-V kernel's side of the virtio devices. It
 //   - probes the virtio-mmio slots the device tree lists (all eight on QEMU
-//     virt) by MagicValue, Version, DeviceID and VendorID,
+//     virt) by MagicValue, Version, DeviceID and VendorID, then the
+//     virtio functions on the PCIe bus (pci.c),
 //   - prints the device table at boot and serves it to user space
 //     (devinfo() system call, the `lsdev` program),
 //   - binds drivers through one table (bindings[]): the first virtio-blk
@@ -8,14 +9,19 @@
 //     devices become /dev/vcons (and /dev/vport0..) and /dev/random
 //     (devfiles.c), the first network device carries the network stack
 //     (sysnet.c),
-//   - and routes each slot's PLIC interrupt to its driver.
+//   - and routes each device's PLIC interrupt to its driver.
+//
+// A driver does not know which transport its device is on (virtio_transport.h):
+// the table row says, in its first column: a virtio-mmio slot number, or
+// the PCI bus:device.function.
 //
 // The drivers themselves are portable and live in virtio/; the glue files
 // named above own their state and meet the kernel's structures.
 // Follows virtio 1.2 section 4.2.3.1 (device discovery on MMIO: a slot with
 // DeviceID 0 is empty and must be skipped).
 //
-// See it run: `make qemu` prints the table at boot; `lsdev` prints it again.
+// See it run: `make qemu` prints the table at boot; `lsdev` prints it again;
+// `make qemu PCI=1` puts the same devices on PCI.
 // QEMU fills slots from the highest address down unless the command line
 // says `bus=virtio-mmio-bus.N`, so the disk can be in any slot.
 #include "types.h"
@@ -31,6 +37,7 @@
 #include "disk.h"
 #include "virtio.h"
 #include "virtio_mmio.h"
+#include "virtio_pci.h"
 #include "virtio_dev.h"
 
 // The drivers this kernel has, one row per device type, and the glue file
@@ -69,8 +76,19 @@ struct vdev_slot {
   const char *driver;       // its name, "failed", or "-"
 };
 
-static struct vdev_slot slots[VIRTIO_NSLOT];
-static int nslots;          // rows in slots[] (slots holding a device)
+// Rows: the virtio-mmio slots holding a device, then the PCI functions.
+#define PCI_NDEV 8
+#define NROWS (VIRTIO_NSLOT + PCI_NDEV)
+static struct vdev_slot slots[NROWS];
+static int nslots;          // rows in slots[]
+static int nmmio;           // the first nmmio of them are virtio-mmio slots
+
+// Is row s a PCI function (slot = bus << 8 | device << 3 | function)?
+static int
+is_pci(struct vdev_slot *s)
+{
+  return s - slots >= nmmio;
+}
 
 // Bind the driver for s's device type if this is the first device of
 // that type: the row of bindings[] it got, or 0.
@@ -112,7 +130,7 @@ pad_cell(int used, int width)
 }
 
 // Column widths; the header in virtio_probe_all() uses the same ones.
-#define COL_SLOT    8    // "  " and the slot number
+#define COL_SLOT   10    // "  " and the slot number, or bus:device.function
 #define COL_BASE   20    // 0x and 16 hex digits
 #define COL_IRQ     5
 #define COL_VERSION 9    // "modern" or "legacy"
@@ -121,7 +139,11 @@ pad_cell(int used, int width)
 static void
 print_row(struct vdev_slot *s)
 {
-  pad_cell(printf("  %d", s->dev.slot), COL_SLOT);
+  if(is_pci(s))
+    pad_cell(printf("  %02x:%02x.%d", s->dev.slot >> 8, (s->dev.slot >> 3) & 31,
+                    s->dev.slot & 7), COL_SLOT);
+  else
+    pad_cell(printf("  %d", s->dev.slot), COL_SLOT);
   pad_cell(printf("%p", (void *)s->dev.base), COL_BASE);
   pad_cell(printf("%d", s->dev.irq), COL_IRQ);
   pad_cell(printf("%s", s->dev.version == 1 ? "legacy" : "modern"), COL_VERSION);
@@ -146,9 +168,22 @@ virtio_probe_all(void)
     s->b = bind(s);
     nslots++;
   }
+  nmmio = nslots;
+
+  // Then PCI: pci.c places the BARs, probes, finds the interrupts; the
+  // drivers bind the same way.
+  struct vio_dev found[PCI_NDEV];
+  int npci = pci_probe_virtio(found, PCI_NDEV);
+  for(int i = 0; i < npci; i++){
+    struct vdev_slot *s = &slots[nslots];
+    s->dev = found[i];        // before bind: the driver keeps &s->dev
+    s->driver = "-";
+    s->b = bind(s);
+    nslots++;
+  }
 
   // Print after binding, so driver messages do not split the table.
-  printf("virtio-mmio device table:\n");
+  printf("virtio device table (slot: virtio-mmio slot, or PCI bus:device.function):\n");
   pad_cell(printf("  slot"), COL_SLOT);
   pad_cell(printf("base"), COL_BASE);
   pad_cell(printf("irq"), COL_IRQ);
@@ -178,23 +213,33 @@ virtio_probe_all(void)
              " -device virtio-blk-device,drive=x0 (or use `make qemu`); powering off\n");
     sbi_shutdown();
   }
-  printf("disk: slot %d, %d KB%s\n", disk->dev.slot,
-         (int)(disk_capacity() / 2), disk_readonly() ? ", read-only" : "");
+  if(is_pci(disk))
+    printf("disk: pci %02x:%02x.%d, %d KB%s\n", disk->dev.slot >> 8, (disk->dev.slot >> 3) & 31,
+           disk->dev.slot & 7, (int)(disk_capacity() / 2), disk_readonly() ? ", read-only" : "");
+  else
+    printf("disk: slot %d, %d KB%s\n", disk->dev.slot,
+           (int)(disk_capacity() / 2), disk_readonly() ? ", read-only" : "");
 }
 
-// The PLIC says slot irq-VIRTIO0_IRQ interrupted: hand it to its driver.
+// The PLIC says source irq interrupted: hand it to its drivers. A PCI
+// interrupt pin may be shared by several functions (the interrupt-map
+// gives 32 slots 4 sources), so every driver on the line is called; each
+// reads its device's interrupt status first and finds nothing to do if
+// the interrupt was another's.
 void
 virtio_irq(int irq)
 {
+  int found = 0;
   for(int i = 0; i < nslots; i++){
     if(slots[i].dev.irq == irq && slots[i].b){
       slots[i].b->intr();
-      return;
+      found = 1;
     }
   }
   // A device without a driver never had its queues set up and so cannot
   // interrupt; if one does anyway, say so once per occurrence.
-  printf("virtio: interrupt %d from a slot without a driver\n", irq);
+  if(!found)
+    printf("virtio: interrupt %d from a device without a driver\n", irq);
 }
 
 // Start (on = 1) or stop (on = 0) recording into t the queues of the
@@ -228,6 +273,7 @@ devinfo_get(int idx, struct devinfo *out)
   struct vdev_slot *s = &slots[idx];
   memset(out, 0, sizeof(*out));
   out->slot = s->dev.slot;
+  out->pci = is_pci(s);
   out->irq = s->dev.irq;
   out->base = s->dev.base;
   out->version = s->dev.version;

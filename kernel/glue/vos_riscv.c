@@ -97,6 +97,33 @@ vos_mmio_write32(uintptr_t addr, uint32_t val)
   *(volatile uint32_t *)KDEV(addr) = val;
 }
 
+// The narrow accessors are single lb/lh/sb/sh instructions, so the
+// device sees an access of exactly that width (virtio-pci's 8- and
+// 16-bit fields, the legacy I/O header).
+uint8_t
+vos_mmio_read8(uintptr_t addr)
+{
+  return *(volatile uint8_t *)KDEV(addr);
+}
+
+uint16_t
+vos_mmio_read16(uintptr_t addr)
+{
+  return *(volatile uint16_t *)KDEV(addr);
+}
+
+void
+vos_mmio_write8(uintptr_t addr, uint8_t val)
+{
+  *(volatile uint8_t *)KDEV(addr) = val;
+}
+
+void
+vos_mmio_write16(uintptr_t addr, uint16_t val)
+{
+  *(volatile uint16_t *)KDEV(addr) = val;
+}
+
 void
 vos_mb(void)
 {
