@@ -1892,16 +1892,30 @@ devinfotest(void)
 {
   struct devinfo d;
   int rows = 0, disks = 0;
+  int pci = 0;
   for(int i = 0; devinfo(i, &d) == 0; i++){
     rows++;
-    if(i >= VIRTIO_NSLOT)
-      return "more rows than virtio slots";
-    if(d.slot < 0 || d.slot >= VIRTIO_NSLOT)
-      return why("slot out of range:", d.slot);
-    if(d.base != VIRTIO0 + d.slot * VIRTIO_STRIDE)
-      return why("base does not match the slot; slot", d.slot);
-    if(d.irq != VIRTIO0_IRQ + d.slot)
-      return why("irq does not match the slot; slot", d.slot);
+    if(d.pci){
+      // A PCI function: bus 0 (the only one enumerated), device 1-31
+      // (0 is the host bridge), an interrupt from the PLIC's range, and
+      // every PCI row after the virtio-mmio ones.
+      pci = 1;
+      if(d.slot >> 8 != 0 || (d.slot >> 3) == 0 || (d.slot >> 3) >= 32)
+        return why("PCI function out of range:", d.slot);
+      if(d.irq <= 0 || d.irq >= 1024)
+        return why("PCI interrupt:", d.irq);
+    } else {
+      if(pci)
+        return "a virtio-mmio row after a PCI row";
+      if(i >= VIRTIO_NSLOT)
+        return "more rows than virtio slots";
+      if(d.slot < 0 || d.slot >= VIRTIO_NSLOT)
+        return why("slot out of range:", d.slot);
+      if(d.base != VIRTIO0 + d.slot * VIRTIO_STRIDE)
+        return why("base does not match the slot; slot", d.slot);
+      if(d.irq != VIRTIO0_IRQ + d.slot)
+        return why("irq does not match the slot; slot", d.slot);
+    }
     if(d.version != 1 && d.version != 2)
       return why("version:", d.version);
     if(d.device_id == 2 && strcmp(d.name, "block") == 0)

@@ -11,6 +11,8 @@ import socket
 import struct
 import subprocess
 
+from qemu import vdevice
+
 GUEST_IP = "10.0.2.15"
 GATEWAY_IP = "10.0.2.2"
 GUEST_MAC = bytes.fromhex("525400123456")
@@ -26,15 +28,16 @@ def free_port(kind=socket.SOCK_STREAM):
         s.close()
 
 
-def user_net_args(udp_fwd_port=None, pcap=None, mac="52:54:00:12:34:56"):
+def user_net_args(udp_fwd_port=None, pcap=None, mac="52:54:00:12:34:56", transport="mmio"):
     """A virtio-net device on QEMU user networking; host UDP port
     udp_fwd_port goes to guest port 2000. The device reports `mac` in its
-    configuration space (VIRTIO_NET_F_MAC); pcap: a capture file."""
+    configuration space (VIRTIO_NET_F_MAC); pcap: a capture file;
+    transport: one of qemu.TRANSPORTS."""
     netdev = "user,id=n0"
     if udp_fwd_port:
         netdev += ",hostfwd=udp:127.0.0.1:%d-:2000" % udp_fwd_port
     args = ["-netdev", netdev,
-            "-device", "virtio-net-device,netdev=n0,mac=%s" % mac]
+            "-device", vdevice("net", transport, "netdev=n0,mac=%s" % mac)]
     if pcap:
         args += ["-object", "filter-dump,id=f0,netdev=n0,file=%s" % pcap]
     return args
@@ -57,7 +60,7 @@ def qemu_has_dgram():
     return _dgram
 
 
-def dgram_net_args(qemu_port, harness_port):
+def dgram_net_args(qemu_port, harness_port, transport="mmio"):
     """A virtio-net device whose wire is a UDP socket: QEMU receives frames
     on qemu_port and sends them to harness_port, one frame per datagram.
     The test plays the rest of the network. Both backends put one raw
@@ -70,7 +73,7 @@ def dgram_net_args(qemu_port, harness_port):
         netdev = ("socket,id=n0,udp=127.0.0.1:%d,localaddr=127.0.0.1:%d"
                   % (harness_port, qemu_port))
     return ["-netdev", netdev,
-            "-device", "virtio-net-device,netdev=n0,mac=52:54:00:12:34:56"]
+            "-device", vdevice("net", transport, "netdev=n0,mac=52:54:00:12:34:56")]
 
 
 def pcap_frames(path):
@@ -103,14 +106,14 @@ def pcap_frames(path):
     return frames
 
 
-def vconsole_args(tcp_port):
+def vconsole_args(tcp_port, transport="mmio"):
     """A virtio console whose other end is a TCP server on 127.0.0.1:tcp_port."""
     return ["-chardev", "socket,id=c0,host=127.0.0.1,port=%d,server=on,wait=off" % tcp_port,
-            "-device", "virtio-serial-device", "-device", "virtconsole,chardev=c0"]
+            "-device", vdevice("serial", transport), "-device", "virtconsole,chardev=c0"]
 
 
-def rng_args():
-    return ["-device", "virtio-rng-device"]
+def rng_args(transport="mmio"):
+    return ["-device", vdevice("rng", transport)]
 
 
 def netstat(q):

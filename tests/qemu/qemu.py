@@ -4,7 +4,7 @@ Used by the QEMU tests (tests/qemu/test_*.py) through tests/run_tests.py.
 Standard library only. Every QEMU is started by this module, has a
 deadline, and is killed by its own process id (never by name).
 
-    with Qemu(disk=img, slot=3) as q:
+    with Qemu(disk=img, slot=3) as q:        # or transport="pci", see TRANSPORTS
         q.expect("$ ")             # wait for the shell prompt
         out = q.run("ls")          # send a line, collect output to the next prompt
 """
@@ -266,14 +266,35 @@ class Qmp:
             pass
 
 
+# The transports a test can put its virtio devices on: virtio-mmio modern
+# (version 2) and legacy (version 1), virtio-pci modern-only and
+# legacy-only (what `make qemu PCI=1` and PCI_LEGACY=1 attach).
+TRANSPORTS = ("mmio", "mmio-legacy", "pci", "pci-legacy")
+
+
+def vdevice(kind, transport="mmio", opts=""):
+    """The -device value of a virtio device of `kind` ("blk", "net", "rng",
+    "serial", ...) on `transport`, with the device options `opts`."""
+    if transport not in TRANSPORTS:
+        raise ValueError("transport %r is none of %s" % (transport, ", ".join(TRANSPORTS)))
+    if transport.startswith("mmio"):
+        return "virtio-%s-device%s" % (kind, "," + opts if opts else "")
+    dev = "virtio-%s-pci%s" % (kind, "," + opts if opts else "")
+    dev += ",disable-modern=on" if transport == "pci-legacy" else ",disable-legacy=on"
+    if kind == "net":
+        dev += ",romfile="        # no boot ROM for the firmware to load
+    return dev
+
+
 class Qemu(Machine):
-    """The RISC-V kernel on QEMU virt, with the disk image `disk` in
-    virtio-mmio slot `slot`; `blkprops` adds properties to the disk's
-    virtio-blk-device ("queue-size=4,event_idx=off"); `extra` adds QEMU
-    options (more devices); qmp=True opens QEMU's machine protocol on a
+    """The RISC-V kernel on QEMU virt, with the disk image `disk` on
+    `transport` (TRANSPORTS; on virtio-mmio in slot `slot`); `blkprops`
+    adds properties to the disk's virtio-blk device
+    ("queue-size=4,event_idx=off"); `extra` adds QEMU options (more
+    devices: see vdevice); qmp=True opens QEMU's machine protocol on a
     private unix socket (self.qmp() connects to it)."""
 
-    def __init__(self, disk, slot=0, legacy=False, cpus=3, readonly=False,
+    def __init__(self, disk, slot=0, transport="mmio", cpus=3, readonly=False,
                  extra=(), log_name=None, blkprops="", qmp=False):
         args = ["qemu-system-riscv64", "-machine", "virt", "-bios", "default",
                 "-kernel", KERNEL, "-m", "128M", "-smp", str(cpus),
@@ -283,15 +304,17 @@ class Qemu(Machine):
             self._qmp_dir = tempfile.mkdtemp(prefix="qmp-")
             self.qmp_path = os.path.join(self._qmp_dir, "qmp.sock")
             args += ["-qmp", "unix:%s,server=on,wait=off" % self.qmp_path]
-        if not legacy:
+        if transport != "mmio-legacy":
             args += ["-global", "virtio-mmio.force-legacy=false"]
         drive = "file=%s,if=none,format=raw,id=x0" % disk
         if readonly:
             drive += ",readonly=on"
-        device = "virtio-blk-device,drive=x0,bus=virtio-mmio-bus.%d" % slot
+        blk = "drive=x0"
+        if transport.startswith("mmio"):
+            blk += ",bus=virtio-mmio-bus.%d" % slot
         if blkprops:
-            device += "," + blkprops
-        args += ["-drive", drive, "-device", device]
+            blk += "," + blkprops
+        args += ["-drive", drive, "-device", vdevice("blk", transport, blk)]
         args += list(extra)
         self.start(args, log_name)
 

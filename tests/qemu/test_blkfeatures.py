@@ -101,7 +101,7 @@ def test_blkfeatures_on():
 def test_blkfeatures_legacy():
     """Legacy transport with EVENT_IDX and indirect descriptors (the used_event
     and avail_event words are part of the legacy ring layout)."""
-    with Qemu(bench_disk("blkfeatures_legacy"), slot=4, legacy=True,
+    with Qemu(bench_disk("blkfeatures_legacy"), slot=4, transport="mmio-legacy",
               log_name="blkfeatures_legacy") as q:
         banner = q.expect(PROMPT, BOOT_TIMEOUT)
         feats = features_line(banner)

@@ -39,7 +39,7 @@ def test_boot_modern():
 
 def test_boot_legacy():
     """Legacy (version 1) transport, disk in slot 5: same checks."""
-    with Qemu(fresh_disk("boot_legacy"), slot=5, legacy=True, log_name="boot_legacy") as q:
+    with Qemu(fresh_disk("boot_legacy"), slot=5, transport="mmio-legacy", log_name="boot_legacy") as q:
         banner = q.expect(PROMPT, BOOT_TIMEOUT)
         check_table(banner, 5, "legacy")
         lsdev_lists_disk(q, 5)
@@ -80,24 +80,51 @@ def test_devices_without_driver():
         assert out.strip() == "still here", repr(out)
 
 
-def test_persist():
+def check_transport(banner, transport):
+    """On PCI, the boot table must show the disk as a PCI function of the
+    right flavour, so a test that meant PCI did not quietly run on MMIO."""
+    if not transport.startswith("pci"):
+        return
+    version = "legacy" if transport == "pci-legacy" else "modern"
+    rx = r"\n\s*00:[0-9a-f]{2}\.\d\s+0x[0-9a-f]+\s+\d+\s+%s\s+block \(2\)\s+virtio-blk" % version
+    if not re.search(rx, banner) or "disk: pci 00:" not in banner:
+        raise AssertionError("the device table does not show a %s PCI disk:\n%s"
+                             % (version, banner))
+
+
+def persist(name, transport):
     """A file written, the machine powered off, booted again: the file is intact."""
-    disk = fresh_disk("persist")
+    disk = fresh_disk(name)
     word = "persist-%08x" % random.getrandbits(32)
-    with Qemu(disk, slot=1, log_name="persist_1") as q:
-        q.expect(PROMPT, BOOT_TIMEOUT)
+    with Qemu(disk, slot=1, transport=transport, log_name=name + "_1") as q:
+        check_transport(q.expect(PROMPT, BOOT_TIMEOUT), transport)
         q.run("echo %s > keep.txt" % word)
         q.run("mkdir keepdir")
         q.run("echo second %s > keepdir/inner" % word)
         q.send("halt\n")
         rc = q.wait_exit(60)
         assert rc == 0, "QEMU exit status %r after halt" % rc
-    with Qemu(disk, slot=1, log_name="persist_2") as q:
+    with Qemu(disk, slot=1, transport=transport, log_name=name + "_2") as q:
         q.expect(PROMPT, BOOT_TIMEOUT)
         out = q.run("cat keep.txt")
         assert out.strip() == word, "read back %r, wrote %r" % (out, word)
         out = q.run("cat keepdir/inner")
         assert out.strip() == "second " + word, repr(out)
+
+
+def test_persist():
+    """A file written, the machine powered off, booted again: the file is intact."""
+    persist("persist", "mmio")
+
+
+def test_persist_pci():
+    """The same round trip across a reboot with the disk on virtio-pci (modern)."""
+    persist("persist_pci", "pci")
+
+
+def test_persist_pci_legacy():
+    """The same round trip with the disk on legacy virtio-pci (the I/O BAR header)."""
+    persist("persist_pci_legacy", "pci-legacy")
 
 
 def test_readonly_disk():
@@ -148,10 +175,10 @@ def test_console_lines_whole():
                     line, n, q.transcript[-1500:])
 
 
-def test_usertests_quick(progress):
+def usertests(progress, name, transport):
     """usertests -q: the kernel's own test suite, run inside the guest."""
-    with Qemu(fresh_disk("usertests"), slot=0, log_name="usertests") as q:
-        q.expect(PROMPT, BOOT_TIMEOUT)
+    with Qemu(fresh_disk(name), slot=0, transport=transport, log_name=name) as q:
+        check_transport(q.expect(PROMPT, BOOT_TIMEOUT), transport)
         q.send("usertests -q\n")
         done = 0
         while True:
@@ -165,3 +192,18 @@ def test_usertests_quick(progress):
             if done % 10 == 0:
                 progress("usertests: %d tests passed so far" % done)
         q.expect(PROMPT, 30)
+
+
+def test_usertests_quick(progress):
+    """usertests -q: the kernel's own test suite, run inside the guest."""
+    usertests(progress, "usertests", "mmio")
+
+
+def test_usertests_pci(progress):
+    """usertests -q with the disk on virtio-pci (modern)."""
+    usertests(progress, "usertests_pci", "pci")
+
+
+def test_usertests_pci_legacy(progress):
+    """usertests -q with the disk on legacy virtio-pci."""
+    usertests(progress, "usertests_pci_legacy", "pci-legacy")

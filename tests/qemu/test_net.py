@@ -94,13 +94,18 @@ def echo_round_trips(sock, dest, count, progress=None, deadline_s=120):
     return retries, stale, time.time() - t0
 
 
-def test_udp_echo_1000(progress):
+def udp_echo_1000(progress, name, transport):
     """1000 datagrams of 1..1400 bytes through hostfwd to udpecho: none lost, none corrupted."""
     port = netutil.free_port(socket.SOCK_DGRAM)
-    extra = netutil.user_net_args(udp_fwd_port=port)
-    with Qemu(fresh_disk("net_echo"), extra=extra, log_name="net_echo") as q:
+    extra = netutil.user_net_args(udp_fwd_port=port, transport=transport)
+    with Qemu(fresh_disk(name), transport=transport, extra=extra, log_name=name) as q:
         banner = q.expect(PROMPT, BOOT_TIMEOUT)
-        assert re.search(r"network \(1\)\s+virtio-net", banner), "no virtio-net in the table:\n" + banner
+        # The row's first column: a slot number on MMIO, bus:device.function on PCI.
+        where = r"\d+" if transport.startswith("mmio") else r"00:[0-9a-f]{2}\.\d"
+        version = "legacy" if transport.endswith("legacy") else "modern"
+        assert re.search(r"\n\s*%s\s+\S+\s+\d+\s+%s\s+network \(1\)\s+virtio-net"
+                         % (where, version), banner), \
+            "no %s virtio-net on %s in the table:\n%s" % (version, transport, banner)
         start_udpecho(q)
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
@@ -114,6 +119,21 @@ def test_udp_echo_1000(progress):
         assert st.get("udp_sent", 0) >= 1000, "udp_sent %r" % st.get("udp_sent")
         out = q.run("echo still alive")
         assert out.strip() == "still alive", repr(out)
+
+
+def test_udp_echo_1000(progress):
+    """1000 datagrams of 1..1400 bytes through hostfwd to udpecho: none lost, none corrupted."""
+    udp_echo_1000(progress, "net_echo", "mmio")
+
+
+def test_udp_echo_pci(progress):
+    """The same 1000 datagrams with disk and network on virtio-pci (modern)."""
+    udp_echo_1000(progress, "net_echo_pci", "pci")
+
+
+def test_udp_echo_pci_legacy(progress):
+    """The same 1000 datagrams on legacy virtio-pci (10-byte header, fixed queue sizes)."""
+    udp_echo_1000(progress, "net_echo_pci_legacy", "pci-legacy")
 
 
 def reverse_server():
@@ -373,7 +393,8 @@ def test_net_legacy():
     """The legacy transport: 10-byte virtio_net_hdr, ping and UDP echo work."""
     port = netutil.free_port(socket.SOCK_DGRAM)
     extra = netutil.user_net_args(udp_fwd_port=port, mac="52:54:00:c0:ff:ee")
-    with Qemu(fresh_disk("net_legacy"), legacy=True, extra=extra, log_name="net_legacy") as q:
+    with Qemu(fresh_disk("net_legacy"), transport="mmio-legacy", extra=extra,
+              log_name="net_legacy") as q:
         banner = q.expect(PROMPT, BOOT_TIMEOUT)
         assert re.search(r"virtio-net \S+: legacy transport, mac 52:54:00:c0:ff:ee, 10-byte header",
                          banner), banner

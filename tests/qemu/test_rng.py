@@ -18,17 +18,37 @@ def rand_bytes(q, n):
     return bytes.fromhex(hexdigits)
 
 
-def test_rng_bytes():
+def rng_bytes(name, transport):
     """/dev/random gives bytes from virtio-rng; reads differ and are not all one value."""
-    with Qemu(fresh_disk("rng"), extra=netutil.rng_args(), log_name="rng") as q:
+    with Qemu(fresh_disk(name), transport=transport, extra=netutil.rng_args(transport),
+              log_name=name) as q:
         banner = q.expect(PROMPT, BOOT_TIMEOUT)
-        assert re.search(r"entropy \(4\)\s+virtio-rng", banner), "no virtio-rng:\n" + banner
+        where = r"\d+" if transport.startswith("mmio") else r"00:[0-9a-f]{2}\.\d"
+        version = "legacy" if transport.endswith("legacy") else "modern"
+        assert re.search(r"\n\s*%s\s+\S+\s+\d+\s+%s\s+entropy \(4\)\s+virtio-rng"
+                         % (where, version), banner), \
+            "no %s virtio-rng on %s:\n%s" % (version, transport, banner)
         reads = [rand_bytes(q, 32) for _ in range(3)]
         for r in reads:
             assert len(set(r)) > 1, "32 bytes all equal: %r" % r
         assert len(set(reads)) == 3, "two reads returned the same bytes: %r" % reads
         big = rand_bytes(q, 4096)
         assert len(set(big)) > 200, "4096 bytes use only %d values" % len(set(big))
+
+
+def test_rng_bytes():
+    """/dev/random gives bytes from virtio-rng; reads differ and are not all one value."""
+    rng_bytes("rng", "mmio")
+
+
+def test_rng_pci():
+    """/dev/random with the entropy device on virtio-pci (modern)."""
+    rng_bytes("rng_pci", "pci")
+
+
+def test_rng_pci_legacy():
+    """/dev/random on legacy virtio-pci (its queue has the device's 8 entries)."""
+    rng_bytes("rng_pci_legacy", "pci-legacy")
 
 
 def test_rng_absent():

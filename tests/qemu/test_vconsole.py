@@ -92,17 +92,18 @@ def sync(w):
     w.expect(marker.encode() + rb"\n\$ ")
 
 
-def boot(name, legacy=False, devices=None, shell_port=0):
-    """QEMU with a virtio-serial device: by default a virtconsole on one
-    TCP port; `devices` is (QEMU options, TCP port of the shell's port).
+def boot(name, transport="mmio", devices=None, shell_port=0):
+    """QEMU with a virtio-serial device on `transport` (qemu.TRANSPORTS): by
+    default a virtconsole on one TCP port; `devices` is (QEMU options, TCP
+    port of the shell's port).
     Waits for init to say it started the second shell on port `shell_port`
     and connects to it."""
     if devices is None:
         port = netutil.free_port()
-        args = netutil.vconsole_args(port)
+        args = netutil.vconsole_args(port, transport)
     else:
         args, port = devices
-    q = Qemu(fresh_disk(name), legacy=legacy, extra=args, log_name=name)
+    q = Qemu(fresh_disk(name), transport=transport, extra=args, log_name=name)
     w = None
     try:
         banner = q.expect(PROMPT, BOOT_TIMEOUT)
@@ -226,15 +227,35 @@ def test_vconsole_cat_64k(progress):
         q.kill()
 
 
-def test_vconsole_legacy():
-    """The legacy transport: a command through the second shell."""
-    q, w = boot("vconsole_legacy", legacy=True)
+def round_trip(name, transport):
+    """A command through the second shell, on `transport`."""
+    q, w = boot(name, transport)
     try:
-        out = w.run("echo legacy console")
-        assert out.strip() == "legacy console", repr(out)
+        out = w.run("echo %s console" % transport)
+        assert out.strip() == "%s console" % transport, repr(out)
+        out = q.run("lsdev")
+        version = "legacy" if transport.endswith("legacy") else "modern"
+        where = r"\d+" if transport.startswith("mmio") else r"00:[0-9a-f]{2}\.\d"
+        assert re.search(r"^%s\s+\S+\s+\d+\s+%s\s+console .*virtio-console" % (where, version),
+                         out, re.M), "lsdev shows no %s console on %s:\n%s" % (version, transport, out)
     finally:
         w.close()
         q.kill()
+
+
+def test_vconsole_legacy():
+    """The legacy virtio-mmio transport: a command through the second shell."""
+    round_trip("vconsole_legacy", "mmio-legacy")
+
+
+def test_vconsole_pci():
+    """The console on virtio-pci (modern): a command through the second shell."""
+    round_trip("vconsole_pci", "pci")
+
+
+def test_vconsole_pci_legacy():
+    """The console on legacy virtio-pci (queues of the device's fixed size)."""
+    round_trip("vconsole_pci_legacy", "pci-legacy")
 
 
 def test_vconsole_one_port():
