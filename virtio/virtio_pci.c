@@ -41,6 +41,8 @@
 // ECAM lets configuration space be read at any width; 32 bits at a time
 // is enough, and is the only width the host tests' fake bus answers.
 
+// The two places this file touches configuration space; everything
+// else, narrow fields included, goes through them.
 uint32_t pci_cfg_read32(uintptr_t cfg, uint32_t off)
 {
   return vos_mmio_read32(cfg + off);
@@ -75,6 +77,7 @@ int pci_bar_probe(uintptr_t cfg, int i, struct pci_bar *b)
   uint32_t orig_hi = 0, hi = 0xffffffffu;
   uint64_t mask;
 
+  // Not placed until pci_bar_assign; the type comes from the flag bits.
   b->addr = 0;
   b->size = 0;
   b->io = orig & 1;
@@ -84,6 +87,8 @@ int pci_bar_probe(uintptr_t cfg, int i, struct pci_bar *b)
   if (b->is64 && i == PCI_NBARS - 1)
     return 0;
 
+  // All ones in, the size mask out, the old value back: the BAR holds
+  // what it held before, so sizing alone moves nothing.
   pci_cfg_write32(cfg, reg, 0xffffffffu);
   lo = pci_cfg_read32(cfg, reg);
   pci_cfg_write32(cfg, reg, orig);
@@ -165,6 +170,7 @@ int pci_caps(uintptr_t cfg, uint8_t *offs, int max)
 
 uint32_t vio_pci_device_type(uint16_t vendor, uint16_t device, uint16_t subsys)
 {
+  // Every virtio function has the vendor ID 4.1.2 gives them.
   if (vendor != VIRTIO_PCI_VENDOR)
     return 0;
   // The modern range: the device ID says the type directly.
@@ -197,6 +203,8 @@ static int read_vcap(uintptr_t cfg, uint32_t at, struct vcap *c)
 
   if ((w0 & 0xff) != PCI_CAP_ID_VNDR || cap_len < 16)
     return 0;
+  // cap_len may be larger than this (4.1.4.1: accept it); the fields we
+  // read sit at fixed places from the start.
   c->type = (uint8_t)(w0 >> 24);
   c->bar = (uint8_t)pci_cfg_read32(cfg, at + 4);
   c->offset = pci_cfg_read32(cfg, at + 8);
@@ -326,6 +334,8 @@ int vio_pci_probe(struct vio_dev *d, uintptr_t cfg, const struct pci_bar bars[PC
 // Every field is accessed at its natural width (4.1.3.1); 64-bit fields
 // as two 32-bit halves, low first, which 4.1.3.1 allows.
 
+// device_status is one byte (4.1.4.3); writing 0 resets the device, and
+// virtio_transport.c then waits for it to read 0 (4.1.4.3.2).
 static uint32_t modern_get_status(struct vio_dev *d)
 {
   return vos_mmio_read8(d->base + VIRTIO_PCI_COMMON_STATUS);
@@ -343,6 +353,8 @@ static uint32_t modern_get_features(struct vio_dev *d, uint32_t word)
   return vos_mmio_read32(d->base + VIRTIO_PCI_COMMON_DF);
 }
 
+// driver_feature takes the 32 accepted bits of the word
+// driver_feature_select picks; the select goes first, every time.
 static void modern_set_features(struct vio_dev *d, uint32_t word, uint32_t bits)
 {
   vos_mmio_write32(d->base + VIRTIO_PCI_COMMON_GFSELECT, word);
@@ -361,6 +373,9 @@ static uint32_t modern_queue_max(struct vio_dev *d, uint16_t q)
   return vos_mmio_read16(d->base + VIRTIO_PCI_COMMON_Q_SIZE);
 }
 
+// A 64-bit field as two 32-bit halves, low first (4.1.3: "64-bit fields
+// are to be treated as two 32-bit fields"); the device takes the address
+// only when queue_enable is written, so the two writes need not be atomic.
 static void write64(uintptr_t at, uint64_t v)
 {
   vos_mmio_write32(at, (uint32_t)v);
@@ -465,6 +480,8 @@ static const struct vio_ops pci_modern_ops = {
 // range of memory addresses (kernel/glue/pci.c), so the same vos_mmio_*
 // accessors reach it; widths as 4.1.4.10's table gives them.
 
+// Device Status is the byte at offset 18; 0 resets the device, and with
+// it the queue addresses (a legacy device has nothing else to forget).
 static uint32_t legacy_get_status(struct vio_dev *d)
 {
   return vos_mmio_read8(d->base + VIRTIO_PCI_STATUS);
@@ -482,6 +499,8 @@ static uint32_t legacy_get_features(struct vio_dev *d, uint32_t word)
   return vos_mmio_read32(d->base + VIRTIO_PCI_HOST_FEATURES);
 }
 
+// Driver (guest) features: the one word, which the device applies at
+// once (a legacy device has no FEATURES_OK to refuse them, 3.1.2).
 static void legacy_set_features(struct vio_dev *d, uint32_t word, uint32_t bits)
 {
   vos_mmio_write32(d->base + VIRTIO_PCI_GUEST_FEATURES, bits);

@@ -246,6 +246,58 @@ void vos_mmio_write32(uintptr_t addr, uint32_t val)
   s->ops->write(s->dev, (uint32_t)(addr - s->base), val);
 }
 
+// The fake bus answers 32-bit accesses only (struct host_dev_ops), so a
+// narrow access is the aligned word that holds it: a read picks the bytes
+// out, a write reads the word, changes the bytes and writes it back. The
+// fakes that see narrow accesses (test_pci.c's configuration space) have
+// no register where that would differ from a real narrow access.
+static uint32_t narrow_read(uintptr_t addr, int bytes)
+{
+  uint32_t word;
+
+  if (addr % bytes != 0) {
+    host_error("bus error: misaligned %d-byte read at %p", bytes, (void *)addr);
+    return 0xffffffffu;
+  }
+  word = vos_mmio_read32(addr & ~(uintptr_t)3);
+  return word >> (8 * (addr & 3));
+}
+
+static void narrow_write(uintptr_t addr, int bytes, uint32_t val)
+{
+  uintptr_t at = addr & ~(uintptr_t)3;
+  uint32_t shift = 8 * (uint32_t)(addr & 3);
+  uint32_t mask = (bytes == 1 ? 0xffu : 0xffffu) << shift;
+  uint32_t word;
+
+  if (addr % bytes != 0) {
+    host_error("bus error: misaligned %d-byte write at %p", bytes, (void *)addr);
+    return;
+  }
+  word = vos_mmio_read32(at);
+  vos_mmio_write32(at, (word & ~mask) | ((val << shift) & mask));
+}
+
+uint8_t vos_mmio_read8(uintptr_t addr)
+{
+  return (uint8_t)narrow_read(addr, 1);
+}
+
+uint16_t vos_mmio_read16(uintptr_t addr)
+{
+  return (uint16_t)narrow_read(addr, 2);
+}
+
+void vos_mmio_write8(uintptr_t addr, uint8_t val)
+{
+  narrow_write(addr, 1, val);
+}
+
+void vos_mmio_write16(uintptr_t addr, uint16_t val)
+{
+  narrow_write(addr, 2, val);
+}
+
 void vos_mb(void)
 {
   __sync_synchronize();

@@ -22,6 +22,7 @@ DENSITY_FILES = [
     "virtio/virtq_trace.c",
     "virtio/virtio_transport.c",
     "virtio/virtio_mmio.c",
+    "virtio/virtio_pci.c",
     "virtio/virtio_dev.c",
     "virtio/virtio_blk.c",
     "virtio/virtio_rng.c",

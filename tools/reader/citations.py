@@ -89,6 +89,7 @@ _OTHER_NAME = "|".join([
     r"\bC(?:89|99|11|17|23)\b", r"\bISO\b", r"\bPOSIX\b", r"\bIEEE\b", r"\bELF\b",
     r"\bQEMU\s+v?\d+(?:\.\d+)+", r"\bLinux\s+v?\d+(?:\.\d+)+", r"\bgcc\s+\d+(?:\.\d+)*",
     r"\bPython\s+\d+(?:\.\d+)*", r"\bversion\s+\d+(?:\.\d+)+", r"\bv\d+(?:\.\d+)+",
+    r"\bPCI(?:e)?\s+\d+\.\d+\b", r"\bPCI Express\b",
     # "<something> spec 4.3", "<something> specification": any document but virtio's
     r"\b(?!(?i:the|this|that|our|a|its|virtio)\b)[A-Za-z][\w-]*\s+(?i:spec(?:ification)?)\b",
 ])
