@@ -56,6 +56,11 @@ main(uint64 hartid, uint64 dtb)
              machine.nvirtio);
     else
       printf("fdt: no device tree at %p, using QEMU virt's fixed map\n", (void *)dtb);
+    if(machine.has_pci)
+      printf("fdt: PCIe host: ECAM %p, I/O window %p, memory window %p (%d MB), "
+             "%d interrupt-map rows\n", (void *)machine.ecam_base, (void *)machine.pci_io.cpu,
+             (void *)machine.pci_mem32.cpu, (int)(machine.pci_mem32.size >> 20),
+             machine.npci_imap);
     if(machine.plic_base != PLIC || machine.uart_base != UART0)
       printf("fdt: warning: PLIC/UART not where memlayout.h expects them\n");
 
