@@ -85,7 +85,7 @@ place(struct bar_window *win, struct pci_bar *b, uint64 cfg, int i)
            (int)b->size, win->name);
     return 0;
   }
-  win->used = at + (b->size > align ? b->size : align);
+  win->used = at + align;          // align >= size: the BAR and its padding
   b->addr = win->w->cpu + at;
   pci_bar_assign(cfg, i, b, win->w->bus + at);
   return 1;

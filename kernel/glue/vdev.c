@@ -172,7 +172,7 @@ virtio_probe_all(void)
 
   // Then PCI: pci.c places the BARs, probes, finds the interrupts; the
   // drivers bind the same way.
-  struct vio_dev found[PCI_NDEV];
+  static struct vio_dev found[PCI_NDEV];   // not on the boot stack
   int npci = pci_probe_virtio(found, PCI_NDEV);
   for(int i = 0; i < npci; i++){
     struct vdev_slot *s = &slots[nslots];

@@ -15,8 +15,11 @@ benchmark writes only past the file system's end):
      depth 1..32 (writes first, then reads of what they wrote; every request
      in flight has its own memory), and notifications (QueueNotify writes)
      and interrupts per request;
-  3. halt.
-Then the summary: each ratio against its target, with the range of the
+  3. halt;
+then the same two programs once more with the disk on virtio-pci (modern,
+the transport `make qemu PCI=1` uses), for the table that sets the two
+transports side by side (workload 1 in full mode, and the raw device
+throughput cell by cell). Then the summary: each ratio against its target, with the range of the
 ratio over fsbench's rounds in this run, so that one can see how much of
 a figure is the design and how much the host's mood. QEMU's emulated CPU
 shares the host's CPUs with everything else: a ratio of two CPU-bound
@@ -83,9 +86,10 @@ def qemu_version():
     return out.splitlines()[0].strip() if out else "unknown"
 
 
-def run_guest(cpus):
-    disk = fresh_disk("bench", os.path.getsize(FSIMG) + SCRATCH_MB * 1024 * 1024)
-    with Qemu(disk, slot=0, log_name="bench", cpus=cpus) as q:
+def run_guest(cpus, transport="mmio"):
+    name = "bench" if transport == "mmio" else "bench_" + transport.replace("-", "_")
+    disk = fresh_disk(name, os.path.getsize(FSIMG) + SCRATCH_MB * 1024 * 1024)
+    with Qemu(disk, slot=0, transport=transport, log_name=name, cpus=cpus) as q:
         q.expect(PROMPT, 120)
         fs = q.run("fsbench", 1800)
         print(fs, flush=True)
@@ -127,6 +131,49 @@ def num(rx, text, cast=float):
     return cast(m.group(1)) if m else None
 
 
+BEST = (r"best of \d+: baseline write (\d+) KB/s, read (\d+) KB/s \(4 KB calls\), "
+        r"(\d+) KB/s \(64 KB calls\); full write (\d+) KB/s, read (\d+) KB/s "
+        r"\(4 KB calls\), (\d+) KB/s \(64 KB calls\); cached (\d+) KB/s")
+
+
+def transports_table(fs, blk, fs_pci, blk_pci):
+    """virtio-mmio and virtio-pci side by side: workload 1 in full mode, then
+    blkbench's raw tables cell by cell ("mmio / pci" MB/s). False if the
+    PCI run produced no figures."""
+    print("virtio-mmio next to virtio-pci (both modern; the same programs, drivers and disk "
+          "image):")
+    print()
+    a, b = re.search(BEST, fs), re.search(BEST, fs_pci)
+    print("| workload 1, full mode (best of 3) | virtio-mmio | virtio-pci |")
+    print("|---|---:|---:|")
+    if a and b:
+        for what, k in (("write (4 KB writes, fsync per 256 KB)", 3),
+                        ("read, cold cache, 4 KB read calls", 4),
+                        ("read, cold cache, 64 KB read calls", 5)):
+            print("| %s | %s KB/s | %s KB/s |" % (what, a.group(k + 1), b.group(k + 1)))
+    else:
+        print("| fsbench | %s | %s |" % ("ok" if a else "no result", "ok" if b else "no result"))
+    for title in ("read throughput", "write throughput"):
+        m, p = parse_table(blk, title), parse_table(blk_pci, title)
+        if not m or not p:
+            print("\nraw %s: no table from %s" % (title, "virtio-pci" if m else "virtio-mmio"))
+            continue
+        depths = sorted({d for _, d in m})
+        print()
+        print("| raw %s, MB/s (mmio / pci) | %s |" % (
+            title.split()[0], " | ".join("depth %d" % d for d in depths)))
+        print("|---|%s" % ("---:|" * len(depths)))
+        for size in sorted({sz for sz, _ in m}):
+            print("| %d KB | %s |" % (size, " | ".join(
+                "%s / %s" % (cell(m, size, d), cell(p, size, d)) for d in depths)))
+    return bool(b and parse_table(blk_pci, "read throughput"))
+
+
+def cell(table, size, depth):
+    v = table.get((size, depth))
+    return "-" if v is None else "%.0f" % v
+
+
 def main():
     claim_outdir("make bench")
     cpus = int(os.environ.get("CPUS", "3"))
@@ -136,11 +183,10 @@ def main():
                                                               os.cpu_count() or 0))
     load0, others0 = host_state()
     fs, blk = run_guest(cpus)
+    fs_pci, blk_pci = run_guest(cpus, "pci")
     load1, others1 = host_state()
 
-    best = re.search(r"best of \d+: baseline write (\d+) KB/s, read (\d+) KB/s \(4 KB calls\), "
-                     r"(\d+) KB/s \(64 KB calls\); full write (\d+) KB/s, read (\d+) KB/s "
-                     r"\(4 KB calls\), (\d+) KB/s \(64 KB calls\); cached (\d+) KB/s", fs)
+    best = re.search(BEST, fs)
     big = re.search(r"(\d+) MB file: write (\d+) KB/s, read (\d+) KB/s in 64 KB reads, "
                     r"read (\d+) KB/s in (\d+) KB reads", fs)
     reads = parse_table(blk, "read throughput")
@@ -230,6 +276,9 @@ def main():
     print("|---|---|---|---|")
     for what, value, target, met in rows:
         print("| %s | %s | %s | %s |" % (what, value, target, met))
+    print()
+    if not transports_table(fs, blk, fs_pci, blk_pci):
+        ok = False
     print()
     print("host: load average %.1f before the run and %.1f after, on %d CPUs; "
           "%d other QEMU processes at the start, %d at the end"

@@ -7,7 +7,7 @@ import random
 import re
 import time
 
-from qemu import Qemu, fresh_disk, PROMPT
+from qemu import Qemu, fresh_disk, vdevice, PROMPT
 
 BOOT_TIMEOUT = 120
 
@@ -78,6 +78,34 @@ def test_devices_without_driver():
                 "lsdev does not list %s:\n%s" % (name, out)
         out = q.run("echo still here")
         assert out.strip() == "still here", repr(out)
+
+
+def test_pci_shared_interrupt():
+    """Five PCI functions on four INTx sources: the fifth (entropy, device 5)
+    shares the disk's PLIC source (QEMU's interrupt-map swizzles INTA of
+    devices 1 and 5 to the same one). Both drivers keep working, and the
+    three functions without a driver are listed with "-"."""
+    extra = ["-device", vdevice("balloon", "pci"), "-device", vdevice("keyboard", "pci"),
+             "-device", vdevice("scsi", "pci"), "-device", vdevice("rng", "pci")]
+    with Qemu(fresh_disk("pci_shared"), transport="pci", extra=extra,
+              log_name="pci_shared") as q:
+        banner = q.expect(PROMPT, BOOT_TIMEOUT)
+        check_transport(banner, "pci")
+        rows = dict((m.group(1), (int(m.group(2)), m.group(3), m.group(4))) for m in re.finditer(
+            r"\n\s*(00:[0-9a-f]{2}\.\d)\s+0x[0-9a-f]+\s+(\d+)\s+modern\s+(\w+) \(\d+\)\s+(\S+)",
+            banner))
+        assert rows.get("00:01.0", (0,))[1:] == ("block", "virtio-blk") and \
+            rows.get("00:05.0", (0,))[1:] == ("entropy", "virtio-rng"), banner
+        assert rows["00:01.0"][0] == rows["00:05.0"][0], \
+            "disk and entropy do not share a source:\n" + banner
+        for fn, name in (("00:02.0", "balloon"), ("00:03.0", "input"), ("00:04.0", "scsi")):
+            assert rows.get(fn, (0,))[1:] == (name, "-"), banner
+        for _ in range(3):
+            out = q.run("rand 16")
+            assert re.fullmatch(r"[0-9a-f]{32}", "".join(out.split())), "rand:\n" + out
+            out = q.run("wc README.md")
+            assert re.match(r"\s*\d+ \d+ (\d+) README.md", out) and \
+                int(out.split()[2]) > 10000, "reading README.md:\n" + out
 
 
 def check_transport(banner, transport):
