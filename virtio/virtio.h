@@ -221,7 +221,7 @@ _Static_assert(offsetof(struct virtq_used, ring) == 4, "used.ring at 4");
 // the available ring (flags, idx, size entries and the used_event word,
 // counted whether EVENT_IDX is used or not) come first, then padding up to
 // the next multiple of align. The driver lays its rings out with it
-// (virtq.c), the transport checks them with it (virtio_mmio.c), and the
+// (virtq.c), the transports check them with it (virtio_mmio.c, virtio_pci.c), and the
 // device model finds them with it (devmodel/vdm.c): one formula for all.
 static inline uint64_t virtq_legacy_used_offset(uint32_t size, uint32_t align)
 {

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include "virtio_os.h"
 #include "virtio.h"
-#include "virtio_mmio.h"
+#include "virtio_transport.h"
 #include "virtq.h"
 #include "virtio_dev.h"
 
@@ -63,7 +63,7 @@ int vio_start(struct vio_dev *d, uint32_t type, const char *drv, uint64_t wanted
 {
   if (!vio_is_type(d, type, drv))
     return -1;  // not ours: untouched, and no FAILED on it
-  // Reset, ACKNOWLEDGE, DRIVER, features, FEATURES_OK (virtio_mmio.c).
+  // Reset, ACKNOWLEDGE, DRIVER, features, FEATURES_OK (virtio_transport.c).
   return vio_negotiate(d, wanted);
 }
 

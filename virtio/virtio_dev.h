@@ -1,7 +1,7 @@
 // virtio_dev.h: what every driver does with its device besides moving
 // requests: check that the device is of its type, and give up on it (at
 // set-up, or later when it misbehaves) the one way the spec asks for.
-// Built on the transport (virtio_mmio.h) and the virtqueue (virtq.h).
+// Built on the transport interface (virtio_transport.h) and the virtqueue (virtq.h).
 //
 // Follows virtio 1.2 section 2.1 (device status: FAILED), 2.4 (device
 // reset, after which the device no longer uses the driver's memory) and
@@ -12,7 +12,7 @@
 #ifndef VIRTIO_DEV_H
 #define VIRTIO_DEV_H
 #include <stdint.h>
-#include "virtio_mmio.h"
+#include "virtio_transport.h"
 #include "virtq.h"
 
 // "network", "block", "console", "entropy", ..., "unknown".

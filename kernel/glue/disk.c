@@ -6,7 +6,7 @@
 // The plain path is disk_rw: one cache buffer, blocking. It is the first
 // stop after the buffer cache when a block is not cached:
 //   bread (bio.c) -> disk_rw -> vblk_rw (virtio_blk.c) -> virtq_add,
-//   virtq_kick (virtq.c) -> vio_notify (virtio_mmio.c) ... the interrupt:
+//   virtq_kick (virtq.c) -> vio_notify (virtio_transport.c) ... the interrupt:
 //   virtio_irq (vdev.c) -> disk_intr -> vblk_intr -> the reader wakes up.
 // The fast paths (bio_fast.c) use struct disk_req: each one travels in a
 // driver request (a "carrier") from a pool kept here.
