@@ -13,7 +13,7 @@
 //      ...        (slot i at 0x10001000 + 0x1000*i)    IRQ 1+i
 //   0x10008000  virtio-mmio slot 7                     IRQ 8
 //   0x30000000  PCIe configuration space (ECAM, 256 MB: 1 MB per bus)
-//   0x40000000  PCIe 32-bit memory window (1 GB)        IRQ 32-35 (INTx)
+//   0x40000000  PCIe 32-bit memory window (1 GB)       IRQ 32-35 (INTx, swizzled)
 //   0x80000000  RAM starts; OpenSBI lives in the first 2 MB (PMP-protected,
 //               the kernel never touches it)
 //   0x80200000  KERNLOAD: OpenSBI jumps here; kernel text, then data, bss,
