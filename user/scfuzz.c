@@ -324,7 +324,7 @@ iarg(int v)
 // Addresses whose first byte no user access may touch.
 static const uint64 kernel_addrs[] = {
   KERNBASE, KERNBASE + 8, KERNLOAD, KERNLOAD + 0x1234, PHYSTOP - 8, PHYSTOP,
-  DEVBASE, KDEV(UART0), KDEV(VIRTIO0), KDEV(PLIC), KSTACKS, KSTACK(0), KSTACK(1) - 8,
+  DEVBASE, KDEV(UART0), KDEV(VIRTIO0), KDEV(PLIC), KDEV(DEVTOP - 8), KSTACKS, KSTACK(0), KSTACK(1) - 8,
   KSTACK(NPROC - 1), TRAPFRAME, TRAPFRAME + 0x100, TRAMPOLINE, MAXVA - 8,
 };
 static const uint64 beyond_addrs[] = {

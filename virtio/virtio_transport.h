@@ -34,10 +34,12 @@
 struct vio_dev;
 
 // The queues of one device whose virtio-pci notification address is kept
-// (queue_notify_off, 4.1.4.4): the drivers here use at most 2, and a
-// multiport console a few more. virtio_pci.c refuses a queue beyond it.
+// (queue_notify_off, 4.1.4.4): the network card uses 2, the multiport
+// console 2 per port and 2 for control (10 for its 4 ports).
+// virtio_pci.c refuses a queue beyond it. A port without virtio-pci (the
+// Cortex-M3's) sets it to 1 for the whole build.
 #ifndef VIO_NQUEUE
-#define VIO_NQUEUE 8
+#define VIO_NQUEUE 16
 #endif
 
 // One transport's primitives. Every function takes the device; none of
