@@ -274,7 +274,8 @@ class LsdevCommand(gdb.Command):
     def invoke(self, arg, from_tty):
         slots = gdb.parse_and_eval("'vdev.c'::slots")
         n = int(gdb.parse_and_eval("'vdev.c'::nslots"))
-        print("slot  base        irq  version  type         driver          queues")
+        nmmio = int(gdb.parse_and_eval("'vdev.c'::nmmio"))   # rows after these are PCI
+        print("slot    base        irq  version  type         driver          queues")
         for i in range(n):
             s = slots[i]
             d = s["dev"]
@@ -282,8 +283,11 @@ class LsdevCommand(gdb.Command):
             short = drv[len("virtio-"):] if drv.startswith("virtio-") else None
             qs = [k for k in QUEUES if short and k.split()[0] == short]
             dtype = "%s (%d)" % (TYPE_NAMES.get(int(d["device_id"]), "unknown"), int(d["device_id"]))
-            print("%-5d 0x%08x  %-4d %-8s %-12s %-15s %s" % (
-                int(d["slot"]), int(d["base"]), int(d["irq"]),
+            slot = int(d["slot"])
+            where = ("%02x:%02x.%d" % (slot >> 8, (slot >> 3) & 31, slot & 7) if i >= nmmio
+                     else "%d" % slot)
+            print("%-7s 0x%08x  %-4d %-8s %-12s %-15s %s" % (
+                where, int(d["base"]), int(d["irq"]),
                 "legacy" if int(d["version"]) == 1 else "modern", dtype, drv,
                 ", ".join("vq " + k for k in qs) or "-"))
 
