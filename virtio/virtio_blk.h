@@ -32,7 +32,7 @@
 #include <stddef.h>
 #include "virtio_os.h"
 #include "virtio.h"
-#include "virtio_mmio.h"
+#include "virtio_transport.h"
 #include "virtq.h"
 
 // ---- spec facts (5.2) ----

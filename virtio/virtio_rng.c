@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include "virtio_os.h"
 #include "virtio.h"
-#include "virtio_mmio.h"
+#include "virtio_transport.h"
 #include "virtq.h"
 #include "virtio_dev.h"
 #include "virtio_rng.h"

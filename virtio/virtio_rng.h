@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include "virtio_os.h"
 #include "virtio.h"
-#include "virtio_mmio.h"
+#include "virtio_transport.h"
 #include "virtq.h"
 
 // An #ifndef default: the Cortex-M3 port, short of RAM, passes a smaller

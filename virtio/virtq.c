@@ -26,7 +26,7 @@
 // between "no more work" and "interrupt me"). Four vos_mb() calls carry all
 // the ordering between us and the device: (1) and (2) in virtq_kick, (3) in
 // refresh_used, (4) in virtq_enable_intr (plus one per queue when it goes
-// live, in virtio_mmio.c). Each says who writes what and who reads it;
+// live, in the transports: virtio_mmio.c, virtio_pci.c). Each says who writes what and who reads it;
 // docs/ARCHITECTURE.md draws the four on one timeline with the device.
 //
 // The one-line `if (vq->trace) virtq_trace_...` hooks record each step
@@ -39,7 +39,7 @@
 #include <stddef.h>
 #include "virtio_os.h"
 #include "virtio.h"
-#include "virtio_mmio.h"
+#include "virtio_transport.h"
 #include "virtq.h"
 #include "virtq_trace.h"
 
@@ -84,7 +84,7 @@ static size_t used_bytes(uint16_t size)
 // Where the used ring starts: the legacy layout (virtio.h), for every device.
 // A modern device is told each area's address and needs the used ring only
 // 4-byte aligned (2.7.1), so for it the padding is waste; one layout for
-// both kinds keeps one code path, and lets virtio_mmio.c check a legacy
+// both kinds keeps one code path, and lets the transports check a legacy
 // queue with the same formula the device uses to find its used ring.
 static size_t used_offset(uint16_t size)
 {

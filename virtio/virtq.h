@@ -58,7 +58,7 @@
 #include <stddef.h>
 #include "virtio_os.h"
 #include "virtio.h"
-#include "virtio_mmio.h"
+#include "virtio_transport.h"
 
 struct vtrace;  // virtq_trace.h
 
