@@ -26,8 +26,9 @@
 // between "no more work" and "interrupt me"). Four vos_mb() calls carry all
 // the ordering between us and the device: (1) and (2) in virtq_kick, (3) in
 // refresh_used, (4) in virtq_enable_intr (plus one per queue when it goes
-// live, in the transports: virtio_mmio.c, virtio_pci.c). Each says who writes what and who reads it;
-// docs/ARCHITECTURE.md draws the four on one timeline with the device.
+// live, in the transports: virtio_mmio.c, virtio_pci.c). Each says who
+// writes what and who reads it; docs/ARCHITECTURE.md draws the four on one
+// timeline with the device.
 //
 // The one-line `if (vq->trace) virtq_trace_...` hooks record each step
 // for `make trace` (virtq_trace.h); a queue nobody records pays one
