@@ -137,12 +137,14 @@ static int chain_is(uint16_t head, int first, int n, uint8_t *used)
   return 1;
 }
 
-static void test_ring_free_list(void)
+// Chains of 1, 2 and 3 buffers take 6 descriptors, each chain laid out
+// as the device will follow it; then one-buffer chains fill the queue and
+// the next is refused. Nothing is published: this is virtq_add alone.
+static void test_ring_chains(void)
 {
   uint8_t used[MAXQ];
-  void *tokens[MAXQ];
   uint16_t heads[3];
-  int i, k, round, n;
+  int i, k;
 
   if (!start(16)) {
     stop();
@@ -150,28 +152,57 @@ static void test_ring_free_list(void)
   }
   expect(virtq_free_count(&vq) == 16, "%d descriptors free after virtq_init, not 16",
          virtq_free_count(&vq));
-  // Chains of 1, 2 and 3 buffers: 6 descriptors off the free list.
   for (k = 0; k < 3; k++) {
     if (!expect(add_chain(10 * k, k + 1) == VIRTQ_OK, "virtq_add of a %d-buffer chain failed",
                 k + 1))
       goto out;
     heads[k] = vq.avail->ring[k];
   }
+  if (!expect(vq.avail_idx == 3, "avail_idx is %u after 3 chains were added, not 3: each chain's "
+              "head goes into the next available ring entry (2.7.13.2)", (unsigned)vq.avail_idx))
+    goto out;
   expect(virtq_free_count(&vq) == 10, "%d descriptors free after chains of 1, 2 and 3 buffers, "
          "not 10", virtq_free_count(&vq));
   memset(used, 0, sizeof(used));
   for (k = 0; k < 3; k++)
     if (!chain_is(heads[k], 10 * k, k + 1, used))
       goto out;
-  // Back on the free list once the device is done with them.
+  for (i = 0; i < 10; i++)
+    if (!expect(add_chain(30 + i, 1) == VIRTQ_OK, "one-buffer chain %d refused with %d of 16 "
+                "descriptors in use", i + 1, 6 + i))
+      goto out;
+  expect(add_chain(50, 1) == VIRTQ_ERR_FULL, "a chain was not refused with VIRTQ_ERR_FULL when "
+         "all 16 descriptors were in use");
+  expect(virtq_free_count(&vq) == 0, "%d descriptors free in a full queue",
+         virtq_free_count(&vq));
+out:
+  stop();
+}
+
+// Chains go back on the free list when the device returns them, in any
+// order, and the list never loses or doubles a descriptor.
+static void test_ring_free_list(void)
+{
+  void *tokens[MAXQ];
+  int i, k, round, n;
+
+  if (!start(16)) {
+    stop();
+    return;
+  }
+  for (k = 0; k < 3; k++)
+    if (!expect(add_chain(10 * k, k + 1) == VIRTQ_OK, "virtq_add of a %d-buffer chain failed",
+                k + 1))
+      goto out;
   virtq_kick(&vq);
   n = run_and_reap(tokens, MAXQ);
   expect(n == 3, "%d completions for 3 chains", n);
   expect(virtq_free_count(&vq) == 16, "%d descriptors free after every chain came back, not 16",
          virtq_free_count(&vq));
-  // Exactly 16 one-buffer chains fit, and the 17th is refused as FULL.
+  // Exactly 16 one-buffer chains fit again, and the 17th is refused.
   for (i = 0; i < 16; i++)
-    if (!expect(add_chain(i, 1) == VIRTQ_OK, "chain %d of 16 refused", i + 1))
+    if (!expect(add_chain(i, 1) == VIRTQ_OK, "chain %d of 16 refused after the first chains "
+                "came back", i + 1))
       goto out;
   expect(add_chain(20, 1) == VIRTQ_ERR_FULL, "a 17th chain in a queue of 16 was not refused "
          "with VIRTQ_ERR_FULL");
@@ -597,6 +628,7 @@ static void cleanup(int aborted)
 int main(int argc, char **argv)
 {
   host_tests_begin(argc, argv, setup, cleanup);
+  host_run("ring_chains", test_ring_chains);
   host_run("ring_free_list", test_ring_free_list);
   host_run("ring_publish_barrier", test_ring_publish_barrier);
   host_run("ring_notify_barrier", test_ring_notify_barrier);
