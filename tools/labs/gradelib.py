@@ -133,7 +133,13 @@ class Guest(Qemu):
         try:
             self.expect(BOOTED, timeout)
         except QemuError as e:
-            raise QemuError("the kernel did not boot: %s" % e)
+            # The console's last words say more than the way it ended.
+            last = "\n".join(l for l in self.transcript.rstrip().split("\n")[-4:])
+            if "crashed" in str(e):
+                raise QemuError("the kernel did not boot: %s" % e)
+            raise QemuError("the kernel did not boot (%s); its last lines:\n%s" % (
+                "QEMU stopped" if "exited" in str(e) else "no %r within %.0fs" % (BOOTED, timeout),
+                last))
         return time.time() - t0
 
     def _check(self, args, ends, timeout):
@@ -171,9 +177,10 @@ class Guest(Qemu):
 
 class Board:
     """The Cortex-M3 image under QEMU (tests/qemu/test_cm3.py's Cm3). Its
-    shell has no labtest; command() frames a command between two lines the
-    shell cannot know in advance: it answers a word it does not know with
-    "unknown command 'WORD-...'", and those answers carry the grader's word."""
+    shell has no labtest; command() frames a command between two lines its
+    `echo` prints, which carry the grader's word: "WORD-N-begin" and
+    "WORD-N-end", each alone on its line (the shell's echo of what we typed
+    has the prompt and "echo " before it)."""
 
     def __init__(self, ctx, log_name):
         import test_cm3
@@ -189,19 +196,21 @@ class Board:
         return False
 
     def boot(self, timeout):
+        """Wait for the line the image prints as its shell starts."""
         try:
-            return self.m.expect("cm3> ", timeout)
+            return self.m.expect("UART0: this shell", timeout)
         except QemuError as e:
             raise QemuError("the Cortex-M3 image did not start its shell: %s" % e)
 
     def command(self, line, timeout=None):
+        """Type one shell command; everything it printed."""
         self.n += 1
         tag = "%s-%d" % (self.ctx.word, self.n)
         t = self.ctx.timeout(timeout or 20)
-        self.m.send("%s-begin\n%s\n%s-end\n" % (tag, line, tag))
-        self.m.expect(re.compile(r"unknown command '%s-begin'[^\n]*\n" % tag), t)
-        out = self.m.expect(re.compile(r"unknown command '%s-end'" % tag), t)
-        # Up to the line before the end answer, which holds the typed end word.
+        self.m.send("echo %s-begin\n%s\necho %s-end\n" % (tag, line, tag))
+        self.m.expect(re.compile(r"^%s-begin\n" % tag, re.M), t)
+        out = self.m.expect(re.compile(r"^%s-end$" % tag, re.M), t)
+        # Up to the line before the end word's echo.
         lines = out.split("\n")[:-2]
         return "\n".join(lines)
 
