@@ -333,10 +333,31 @@ void vos_unlock(vos_lock_t *lk)
   lk->held = 0;
 }
 
+// The channels of the last WAKE_LOG wakeups, so that a sleeper can tell
+// whether anyone woke its channel while it slept.
+#define WAKE_LOG 256
+static void *wake_chan[WAKE_LOG];
+static unsigned long wake_seq;
+
 void vos_wakeup(void *chan)
 {
-  (void)chan;
+  wake_chan[wake_seq % WAKE_LOG] = chan;
+  wake_seq++;
   wakeups++;
+}
+
+// Was chan woken since wakeup number seq? A test's watchdog, like a kill
+// in the kernel, wakes every sleeper (chan 0 in the log).
+static int woken_since(void *chan, unsigned long seq)
+{
+  unsigned long s;
+
+  if (wake_seq - seq > WAKE_LOG)
+    return 1;  // too many since to tell; assume it was
+  for (s = seq; s < wake_seq; s++)
+    if (wake_chan[s % WAKE_LOG] == chan || wake_chan[s % WAKE_LOG] == 0)
+      return 1;
+  return 0;
 }
 
 // Let the rest of the simulated system run once: another caller if the
@@ -373,6 +394,7 @@ static void step(int sleeping)
     void (*fn)(void *) = watchdog_fn;
     watchdog_fn = 0;  // fire once
     fn(watchdog_arg);
+    vos_wakeup(0);    // every sleeper looks again, as after a kill
   }
   if (stalls >= STALL_ABORT)
     host_abort("stuck: %d sleeps in a row with no wakeup", stalls);
@@ -388,14 +410,26 @@ void host_step(void)
   step(0);
 }
 
+// A sleeper returns only once someone called vos_wakeup on its channel, as
+// in a kernel: a driver that forgets a wakeup is stuck here, not saved by
+// the next scheduler step.
+#define SLEEP_STEPS_MAX 1000
+
 void vos_sleep(void *chan, vos_lock_t *lk)
 {
-  (void)chan;
+  unsigned long seq = wake_seq;
+  int n = 0;
+
   if (!lk->held)
     host_abort("vos_sleep: lock %s not held", lk->name);
   host_sleep_calls++;
   lk->held = 0;
-  step(1);
+  do {
+    step(1);
+    if (++n > SLEEP_STEPS_MAX)
+      host_abort("a sleeper on channel %p was never woken (no vos_wakeup on it in %d "
+                 "scheduler steps): in a kernel it would sleep for ever", chan, n - 1);
+  } while (!woken_since(chan, seq));
   if (lk->held)
     host_abort("vos_sleep: lock %s still held by someone else", lk->name);
   lk->held = 1;
