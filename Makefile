@@ -328,6 +328,7 @@ autograder:
 	@$(PYTHON) tools/labs/autograder.py $(LAB) $(DEST)
 
 check-labs:
+	@test -f tools/labs/checklabs.py || { echo "check-labs: the proof runs in the solution tree, not in a lab's starter"; exit 2; }
 	@$(PYTHON) tools/labs/checklabs.py
 
 clean:

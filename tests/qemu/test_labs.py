@@ -102,6 +102,8 @@ def test_labs_starters():
                          "labs/%s/release.json" % lab, "labs/README.md",
                          ".github/workflows/grade.yml", "user/labtest.c"):
                 assert os.path.isfile(os.path.join(dest, need)), "%s starter lacks %s" % (lab, need)
+            for gone in ("tests/qemu/test_labs.py", "tools/labs/checklabs.py"):
+                assert not os.path.exists(os.path.join(dest, gone)), "%s starter holds %s" % (lab, gone)
             for other in labs:
                 if other != lab:
                     assert not os.path.exists(os.path.join(dest, "labs", other)), \

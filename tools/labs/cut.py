@@ -9,7 +9,8 @@ a student can clone or push:
   - every file of this tree (as git lists it, new files included), with
     LAB's marked regions replaced by their stubs and every other lab's
     markers removed, its solution kept (tools/labs/markers.py);
-  - labs/README.md and labs/LAB/ only (no other lab's handout or tests);
+  - labs/README.md and labs/LAB/ only (no other lab's handout or tests),
+    and not the instructors' proof (tests/qemu/test_labs.py, checklabs.py);
   - labs/LAB/release.json: the SHA-256 of every grading file, which
     `make grade` compares its own files with;
   - .github/workflows/grade.yml: GitHub Actions runs `make grade` on every
@@ -42,10 +43,17 @@ def load_lab(name):
     return grade.load_lab(name)
 
 
+# The instructors' proof stays in the solution tree: in a starter there is
+# nothing to cut, and the starter's own tests are the lab's.
+INSTRUCTORS_ONLY = ("tests/qemu/test_labs.py", "tools/labs/checklabs.py")
+
+
 def starter_files(lab, files):
     """The solution tree's files a starter of `lab` holds."""
     out = []
     for rel in files:
+        if rel in INSTRUCTORS_ONLY:
+            continue
         parts = rel.split("/")
         if parts[0] == "labs" and len(parts) > 2 and parts[1] != lab:
             continue      # another lab's handout and tests
