@@ -10,6 +10,11 @@
 #   make reader        the annotated source as a static site (build/reader/index.html)
 #   make trace CMD='cat README.md'   record what a command does to the virtqueues
 #                      and step through it (build/trace/index.html; TRACEDEV=blk,net ...)
+#   make grade         grade a lab (in a lab's starter; LAB=NAME in this tree);
+#                      labs/README.md lists the labs
+#   make lab LAB=vq DEST=dir    cut a lab's starter; make labs DEST=dir: every lab
+#   make autograder LAB=vq      the lab's Gradescope autograder zip
+#   make check-labs    cut every starter, show each fails and the solution passes
 #   make qemu-cm3      run it on QEMU's lm3s6965evb; UART2 on a TCP port
 #   make clean
 #
@@ -83,6 +88,7 @@ UPROGS = \
   $B/$U/_halt \
   $B/$U/_init \
   $B/$U/_kill \
+  $B/$U/_labtest \
   $B/$U/_ln \
   $B/$U/_ls \
   $B/$U/_lsdev \
@@ -106,9 +112,10 @@ ULIB = $B/$U/ulib.o $B/$U/usys.o $B/$U/printf.o $B/$U/umalloc.o
 all: setup $B/$K/kernel fs.img
 
 # ---- set-up: install what is missing (Debian/Ubuntu; sudo when not root) ----
+# SETUP=grade checks only what building and grading a lab needs.
 .PHONY: setup
 setup:
-	@sh scripts/setup.sh
+	@sh scripts/setup.sh $(SETUP)
 
 # ---- compiling: one rule for every folder; the object lands in build/ ----
 $B/%.o: %.c
@@ -322,6 +329,33 @@ MINUTES ?= 10
 .PHONY: fuzz
 fuzz: all $B/mkfs/fsck
 	@$(PYTHON) tests/qemu/fuzz.py --minutes $(MINUTES)
+
+# ---- labs (labs/README.md; the tools are in tools/labs/) ----
+#   make grade [LAB=vq] [TEST=name]   grade a lab: Score: N/M, exit 0 only at full marks
+#   make lab LAB=vq DEST=dir          the lab's starter, a git repository, in dir
+#   make labs DEST=dir                every lab's starter, in dir/NAME
+#   make autograder LAB=vq [DEST=f]   the Gradescope autograder (default build/labs/vq-autograder.zip)
+#   make check-labs                   the instructors' proof: each starter builds, fails
+#                                     its tests for the handout's reasons; the solution passes
+.PHONY: grade lab labs autograder check-labs
+grade:
+	@$(PYTHON) tools/labs/grade.py $(LAB) $(TEST)
+
+lab:
+	@test -n "$(LAB)" -a -n "$(DEST)" || { echo "usage: make lab LAB=name DEST=dir"; exit 2; }
+	@$(PYTHON) tools/labs/cut.py $(LAB) $(DEST)
+
+labs:
+	@test -n "$(DEST)" || { echo "usage: make labs DEST=dir"; exit 2; }
+	@$(PYTHON) tools/labs/cut.py --all $(DEST)
+
+autograder:
+	@test -n "$(LAB)" || { echo "usage: make autograder LAB=name [DEST=file.zip]"; exit 2; }
+	@$(PYTHON) tools/labs/autograder.py $(LAB) $(DEST)
+
+check-labs:
+	@test -f tools/labs/checklabs.py || { echo "check-labs: the proof runs in the solution tree, not in a lab's starter"; exit 2; }
+	@$(PYTHON) tools/labs/checklabs.py
 
 clean:
 	rm -rf $B fs.img .gdbinit tests/out tests/qemu/__pycache__

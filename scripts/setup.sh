@@ -4,6 +4,10 @@
 # everything is installed it only checks and prints nothing.
 #
 #   sh scripts/setup.sh          install what is missing (sudo when not root)
+#   sh scripts/setup.sh grade    only what building and grading a lab needs
+#                                (make grade, the Gradescope autograder, the
+#                                GitHub workflow of a lab's starter: no
+#                                debugger, no reader, no browser)
 #
 # Packages:
 #   gcc-riscv64-unknown-elf  cross compiler, assembler, linker for the kernel
@@ -28,14 +32,23 @@ qemu-system-riscv64 qemu-system-misc
 /usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin opensbi
 arm-none-eabi-gcc gcc-arm-none-eabi
 qemu-system-arm qemu-system-arm
-gdb-multiarch gdb-multiarch
 python3 python3
 gcc gcc
 make make
+"
+# The same for everything else the project's make targets use.
+rest="
+gdb-multiarch gdb-multiarch
 chromium chromium
 /usr/lib/python3/dist-packages/pygments python3-pygments
 /usr/lib/python3/dist-packages/markdown python3-markdown
 "
+dpkg_need="libasan8 libubsan1 libc6-dev"
+dpkg_rest="universal-ctags"
+if [ "$1" != "grade" ]; then
+  need="$need$rest"
+  dpkg_need="$dpkg_need $dpkg_rest"
+fi
 
 missing=""
 echo "$need" | {
@@ -48,7 +61,7 @@ echo "$need" | {
   done
   # The sanitizer runtimes have no command to look for: ask dpkg.
   if command -v dpkg-query >/dev/null 2>&1; then
-    for pkg in libasan8 libubsan1 libc6-dev universal-ctags; do
+    for pkg in $dpkg_need; do
       dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
         || missing="$missing $pkg"
     done

@@ -5,21 +5,32 @@ virtio_disk.c, 0.37). A line is a comment line if it holds only a comment
 (or part of a block comment); a code line if it holds code, with or without
 a trailing comment (which then counts for both). The opening block of a
 file is counted separately, since it explains the file rather than the
-code next to it: `body` is the density without it.
+code next to it: `body` is the density without it. The lab markers
+(tools/labs/markers.py: `// >>> lab NAME: ...`, `// === stub`, the stub's
+commented-out lines, `// <<< lab NAME`) are machinery, not explanation, and
+count as nothing.
 
     python3 tools/commentdensity.py virtio/*.c          one line per file
     python3 tools/commentdensity.py --min 0.37 FILES     exit 1 if a body is below
 """
+import re
 import sys
+
+LAB_MARK = re.compile(r"^//\s?(>>>|===|<<<)(\s|$)")
 
 
 def measure(path):
     comment = code = head = 0
     in_block = False
     at_top = True
+    in_stub = False
     for raw in open(path, encoding="utf-8"):
         line = raw.strip()
-        if not line:
+        m = LAB_MARK.match(line)
+        if m:
+            in_stub = m.group(1) == "==="
+            continue
+        if in_stub or not line:
             continue
         is_comment = False
         has_code = False

@@ -56,6 +56,7 @@ static int interrupted(struct vrng *rng)
 // there. Returns the byte count (possibly 0), or -1. Lock held.
 static int one_request(struct vrng *rng, uint32_t n)
 {
+  // >>> lab rng: post rng->buf (n bytes, device-writable) with virtq_add, mark it in flight, kick, sleep until vrng_intr took it back; return the bytes the device wrote
   // One buffer, device-writable (the 1 below): the device only writes on
   // this queue (5.4.6.1). Its address doubles as the token, since there
   // is never more than one request out.
@@ -89,6 +90,10 @@ static int one_request(struct vrng *rng, uint32_t n)
     return -1;
   // used.len, already checked by virtq_get to be at most n.
   return (int)rng->got;
+  // === stub
+  // give_up(rng, "one_request is not written yet");
+  // return -1;
+  // <<< lab rng
 }
 
 int vrng_read(struct vrng *rng, void *buf, uint32_t len)
@@ -142,10 +147,6 @@ int vrng_read(struct vrng *rng, void *buf, uint32_t len)
 
 void vrng_intr(struct vrng *rng)
 {
-  uint32_t len;
-  void *token;
-  int r;
-
   vos_lock(&rng->lock);
   // Acknowledge before reaping, as in virtio_blk.c (vblk_intr says why).
   vio_intr_ack(rng->dev);
@@ -155,6 +156,11 @@ void vrng_intr(struct vrng *rng)
     vos_unlock(&rng->lock);
     return;
   }
+  // >>> lab rng: count the interrupt; take the completion off the used ring (virtq_disable_intr, virtq_get, virtq_enable_intr), check it is our buffer, record its length, end `inflight`
+  uint32_t len;
+  void *token;
+  int r;
+
   rng->stats.interrupts++;
   // Reap with interrupts off, then turn them on and look once more
   // (virtq_enable_intr returns 1 if a completion slipped in between).
@@ -181,6 +187,7 @@ void vrng_intr(struct vrng *rng)
     if (r < 0)
       give_up(rng, "queue broken");
   } while (!rng->broken && virtq_enable_intr(&rng->vq));
+  // <<< lab rng
   // The reader in one_request sleeps on rng.
   vos_wakeup(rng);
   vos_wakeup(&rng->busy);   // a reader that was interrupted left buf in flight
@@ -209,6 +216,7 @@ int vrng_init(struct vrng *rng, struct vio_dev *d)
   vos_lock_init(&rng->lock, "vrng");
   // 3.1.1 steps 1-6; 5.4.3: the device has no feature bits of its own, so
   // we want none (vio_negotiate still accepts VIRTIO_F_VERSION_1).
+  // >>> lab rng: the handshake (vio_start), the request queue (virtq_init), the DMA buffer, ready, DRIVER_OK (5.4.5)
   if (vio_start(d, VIRTIO_ID_ENTROPY, "virtio-rng", 0) < 0) {
     rng->broken = 1;
     return -1;
@@ -226,6 +234,9 @@ int vrng_init(struct vrng *rng, struct vio_dev *d)
   // so there is nothing to kick here.
   rng->ready = 1;
   vio_driver_ok(d);
+  // === stub
+  // return setup_fail(rng, "vrng_init is not written yet");
+  // <<< lab rng
   vos_log("virtio-rng %p: %s transport\n", (void *)d->base,
           d->version == 1 ? "legacy" : "modern");
   return 0;

@@ -180,7 +180,9 @@ int virtq_init(struct virtq *vq, struct vio_dev *d, uint16_t index, uint16_t wan
   // `next` fields: the device cannot write link[], so a device that
   // scribbles on the table cannot corrupt our idea of what is free.
   for (i = 0; i < size; i++) {
+    // >>> lab vq: link descriptor i to the next one, so the free list is 0 -> 1 -> ... -> size-1
     vq->link[i] = (uint16_t)(i + 1);
+    // <<< lab vq
     vq->chain_len[i] = 0;
     vq->itab_of[i] = VIRTQ_NO_TABLE;
     vq->writable[i] = 0;
@@ -396,6 +398,7 @@ static uint16_t add_indirect(struct virtq *vq, const struct virtq_buf *bufs, int
   desc->len = (uint32_t)n * sizeof(struct virtq_desc);
   desc->flags = VIRTQ_DESC_F_INDIRECT;
   desc->next = 0;
+  // >>> lab vq: take that ring descriptor off the free list; record chain_len and itab_of for free_chain
   vq->free_head = vq->link[head];
   vq->nfree--;
   // free_chain gives back one ring descriptor and this table; virtq_get
@@ -403,6 +406,7 @@ static uint16_t add_indirect(struct virtq *vq, const struct virtq_buf *bufs, int
   // virtq_add like any chain's.
   vq->chain_len[head] = 1;
   vq->itab_of[head] = t;
+  // <<< lab vq
   vq->stats.indirect++;
   return head;
 }
@@ -410,14 +414,15 @@ static uint16_t add_indirect(struct virtq *vq, const struct virtq_buf *bufs, int
 // 2.7.13.1: take n descriptors off the free list and fill them in. The
 // free list order is also the chain order, so link[] already says which
 // descriptor follows which; `next` in the table is the device's copy.
+// The loop is 2.7.13.1's algorithm, step by step: next free entry d, its
+// address and length, WRITE if the device writes it, and NEXT plus the
+// index of the following entry unless it is the last.
 static uint16_t add_direct(struct virtq *vq, const struct virtq_buf *bufs, int n)
 {
+  // >>> lab vq: take n descriptors off the free list and fill them in; record chain_len and itab_of; return the head
   uint16_t head = vq->free_head, d = head;
   int i;
 
-  // The loop is 2.7.13.1's algorithm, step by step: next free entry d,
-  // its address and length, WRITE if the device writes it, and NEXT plus
-  // the index of the following entry unless it is the last.
   for (i = 0; i < n; i++) {
     struct virtq_desc *desc = &vq->desc[d];
     desc->addr = vos_virt_to_phys(bufs[i].addr);
@@ -438,6 +443,10 @@ static uint16_t add_direct(struct virtq *vq, const struct virtq_buf *bufs, int n
   vq->chain_len[head] = (uint16_t)n;
   vq->itab_of[head] = VIRTQ_NO_TABLE;
   return head;
+  // === stub
+  // virtq_mark_broken(vq, "add_direct is not written yet");
+  // return vq->free_head;
+  // <<< lab vq
 }
 
 int virtq_add(struct virtq *vq, const struct virtq_buf *bufs, int n, void *token)
@@ -464,6 +473,7 @@ int virtq_add(struct virtq *vq, const struct virtq_buf *bufs, int n, void *token
     head = add_direct(vq, bufs, n);
   // What virtq_get will check the device's answer against, kept by head:
   // the used ring names a chain by its head (2.7.8).
+  // >>> lab vq: remember writable and the token by head, count it outstanding, put head in the next available ring entry (2.7.13.2) and count it
   vq->writable[head] = writable;
   vq->token[head] = token;
   vq->outstanding++;
@@ -478,6 +488,9 @@ int virtq_add(struct virtq *vq, const struct virtq_buf *bufs, int n, void *token
   vq->avail->ring[vq->avail_idx % vq->size] = head;
   vq->avail_idx++;
   vq->stats.added++;
+  // === stub
+  // return VIRTQ_ERR_INVAL;
+  // <<< lab vq
   if (vq->trace) virtq_trace_add(vq, head);
   return VIRTQ_OK;
 }
@@ -515,6 +528,7 @@ void virtq_kick(struct virtq *vq)
 
   if (vq->broken || vq->mem == 0 || old_idx == new_idx)
     return;  // nothing new for the device to see
+  // >>> lab vq: publish: barrier (1), store avail.idx, count the kick, barrier (2) (2.7.13 steps 4-6)
   // Barrier (1) (2.7.13 step 4, required by 2.7.13.3.1).
   //   We wrote: descriptors, indirect tables, available ring entries
   //   (virtq_add), and next the avail.idx below.
@@ -548,6 +562,7 @@ void virtq_kick(struct virtq *vq)
   //   avail.idx is ordered before the QueueNotify write below: the device
   //   woken by the notification finds the new idx.
   vos_mb();
+  // <<< lab vq
   notify = device_wants_notify(vq, old_idx, new_idx);
   if (vq->trace) virtq_trace_kick(vq, old_idx, new_idx, notify);
   if (!notify)
@@ -562,6 +577,7 @@ void virtq_kick(struct virtq *vq)
 // have scribbled on. An indirect chain holds one ring descriptor and a table.
 static void free_chain(struct virtq *vq, uint16_t head)
 {
+  // >>> lab vq: put the chain's chain_len descriptors (and its indirect table) back; mark head not outstanding
   uint16_t d = head;
   uint16_t n = vq->chain_len[head];
   uint16_t i;
@@ -585,6 +601,7 @@ static void free_chain(struct virtq *vq, uint16_t head)
   vq->writable[head] = 0;
   vq->token[head] = 0;
   vq->outstanding--;
+  // <<< lab vq
 }
 
 // A used ring entry that does not check out: say what it was, break the queue.
@@ -604,7 +621,6 @@ static int bad_used(struct virtq *vq, const char *why, uint32_t id, uint32_t len
 static int refresh_used(struct virtq *vq)
 {
   uint16_t used_idx = load16(&vq->used->idx);
-  uint16_t pending;
 
   if (used_idx == vq->last_used)
     return 0;
@@ -613,7 +629,8 @@ static int refresh_used(struct virtq *vq)
   // wrote: stale ones from an earlier lap of the ring, which may name a
   // head that is outstanding now and finish a request that is still in
   // flight (host test blk_used_idx_runs_ahead). Mod 2^16, like the index.
-  pending = (uint16_t)(used_idx - vq->last_used);
+  // >>> lab vq: refuse a used.idx more than `outstanding` entries ahead (virtq_mark_broken, return -1); then barrier (3)
+  uint16_t pending = (uint16_t)(used_idx - vq->last_used);
   if (pending > vq->outstanding) {
     vos_log("virtq %u: used.idx %u but only %u requests outstanding after %u\n",
             (unsigned)vq->index, (unsigned)used_idx, (unsigned)vq->outstanding,
@@ -632,6 +649,7 @@ static int refresh_used(struct virtq *vq)
   // One barrier covers every entry up to used_idx, which is what makes
   // batches cheap: virtq_get reads used.idx again only when they are used up.
   vos_mb();
+  // <<< lab vq
   vq->used_seen = used_idx;
   return 1;
 }
@@ -662,6 +680,7 @@ int virtq_get(struct virtq *vq, void **token, uint32_t *len)
   // Believe nothing the device wrote until it checks out (2.7.8). For an
   // indirect chain, id must be the ring descriptor that points at the
   // table and len must fit the table's writable buffers.
+  // >>> lab vq: refuse (bad_used) an id that is not an outstanding chain head, and a len larger than the chain's writable bytes
   //   id past the table would index past our arrays (blk_used_id_out_of_range).
   if (id >= vq->size)
     return bad_used(vq, "used.id out of range", id, n);
@@ -677,6 +696,11 @@ int virtq_get(struct virtq *vq, void **token, uint32_t *len)
   // underestimate, and each driver decides what it needs.
   if (n > vq->writable[id])
     return bad_used(vq, "used.len larger than the chain's writable buffers", id, n);
+  // === stub
+  // // (This only keeps the arrays below safe; it is not the check 2.7.8 asks for.)
+  // if (id >= VIRTQ_MAX_SIZE)
+  //   return bad_used(vq, "used.id past the driver's arrays", id, n);
+  // <<< lab vq
 
   if (vq->trace) virtq_trace_used(vq, id, n);
   *token = vq->token[id];

@@ -15,7 +15,10 @@
 //     is pending. So a blocking vblk_rw completes in one thread.
 //   - A vos_sleep that makes no progress for a while calls the test's
 //     watchdog (host_set_watchdog); after many more it aborts the test
-//     (longjmp back to the runner) instead of hanging.
+//     (longjmp back to the runner) instead of hanging. So does a driver
+//     that polls: a million lock acquisitions with no sleep in between.
+//   - vos_mb counts barriers and calls the test's hook (host_set_mb_hook),
+//     the moment a device running beside the driver may look at the rings.
 //   - host_run is the runner every test program uses (see the end of
 //     this file).
 //
@@ -51,6 +54,9 @@ void  host_set_watchdog(void (*fn)(void *arg), void *arg, int after_stalls);
 void  host_step(void);
 extern int host_irq_calls;     // interrupt handler invocations
 extern int host_sleep_calls;   // vos_sleep calls
+extern int host_mb_calls;      // vos_mb calls
+// Call fn at every vos_mb (after the fence), until host_reset.
+void  host_set_mb_hook(void (*fn)(void *arg), void *arg);
 
 // Harness errors: misuse of the OS interface by the code under test
 // (bus errors, non-DMA pointers, lock misuse). Checked after every test.
@@ -83,9 +89,11 @@ const char *host_test_failure(void);
 // Forget it, so a test can record it again with more context added.
 void host_test_clear_failure(void);
 
-// Called first by each test program's main. "-q" as the first argument
-// keeps vos_log quiet; each test starts at that verbosity, whatever the
-// one before it left behind. setup and cleanup (either may be NULL) are
+// Called first by each test program's main, with its arguments: "-q" keeps
+// vos_log quiet (each test starts at that verbosity, whatever the one
+// before it left behind); names run only those tests (a name the program
+// does not have fails); "-w WORD" puts WORD in every result line, "PASS
+// WORD: name" (tools/labs/grade.py chooses one per run). setup and cleanup (either may be NULL) are
 // what the program adds around each test: setup puts its fixtures in a
 // known state; cleanup checks the devices and frees everything after the
 // test. cleanup gets aborted = 1 when host_abort cut the test short: the

@@ -108,7 +108,7 @@ static int start_blk_driver(void)
 {
   if (!expect(vio_probe(&dblk, BLK_BASE) == 1, "blk probe"))
     return 0;
-  if (vblk_init(&vb, &dblk, &VBLK_LIMITS_FULL) != 0)
+  if (!expect(vblk_init(&vb, &dblk, &VBLK_LIMITS_FULL) == 0, "vblk_init failed"))
     return 0;
   vb_up = 1;
   host_set_irq_handler(BLK_BASE, blk_intr, &vb);
@@ -120,7 +120,7 @@ static int start_cons_driver(void)
   if (!expect(vio_probe(&dcons, CONS_BASE) == 1, "console probe"))
     return 0;
   vc_up = 1;  // vcons_init allocates before it can fail
-  if (vcons_init(&vc, &dcons) != 0)
+  if (!expect(vcons_init(&vc, &dcons) == 0, "vcons_init failed"))
     return 0;
   vc.interrupted = timed_out_fn;
   host_set_irq_handler(CONS_BASE, cons_intr, &vc);
@@ -132,7 +132,7 @@ static int start_rng_driver(void)
   if (!expect(vio_probe(&drng, RNG_BASE) == 1, "rng probe"))
     return 0;
   vr_up = 1;
-  if (vrng_init(&vr, &drng) != 0)
+  if (!expect(vrng_init(&vr, &drng) == 0, "vrng_init failed"))
     return 0;
   vr.interrupted = timed_out_fn;
   host_set_irq_handler(RNG_BASE, rng_intr, &vr);

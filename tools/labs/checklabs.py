@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""checklabs.py: the instructors' proof that the labs work (make check-labs;
+.ci/run runs it after make check).
+
+For every lab:
+  1. its handout's table of tests (labs/NAME/README.md, "What the grader
+     tests") names exactly the tests of labs/NAME/grade.py with their points;
+  2. its starter is cut (tools/labs/cut.py: no solution text survives);
+  3. the starter builds and is graded with the grader it carries: the score
+     is below full marks, every test fails, and each for the reason its
+     row of the handout predicts; the kernel boots where the lab says it
+     does (Lab.starter_boots), and does not where it says it does not;
+  4. the solution tree, graded the same way, scores full marks.
+One line per check, then "labs: N passed, N failed"; exit status 0 only if
+all passed. Starters and their logs are kept in build/labs/check/.
+
+    python3 tools/labs/checklabs.py [LAB...]
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import markers  # noqa: E402
+from markers import ROOT  # noqa: E402
+
+WORK = os.path.join(ROOT, "build", "labs", "check")
+ROW = re.compile(r"^\|\s*`([a-z0-9_]+)`\s*\|\s*(\d+)\s*\|(.*)\|\s*`([^`]+)`\s*\|\s*$")
+
+results = []
+
+
+def report(ok, what, why="", secs=None):
+    results.append(ok)
+    line = "%s: %s" % ("PASS" if ok else "FAIL", what)
+    if secs is not None:
+        line += " (%.1fs)" % secs
+    if not ok and why:
+        line += "\n      " + why.strip().replace("\n", "\n      ")
+    print(line, flush=True)
+
+
+def handout_table(lab_name):
+    """{test: (points, predicted reason)} from the handout's table."""
+    path = os.path.join(ROOT, "labs", lab_name, "README.md")
+    rows = {}
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            m = ROW.match(line.rstrip("\n"))
+            if m:
+                rows[m.group(1)] = (int(m.group(2)), m.group(4))
+    return rows
+
+
+def reasons(results_json):
+    """{test: (status, the reason line(s))} from a results.json, which must
+    follow Gradescope's format."""
+    import grade as grader
+    with open(results_json) as f:
+        res = json.load(f)
+    problems = grader.results_problems(res)
+    report(not problems, "%s follows Gradescope's results format" %
+           os.path.relpath(results_json, ROOT), "\n".join(problems))
+    out = {}
+    for t in res["tests"]:
+        name = t["name"].split(":")[0]
+        why = t["output"]
+        if why.startswith("why: "):
+            why = why[len("why: "):].split("\n\nlast lines of")[0]
+        out[name] = (t["status"], why)
+    return res, out
+
+
+def grade(tree, lab, results_json):
+    """Run the grader of `tree` on lab; (exit status, its output)."""
+    if os.path.exists(results_json):
+        os.remove(results_json)
+    p = subprocess.run([sys.executable, os.path.join("tools", "labs", "grade.py"), lab,
+                        "--results", results_json], cwd=tree, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
+    return p.returncode, p.stdout
+
+
+def check_lab(name):
+    import grade as grader
+    lab = grader.load_lab(name)
+    total = lab.total()
+
+    # 1. the handout and the grading definition agree
+    table = handout_table(name)
+    tests = {t.name: t.points for t in lab.tests}
+    if table is None:
+        report(False, "%s: handout" % name, "labs/%s/README.md is missing" % name)
+        return
+    ok = set(table) == set(tests) and all(table[n][0] == tests[n] for n in tests)
+    report(ok, "%s: the handout's table lists the %d tests and their points (%d in all)"
+           % (name, len(tests), total),
+           "handout: %s\ngrade.py: %s" % (sorted((n, p) for n, (p, _) in table.items()),
+                                         sorted(tests.items())))
+    if total != 100:
+        report(False, "%s: points" % name, "the tests add up to %d, not 100" % total)
+
+    # 2. the starter
+    dest = os.path.join(WORK, name)
+    if os.path.exists(dest):
+        shutil.rmtree(dest)
+    t0 = time.time()
+    p = subprocess.run([sys.executable, os.path.join(HERE, "cut.py"), name, dest],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    report(p.returncode == 0, "%s: the starter is cut, no solution text in it" % name,
+           p.stdout, time.time() - t0)
+    if p.returncode != 0:
+        return
+    print("      " + p.stdout.strip().split("\n")[0], flush=True)
+
+    # 3. the starter fails every test for the handout's reason
+    t0 = time.time()
+    res_json = os.path.join(WORK, name + "-starter.json")
+    code, out = grade(dest, name, res_json)
+    secs = time.time() - t0
+    with open(os.path.join(WORK, name + "-starter.log"), "w") as f:
+        f.write(out)
+    if not os.path.isfile(res_json):
+        report(False, "%s: the starter is graded" % name, out[-3000:], secs)
+        return
+    res, got = reasons(res_json)
+    built = re.search(r"^build \.+ ok", out, re.M) is not None
+    report(built, "%s: the starter builds" % name, out[-2000:])
+    booted = re.search(r"^boot \.+ [0-9.]+s", out, re.M) is not None
+    if any(t.kind == "qemu" for t in lab.tests):
+        report(booted == lab.starter_boots, "%s: the starter's kernel %s" %
+               (name, "boots" if lab.starter_boots else "does not boot (the lab's code is the disk's path)"),
+               "\n".join(l for l in out.split("\n") if l.startswith("boot")))
+    report(code == 1 and res["score"] < total,
+           "%s: the starter scores %s/%d and the grader exits %d" % (name, res["score"], total, code),
+           out[-2000:], secs)
+    for t in lab.tests:
+        status, why = got.get(t.name, ("missing", "not in results.json"))
+        predicted = table.get(t.name, (0, "(no row in the handout)"))[1]
+        report(status == "failed" and predicted in why,
+               "%s: starter test %s fails as the handout predicts" % (name, t.name),
+               "handout predicts: %s\ngrader said (%s): %s" % (predicted, status, why))
+
+    # 4. the solution tree passes
+    t0 = time.time()
+    res_json = os.path.join(WORK, name + "-solution.json")
+    code, out = grade(ROOT, name, res_json)
+    with open(os.path.join(WORK, name + "-solution.log"), "w") as f:
+        f.write(out)
+    score = reasons(res_json)[0]["score"] if os.path.isfile(res_json) else None
+    report(code == 0 and score == total, "%s: the solution scores %s/%d" % (name, score, total),
+           out[-3000:], time.time() - t0)
+
+
+def main():
+    wanted = sys.argv[1:]
+    labs = markers.known_labs()
+    for w in wanted:
+        if w not in labs:
+            print("checklabs: no lab %r (labs: %s)" % (w, ", ".join(labs)))
+            return 2
+    try:
+        markers.scan()
+        report(True, "markers: every marked region is balanced and names a lab")
+    except markers.MarkerError as e:
+        report(False, "markers", str(e))
+        return 1
+    os.makedirs(WORK, exist_ok=True)
+    for name in wanted or labs:
+        check_lab(name)
+    passed = sum(1 for r in results if r)
+    print("labs: %d passed, %d failed" % (passed, len(results) - passed))
+    return 0 if passed == len(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

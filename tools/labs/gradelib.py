@@ -1,0 +1,320 @@
+"""gradelib.py: what a lab's grading definition (labs/NAME/grade.py) is
+written with, and what tools/labs/grade.py runs.
+
+A lab declares its tests with points; each test is one of three kinds:
+
+    lab = Lab("vq", "The split virtqueue", files=["virtio/virtq.c"])
+
+    # host unit tests (tests/host, AddressSanitizer) chosen by name, per test
+    # program (ring= is build/host/test_ring); the test passes when every
+    # one of them passes
+    lab.host("free_list", 15, "what it checks", ring=["ring_free_list"],
+             virtio=["virtq_add_errors"])
+
+    # the RISC-V kernel under QEMU, driven by labtest (user/labtest.c)
+    @lab.qemu("boot", 10, "what it checks")
+    def boot(t):
+        with t.guest() as g:               # boots; fails the test if it cannot
+            g.labtest("fs")                # <<WORD fs pass>> or the test fails
+            out = g.run("lsdev", "-v")     # a program's output, framed
+
+    # the Cortex-M3 image (QEMU lm3s6965evb), driven through its shell
+    @lab.cm3("m3", 10, "what it checks")
+    def m3(t):
+        with t.cm3() as m:
+            out = m.command("blktest")
+
+A test fails by raising TestFailure (t.fail(why), t.check(cond, why)), an
+AssertionError, or a QemuError from the harness (timeouts, a panic); the
+message is the reason the grader prints. The machines are the project's
+own test harness (tests/qemu/qemu.py: Qemu, and test_cm3.py: Cm3), and the
+host programs the project's own host tests: one way to run each thing.
+
+Timeouts are given in seconds on a reference machine and multiplied by
+t.scale, which grade.py measured from a boot of the kernel before the tests
+(a slow machine gets longer timeouts, not failures).
+"""
+import os
+import re
+import secrets
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "qemu"))
+import qemu  # noqa: E402
+from qemu import Qemu, QemuError  # noqa: E402
+
+HOST_BUILD = os.path.join(ROOT, "build", "host")
+# The line init prints as it starts the shell: the kernel booted, mounted
+# its file system and ran a program from it. Typing may begin then (the
+# console keeps what is typed until sh reads it).
+BOOTED = "init: starting sh"
+
+
+class TestFailure(Exception):
+    """A check of a test did not hold; the message says what."""
+
+
+class Test:
+    def __init__(self, lab, name, points, what, kind, budget, fn=None, programs=None):
+        self.lab = lab
+        self.name = name
+        self.points = points
+        self.what = what
+        self.kind = kind          # "host", "qemu" or "cm3"
+        self.budget = budget      # seconds on the reference machine
+        self.fn = fn
+        self.programs = programs or []   # host: [(program, [test names])]
+
+
+class Lab:
+    """One lab: its name, title, the files the student edits, the grading
+    files it trusts besides the common ones (grade.py's release check), and
+    its tests in the order they run."""
+
+    def __init__(self, name, title, files, trusts=(), starter_boots=True):
+        self.name = name
+        self.title = title
+        self.files = list(files)
+        self.trusts = list(trusts)
+        self.starter_boots = starter_boots
+        self.tests = []
+
+    def _add(self, test):
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", test.name):
+            raise ValueError("test name %r: lowercase letters, digits, _" % test.name)
+        if any(t.name == test.name for t in self.tests):
+            raise ValueError("lab %s has two tests named %s" % (self.name, test.name))
+        self.tests.append(test)
+        return test
+
+    def host(self, name, points, what, budget=20, **programs):
+        progs = [("test_" + p, list(names)) for p, names in programs.items()]
+        self._add(Test(self, name, points, what, "host", budget, programs=progs))
+
+    def qemu(self, name, points, what, budget=30):
+        def register(fn):
+            self._add(Test(self, name, points, what, "qemu", budget, fn=fn))
+            return fn
+        return register
+
+    def cm3(self, name, points, what, budget=30):
+        def register(fn):
+            self._add(Test(self, name, points, what, "cm3", budget, fn=fn))
+            return fn
+        return register
+
+    def total(self):
+        return sum(t.points for t in self.tests)
+
+
+def new_word():
+    """The word of one grading run: pass lines must carry it."""
+    return "lab" + secrets.token_hex(6)
+
+
+# ---- the RISC-V guest ----
+
+class Guest(Qemu):
+    """The kernel under QEMU (tests/qemu/qemu.py's Qemu), booted, with the
+    grader's word: labtest() and run() type one labtest line and return
+    what labtest framed."""
+
+    def __init__(self, ctx, disk, log_name, **kw):
+        self.ctx = ctx
+        self.nchecks = 0
+        Qemu.__init__(self, disk, log_name=log_name, **kw)
+
+    def boot(self, timeout):
+        """Wait for the boot marker; the time it took, in seconds."""
+        t0 = time.time()
+        try:
+            self.expect(BOOTED, timeout)
+        except QemuError as e:
+            # The console's last words say more than the way it ended.
+            last = "\n".join(l for l in self.transcript.rstrip().split("\n")[-4:])
+            if "crashed" in str(e):
+                raise QemuError("the kernel did not boot: %s" % e)
+            raise QemuError("the kernel did not boot (%s); its last lines:\n%s" % (
+                "QEMU stopped" if "exited" in str(e) else "no %r within %.0fs" % (BOOTED, timeout),
+                last))
+        return time.time() - t0
+
+    def _check(self, args, ends, timeout):
+        self.nchecks += 1
+        name = "c%d" % self.nchecks
+        word = self.ctx.word
+        self.send("labtest %s %s %s\n" % (word, args[0], " ".join([name] + list(args[1:]))))
+        # The frame lines start a line of their own; the echo of what we
+        # typed cannot match them (no "<<" before the word).
+        begin = re.compile(r"^<<%s %s begin>>$" % (word, name), re.M)
+        end = re.compile(r"^<<%s %s (%s)>>$" % (word, name, ends), re.M)
+        self.expect(begin, timeout)
+        out = self.expect(end, timeout)
+        m = end.search(out)
+        return m.group(1), out[:m.start()].strip("\n")
+
+    def labtest(self, check, *args, timeout=None):
+        """Run labtest's `check`; its output. Fails the test on a fail frame."""
+        status, out = self._check((check,) + args, r"pass|fail: [^\n]*",
+                                  self.ctx.timeout(timeout or 20))
+        if status != "pass":
+            raise TestFailure("labtest %s: %s" % (check, status[len("fail: "):]))
+        return out
+
+    def run(self, *argv, timeout=None, status=0):
+        """Run a program under labtest; its output. Fails the test unless it
+        exits with `status` (None: any), the status then in self.status."""
+        st, out = self._check(("run",) + argv, r"exit -?\d+", self.ctx.timeout(timeout or 20))
+        self.status = int(st.split()[1])
+        if status is not None and self.status != status:
+            raise TestFailure("`%s` exited with status %d:\n%s"
+                              % (" ".join(argv), self.status, tail(out, 12)))
+        return out
+
+
+class Board:
+    """The Cortex-M3 image under QEMU (tests/qemu/test_cm3.py's Cm3). Its
+    shell has no labtest; command() frames a command between two lines its
+    `echo` prints, which carry the grader's word: "WORD-N-begin" and
+    "WORD-N-end", each alone on its line (the shell's echo of what we typed
+    has the prompt and "echo " before it)."""
+
+    def __init__(self, ctx, log_name):
+        import test_cm3
+        self.ctx = ctx
+        self.n = 0
+        self.m = test_cm3.Cm3(log_name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.m.kill()
+        return False
+
+    def boot(self, timeout):
+        """Wait for the line the image prints as its shell starts."""
+        try:
+            return self.m.expect("UART0: this shell", timeout)
+        except QemuError as e:
+            raise QemuError("the Cortex-M3 image did not start its shell: %s" % e)
+
+    def command(self, line, timeout=None):
+        """Type one shell command; everything it printed."""
+        self.n += 1
+        tag = "%s-%d" % (self.ctx.word, self.n)
+        t = self.ctx.timeout(timeout or 20)
+        self.m.send("echo %s-begin\n%s\necho %s-end\n" % (tag, line, tag))
+        self.m.expect(re.compile(r"^%s-begin\n" % tag, re.M), t)
+        out = self.m.expect(re.compile(r"^%s-end$" % tag, re.M), t)
+        # Up to the line before the end word's echo.
+        lines = out.split("\n")[:-2]
+        return "\n".join(lines)
+
+
+class Context:
+    """What a test function gets: the word, the timeouts, the machines."""
+
+    def __init__(self, grader, test):
+        self.grader = grader
+        self.test = test
+        self.word = grader.word
+        self.scale = grader.scale
+        self.nmachines = 0
+
+    def timeout(self, seconds):
+        return seconds * self.scale
+
+    def fail(self, why):
+        raise TestFailure(why)
+
+    def check(self, cond, why):
+        if not cond:
+            raise TestFailure(why)
+
+    def _log_name(self):
+        self.nmachines += 1
+        n = self.test.name
+        return n if self.nmachines == 1 else "%s.%d" % (n, self.nmachines)
+
+    def guest(self, extra=(), legacy=False, cpus=3, boot_timeout=None):
+        """A booted kernel on a fresh copy of fs.img (a `with` block kills it)."""
+        if self.grader.boot_failure:
+            raise TestFailure(self.grader.boot_failure)
+        name = self._log_name()
+        g = Guest(self, qemu.fresh_disk(name), name, legacy=legacy, cpus=cpus,
+                  extra=list(extra))
+        try:
+            g.boot(self.timeout(boot_timeout or 30))
+        except BaseException:
+            g.kill()
+            raise
+        return g
+
+    def cm3(self):
+        """The Cortex-M3 image at its shell prompt (a `with` block kills it)."""
+        b = Board(self, self._log_name())
+        try:
+            b.boot(self.timeout(30))
+        except BaseException:
+            b.m.kill()
+            raise
+        return b
+
+
+def tail(text, n):
+    lines = [l for l in text.rstrip("\n").split("\n")]
+    return "\n".join(lines[-n:])
+
+
+# ---- host tests ----
+
+def run_host(grader, test):
+    """Run the test's host tests, one process per program, with the word;
+    (ok, reason, output). The first failure is the reason."""
+    outs = []
+    for program, names in test.programs:
+        ok, why, out = run_host_program(grader, program, names, test.budget * grader.scale)
+        outs.append("$ build/host/%s %s\n%s" % (program, " ".join(names), out))
+        if not ok:
+            return False, why, "\n".join(outs)
+    return True, "", "\n".join(outs)
+
+
+def run_host_program(grader, program, names, limit):
+    """Run host tests `names` of one program in one process. A program that
+    crashes or hangs fails the first test it did not report."""
+    exe = os.path.join(HOST_BUILD, program)
+    args = [exe, "-q", "-w", grader.word] + names
+    try:
+        p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=limit, cwd=ROOT)
+        out = p.stdout.decode("utf-8", "replace")
+        code = p.returncode
+    except subprocess.TimeoutExpired as e:
+        out = (e.stdout or b"").decode("utf-8", "replace")
+        code = None
+    except OSError as e:
+        return False, "cannot run %s: %s" % (exe, e), ""
+    results = {}
+    for line in out.split("\n"):
+        m = re.match(r"^(PASS|FAIL) %s: ([A-Za-z0-9_]+)(?:: (.*))?$" % re.escape(grader.word), line)
+        if m:
+            results[m.group(2)] = (m.group(1) == "PASS", m.group(3) or "")
+    for name in names:
+        if name in results and not results[name][0]:
+            return False, "host test %s: %s" % (name, results[name][1]), out
+        if name not in results:
+            started = re.findall(r"^  -- (\S+)$", out, re.M)
+            where = started[-1] if started else name
+            if code is None:
+                why = "timed out after %.0fs in host test %s" % (limit, where)
+            else:
+                san = re.search(r"^(SUMMARY: \S+Sanitizer: .*|.*runtime error: .*)$", out, re.M)
+                why = "host test %s crashed (exit status %s)%s" % (
+                    where, code, ": " + san.group(1) if san else "")
+            return False, why, out
+    return True, "", out
