@@ -498,8 +498,11 @@ void vblk_intr(struct vblk *vb)
   // to do. (4.2.3.4.1 words it "after the interrupt is handled, acknowledge
   // it"; what it protects is that every acknowledged event gets handled,
   // and it does: the reap below looks after the acknowledgement.)
-  // The ack is a register write and the used ring is memory: barrier (4)
-  // in virtq_enable_intr, which ends every reap, orders the two.
+  // The ack is a register write and the used ring is memory. The first
+  // reads of the reap may pass the ack, and that is harmless: what they
+  // miss, they miss because the device had not written it yet. The last
+  // look, in virtq_enable_intr, comes after barrier (4), so it cannot pass
+  // the ack: a completion whose interrupt we just cleared is seen there.
   why = vio_intr_ack(vb->dev);
   // A device we gave up on may still interrupt (the interrupt was on its
   // way when we reset it), and so may one we are still setting up. Either

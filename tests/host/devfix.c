@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "host.h"
+#include "virtio_mmio.h"
 #include "devfix.h"
 
 uint8_t tblk_pattern(uint64_t sector, uint32_t i)
