@@ -241,11 +241,13 @@ class Context:
         return n if self.nmachines == 1 else "%s.%d" % (n, self.nmachines)
 
     def guest(self, extra=(), legacy=False, cpus=3, boot_timeout=None):
-        """A booted kernel on a fresh copy of fs.img (a `with` block kills it)."""
+        """A booted kernel on a fresh copy of fs.img (a `with` block kills it);
+        legacy: QEMU's legacy (version 1) virtio-mmio transport."""
         if self.grader.boot_failure:
             raise TestFailure(self.grader.boot_failure)
         name = self._log_name()
-        g = Guest(self, qemu.fresh_disk(name), name, legacy=legacy, cpus=cpus,
+        g = Guest(self, qemu.fresh_disk(name), name,
+                  transport="mmio-legacy" if legacy else "mmio", cpus=cpus,
                   extra=list(extra))
         try:
             g.boot(self.timeout(boot_timeout or 30))
