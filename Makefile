@@ -66,7 +66,7 @@ KSRC = entry.S main.c sbi.c fdt.c plic.c uart.c printf.c console.c kalloc.c \
        kernelvec.S trap.c syscall.c sysproc.c exec.c pipe.c bio.c bio_fast.c log.c \
        fs.c fs_fast.c file.c sysfile.c initblob.S
 GLUESRC = vdev.c pci.c disk.c vos_riscv.c devfiles.c sysnet.c vtrace.c
-VIRTIOSRC = virtio_transport.c virtio_mmio.c virtio_pci.c virtq.c virtq_trace.c virtio_dev.c virtio_blk.c virtio_console.c virtio_rng.c virtio_net.c
+VIRTIOSRC = virtio_transport.c virtio_mmio.c virtio_pci.c virtq.c virtq_packed.c virtq_trace.c virtio_dev.c virtio_blk.c virtio_console.c virtio_rng.c virtio_net.c
 NETSRC = net.c eth.c arp.c ip.c icmp.c udp.c
 BENCHSRC = kblkbench.c
 

@@ -4,7 +4,8 @@
 // What is here: the virtio-mmio register offsets (section 4.2.2, legacy
 // registers from 4.2.4), the device status bits (2.1), the feature bits
 // reserved for the transport and the rings (2.2, 6), the device type
-// numbers (5), and the split virtqueue structures (2.7.5, 2.7.6, 2.7.8).
+// numbers (5), the split virtqueue structures (2.7.5, 2.7.6, 2.7.8) and
+// the packed virtqueue structures (2.8.13, 2.8.14), each layout drawn.
 // Spec names are kept (VIRTIO_MMIO_QUEUE_NOTIFY is the spec's QueueNotify,
 // struct virtq_desc is the spec's struct virtq_desc) so you can read this
 // file and the spec side by side.
@@ -256,6 +257,94 @@ static inline void vio_put_le32(uint8_t *p, uint32_t v)
 }
 
 // The largest queue size the spec allows (2.7): sizes are powers of two.
+// The packed layout has the same limit (2.8: "up to 2^15 entries").
 #define VIRTQ_SIZE_LIMIT 32768
+
+// ---- the packed virtqueue (2.8), with VIRTIO_F_RING_PACKED ----
+//
+// The transport hands the device the same three addresses as for a split
+// ring (QueueDesc, QueueDriver, QueueDevice), but behind them lies one
+// ring and two small words instead of three rings:
+//
+//   Descriptor Ring (Descriptor Area)    written by the DRIVER and the DEVICE
+//   16 bytes per entry, "size" entries (any size up to 2^15, 2.8.10.1),
+//   16-byte aligned
+//   +--------------------------------------------------------------+
+//   | [0] addr (u64) | len (u32) | id (u16) | flags (u16)          |
+//   | [1] ...          flags: NEXT, WRITE, INDIRECT as in a split  |
+//   | ...              ring, plus AVAIL (bit 7) and USED (bit 15)  |
+//   | [size-1]                                                     |
+//   +--------------------------------------------------------------+
+//   The driver fills entries in ring order, [0] again after [size-1], and
+//   names each buffer by an id of its choosing (in the last entry of a
+//   chain, 2.8.6). The device reads them in the same order and, as it
+//   finishes buffers (in any order), writes one used entry {id, len} per
+//   buffer over them, again in ring order from [0] on (2.8.12). Nothing
+//   says "there is a new entry" except the entry's own flags:
+//
+//   Each side keeps a wrap counter, 1 at the start, flipped each time it
+//   passes the end of the ring (2.8.1). In a lap where the counter is W:
+//     driver makes an entry available:  AVAIL = W, USED = !W
+//     device marks an entry used:       AVAIL = W, USED = W
+//   so an entry left from the lap before (or the zeroes of the first
+//   lap) reads as neither: its AVAIL bit is !W.
+//
+//     the ring from where the driver reads next, in a lap with counter W
+//     (drawn as if no part crossed the end of the ring):
+//     +-----------------+-------------------+------------------------+
+//     | used, not yet   | available, not    | free: left from the    |
+//     | read by driver  | used yet          | lap before             |
+//     | AVAIL=USED=W    | AVAIL=W, USED=!W  | AVAIL=!W, USED either  |
+//     +-----------------+-------------------+------------------------+
+//     ^ the driver reads^ the device writes ^ the driver fills its
+//       its next used     its next used       next entry here
+//       entry here        entry here
+//
+//   Driver Event Suppression (Driver Area)   written by the DRIVER, read by the device
+//   Device Event Suppression (Device Area)   written by the DEVICE, read by the driver
+//   4 bytes each, 4-byte aligned (2.8.10.1), both struct pvirtq_event_suppress:
+//   +-----------------------------------+-------------------------------+
+//   | desc: desc_event_off (bits 0-14), | flags: desc_event_flags       |
+//   |       desc_event_wrap (bit 15)    |   (bits 0-1), the rest 0      |
+//   +-----------------------------------+-------------------------------+
+//   flags ENABLE: "notify me"; DISABLE: "do not"; DESC (only with
+//   VIRTIO_F_EVENT_IDX): "notify me once the entry at desc_event_off, in
+//   the lap whose wrap counter is desc_event_wrap, is made available (the
+//   device's structure) or used (the driver's)". The driver's one governs
+//   used buffer notifications (interrupts), the device's one available
+//   buffer notifications (QueueNotify writes) (2.8.10).
+//
+//   A request's life: driver fills the entries of its chain -> barrier ->
+//   flags of the chain's first entry (now the device may read it) ->
+//   QueueNotify unless the device's structure says no -> device does the
+//   work -> writes {id, len} -> barrier -> flags (AVAIL = USED = W) ->
+//   interrupt unless the driver's structure says no -> driver sees the
+//   flags, reads id and len, skips as many entries as the chain had.
+
+struct pvirtq_desc {
+  uint64_t addr;   // guest-physical address of the buffer (unused in a used entry)
+  uint32_t len;    // its length; in a used entry: bytes the device wrote (2.8.4)
+  uint16_t id;     // buffer id: the driver's name for the buffer (2.8.13)
+  uint16_t flags;  // VIRTQ_DESC_F_* above, and the two below
+};
+
+#define VIRTQ_DESC_F_AVAIL  (1 << 7)   // bit 7: see the wrap counters above (2.8.1)
+#define VIRTQ_DESC_F_USED   (1 << 15)  // bit 15
+
+struct pvirtq_event_suppress {
+  uint16_t desc;   // desc_event_off | desc_event_wrap << 15 (only with RING_EVENT_FLAGS_DESC)
+  uint16_t flags;  // desc_event_flags: RING_EVENT_FLAGS_*; bits 2-15 reserved, 0
+};
+
+#define RING_EVENT_FLAGS_ENABLE  0x0  // notify me
+#define RING_EVENT_FLAGS_DISABLE 0x1  // do not notify me
+#define RING_EVENT_FLAGS_DESC    0x2  // notify me for the entry in `desc` (VIRTIO_F_EVENT_IDX); 0x3 is reserved
+
+_Static_assert(sizeof(struct pvirtq_desc) == 16, "pvirtq_desc must be 16 bytes");
+_Static_assert(offsetof(struct pvirtq_desc, len) == 8, "pvirtq_desc.len at 8");
+_Static_assert(offsetof(struct pvirtq_desc, id) == 12, "pvirtq_desc.id at 12");
+_Static_assert(offsetof(struct pvirtq_desc, flags) == 14, "pvirtq_desc.flags at 14");
+_Static_assert(sizeof(struct pvirtq_event_suppress) == 4, "pvirtq_event_suppress must be 4 bytes");
+_Static_assert(offsetof(struct pvirtq_event_suppress, flags) == 2, "event flags at 2");
 
 #endif

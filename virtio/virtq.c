@@ -123,6 +123,7 @@ static void zero_stats(struct virtq_stats *st)
 
 int virtq_init(struct virtq *vq, struct vio_dev *d, uint16_t index, uint16_t want_size)
 {
+  if (vpq_select(vq, d)) return vpq_init(vq, d, index, want_size);
   uint32_t max;
   uint16_t size, i;
   uint8_t *mem;
@@ -350,6 +351,7 @@ static int use_indirect(struct virtq *vq, int n)
 // many as descriptors, and every chain holds at least one descriptor.)
 int virtq_room(struct virtq *vq, int n)
 {
+  if (vq->packed) return vpq_room(vq, n);
   if (vq->broken || n <= 0 || n > vq->size)
     return 0;
   if (use_indirect(vq, n))
@@ -451,6 +453,7 @@ static uint16_t add_direct(struct virtq *vq, const struct virtq_buf *bufs, int n
 
 int virtq_add(struct virtq *vq, const struct virtq_buf *bufs, int n, void *token)
 {
+  if (vq->packed) return vpq_add(vq, bufs, n, token);
   uint32_t writable = 0;
   uint16_t head;
   int err;
@@ -523,6 +526,7 @@ static int device_wants_notify(struct virtq *vq, uint16_t old_idx, uint16_t new_
 
 void virtq_kick(struct virtq *vq)
 {
+  if (vq->packed) { vpq_kick(vq); return; }
   uint16_t old_idx = vq->avail_pub, new_idx = vq->avail_idx;
   int notify;
 
@@ -656,6 +660,7 @@ static int refresh_used(struct virtq *vq)
 
 int virtq_get(struct virtq *vq, void **token, uint32_t *len)
 {
+  if (vq->packed) return vpq_get(vq, token, len);
   struct virtq_used_elem *e;
   uint32_t id, n;
   int r;
@@ -713,6 +718,7 @@ int virtq_get(struct virtq *vq, void **token, uint32_t *len)
 
 void virtq_disable_intr(struct virtq *vq)
 {
+  if (vq->packed) { vpq_disable_intr(vq); return; }
   if (vq->broken || vq->mem == 0)
     return;
   // With EVENT_IDX there is nothing to do: used_event still names an entry
@@ -731,6 +737,7 @@ void virtq_disable_intr(struct virtq *vq)
 
 int virtq_enable_intr(struct virtq *vq)
 {
+  if (vq->packed) return vpq_enable_intr(vq);
   if (vq->broken || vq->mem == 0)
     return 0;
   if (vq->event_idx) {
@@ -769,6 +776,7 @@ int virtq_enable_intr(struct virtq *vq)
 
 int virtq_drain(struct virtq *vq, void **token)
 {
+  if (vq->packed) return vpq_drain(vq, token);
   uint16_t i;
 
   // Only called once the device has been reset, so nothing else is

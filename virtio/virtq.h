@@ -1,11 +1,18 @@
-// virtq.h: one split virtqueue, the way every driver (block, console,
-// network, entropy) hands buffers to a device and gets them back.
+// virtq.h: one virtqueue, the way every driver (block, console, network,
+// entropy) hands buffers to a device and gets them back.
 //
 // Follows virtio 1.2 section 2.7 (Split Virtqueues): 2.7.5 the descriptor
 // table, 2.7.5.3 indirect descriptors, 2.7.6 the available ring, 2.7.7
 // used buffer notification suppression, 2.7.8 the used ring, 2.7.10
 // available buffer notification suppression, 2.7.13 supplying buffers,
 // 2.7.14 receiving used buffers. The ring layout is drawn in virtio.h.
+//
+// Two layouts behind one API: the split ring (virtq.c, the one to read
+// first) and, when the device offers VIRTIO_F_RING_PACKED and the driver
+// asks for it (VIRTQ_LAYOUT_FEATURES below), the packed ring of section
+// 2.8 (virtq_packed.c; drawn in virtio.h too). Each public function in
+// virtq.c hands a packed queue to its vpq_* twin in its first line, so a
+// driver never knows which layout it got.
 //
 // See it run: `make -C tests/host check` (the virtq_*, blk_* and perf_*
 // tests) or `make qemu` (the boot log says which features were used).
@@ -23,6 +30,11 @@
 //       finish(token, len);
 //   } while (virtq_enable_intr(&vq));          // 1: more arrived meanwhile
 //
+// Every driver asks for these feature bits besides its own (vio_start's or
+// vio_negotiate's `wanted`): the ring layouts this layer can drive besides
+// the split ring, which needs no bit. Only negotiated if offered.
+#define VIRTQ_LAYOUT_FEATURES ((uint64_t)1 << VIRTIO_F_RING_PACKED)
+
 // A request is a "chain": device-readable buffers first, then the buffers
 // the device writes. The caller's token (any non-NULL pointer) identifies
 // the request when it comes back; requests may come back in any order.
@@ -101,9 +113,13 @@ struct virtq_stats {
 #define VIRTQ_NO_TABLE 0xffff  // itab_of[]: this chain has no indirect table
 
 struct virtq {
+  // ---- both layouts ----
   struct vio_dev *dev;
   uint16_t index;          // queue number on the device
-  uint16_t size;           // entries in each ring; a power of two
+  uint16_t size;           // entries in each ring; a power of two (split)
+  int packed;              // 1: the packed layout (the part at the end)
+
+  // ---- the split layout (virtq.c) ----
 
   // The rings, in one DMA allocation (layout in virtio.h).
   struct virtq_desc *desc;
@@ -152,13 +168,34 @@ struct virtq {
   // virtq_init clears it; virtq_trace_start and virtq_trace_stop set it.
   struct vtrace *trace;
   uint8_t trace_id;        // this queue's id in the recording
+
+  // ---- the packed layout (2.8, virtq_packed.c) ----
+  // It shares with the split layout: dev, index, size (any size here,
+  // 2.8.10.1), mem, nfree (free ring entries), outstanding, event_idx,
+  // intr_off, broken, the indirect tables and stats. The private arrays
+  // above are indexed by buffer id instead of chain head (chain_len: ring
+  // entries the buffer holds, 0 = id not outstanding), link[] is the list
+  // of free ids and free_head its first. desc, avail, used and the split
+  // indices stay unused.
+  struct pvirtq_desc *ring;                    // Descriptor Ring: both sides write it
+  struct pvirtq_event_suppress *driver_event;  // Driver Area: we write, the device reads
+  struct pvirtq_event_suppress *device_event;  // Device Area: the device writes, we read
+  uint16_t next_avail;     // the ring entry we fill next ...
+  uint8_t  avail_wrap;     // ... and the Driver Ring Wrap Counter there (2.8.1)
+  uint8_t  pub_wrap;       // the counter at pub_avail
+  uint16_t pub_avail;      // the first entry the device cannot see yet: the kick
+                           // publishes everything from here by storing ...
+  uint16_t pub_flags;      // ... these flags into it, last
+  uint16_t unpub;          // entries filled since the last kick
+  uint16_t next_used;      // where the device writes its next used entry ...
+  uint8_t  used_wrap;      // ... and the wrap counter that entry will carry
 };
 
 // Allocate and zero the rings for queue `index` of `d` with
-// min(QueueNumMax, want_size, VIRTQ_MAX_SIZE) entries (rounded down to a
-// power of two) and hand them to the device. Call between vio_negotiate and
-// vio_driver_ok; EVENT_IDX is used if vio_negotiate settled on it.
-// Returns 0, or -1 (logged).
+// min(QueueNumMax, want_size, VIRTQ_MAX_SIZE) entries (for a split ring
+// rounded down to a power of two) and hand them to the device. Call
+// between vio_negotiate and vio_driver_ok; the packed layout and EVENT_IDX
+// are used if vio_negotiate settled on them. Returns 0, or -1 (logged).
 int  virtq_init(struct virtq *vq, struct vio_dev *d, uint16_t index, uint16_t want_size);
 // Use indirect descriptor tables, if VIRTIO_RING_F_INDIRECT_DESC was
 // negotiated: `ntables` tables (at most one per chain in flight) of
@@ -178,7 +215,8 @@ int  virtq_add(struct virtq *vq, const struct virtq_buf *bufs, int n, void *toke
 int  virtq_room(struct virtq *vq, int n);
 // Make every chain added since the last kick visible to the device and
 // notify it unless it said it does not need to be (VIRTQ_USED_F_NO_NOTIFY,
-// or with EVENT_IDX an avail_event outside what we just published).
+// or with EVENT_IDX an avail_event outside what we just published; packed:
+// RING_EVENT_FLAGS_DISABLE, or a RING_EVENT_FLAGS_DESC entry outside it).
 void virtq_kick(struct virtq *vq);
 // Take one finished chain off the used ring: 1 with *token and *len (bytes
 // the device wrote) filled in, 0 if there is none right now, -1 if the
@@ -186,7 +224,7 @@ void virtq_kick(struct virtq *vq);
 // pays for a barrier) only once per batch of entries.
 int  virtq_get(struct virtq *vq, void **token, uint32_t *len);
 
-// Used buffer notification suppression (2.7.7). virtq_disable_intr: "no
+// Used buffer notification suppression (2.7.7, packed 2.8.10). virtq_disable_intr: "no
 // interrupts needed while I reap" (a hint the device may ignore).
 // virtq_enable_intr: "interrupt me for the next completion", then looks
 // again: it returns 1 if more chains were used meanwhile, and the caller
@@ -207,5 +245,18 @@ int  virtq_drain(struct virtq *vq, void **token);
 // Free descriptors right now (a driver may check before virtq_add).
 int  virtq_free_count(struct virtq *vq);
 void virtq_log_stats(struct virtq *vq, const char *name);
+
+// The packed layout's versions (virtq_packed.c), called only by the first
+// line of the virtq_* function of the same name. vpq_select records in vq
+// whether d negotiated VIRTIO_F_RING_PACKED and returns that.
+int  vpq_select(struct virtq *vq, struct vio_dev *d);
+int  vpq_init(struct virtq *vq, struct vio_dev *d, uint16_t index, uint16_t want_size);
+int  vpq_room(struct virtq *vq, int n);
+int  vpq_add(struct virtq *vq, const struct virtq_buf *bufs, int n, void *token);
+void vpq_kick(struct virtq *vq);
+int  vpq_get(struct virtq *vq, void **token, uint32_t *len);
+void vpq_disable_intr(struct virtq *vq);
+int  vpq_enable_intr(struct virtq *vq);
+int  vpq_drain(struct virtq *vq, void **token);
 
 #endif

@@ -19,6 +19,7 @@ MIN_DENSITY = "0.37"
 # happens to sit in virtio/.
 DENSITY_FILES = [
     "virtio/virtq.c",
+    "virtio/virtq_packed.c",
     "virtio/virtq_trace.c",
     "virtio/virtio_transport.c",
     "virtio/virtio_mmio.c",
