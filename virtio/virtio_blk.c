@@ -718,7 +718,7 @@ static int setup(struct vblk *vb, const struct vblk_limits *lim)
   // make things faster, and the limits say which of them we may use.
   // (5.2.6.1: a driver SHOULD accept RO if offered; not accepting it
   // would not make the disk writable, only every write fail.)
-  wanted = bit(VIRTIO_BLK_F_RO) | bit(VIRTIO_BLK_F_BLK_SIZE) |
+  wanted = bit(VIRTIO_BLK_F_RO) | bit(VIRTIO_BLK_F_BLK_SIZE) | VIRTQ_LAYOUT_FEATURES |
            (lim->features & VBLK_OPTIONAL_FEATURES);
   if (vio_negotiate(d, wanted) < 0) {
     vb->dead = 1;

@@ -1009,7 +1009,7 @@ int vcons_init(struct vcons *vc, struct vio_dev *d)
   // 3.1.1 steps 1-6. MULTIPORT if the device has it (5.3.3); EVENT_IDX
   // only saves notifications, and virtq.h uses it when the device agrees.
   if (vio_start(d, VIRTIO_ID_CONSOLE, "virtio-console",
-                (uint64_t)1 << VIRTIO_RING_F_EVENT_IDX |
+                (uint64_t)1 << VIRTIO_RING_F_EVENT_IDX | VIRTQ_LAYOUT_FEATURES |
                 (uint64_t)1 << VIRTIO_CONSOLE_F_MULTIPORT) < 0) {
     vc->broken = 1;
     return -1;

@@ -439,7 +439,7 @@ int vnet_init(struct vnet *vn, struct vio_dev *d)
   // "A truly minimal driver would only accept VIRTIO_NET_F_MAC" (5.1.5);
   // STATUS adds the link state, EVENT_IDX fewer notifications.
   if (vio_start(d, VIRTIO_ID_NET, "virtio-net", bit(VIRTIO_NET_F_MAC) |
-                bit(VIRTIO_NET_F_STATUS) | bit(VIRTIO_RING_F_EVENT_IDX)) < 0) {
+                bit(VIRTIO_NET_F_STATUS) | bit(VIRTIO_RING_F_EVENT_IDX) | VIRTQ_LAYOUT_FEATURES) < 0) {
     vn->broken = 1;
     return -1;
   }

@@ -217,7 +217,7 @@ int vrng_init(struct vrng *rng, struct vio_dev *d)
   // 3.1.1 steps 1-6; 5.4.3: the device has no feature bits of its own, so
   // we want none (vio_negotiate still accepts VIRTIO_F_VERSION_1).
   // >>> lab rng: the handshake (vio_start), the request queue (virtq_init), the DMA buffer, ready, DRIVER_OK (5.4.5)
-  if (vio_start(d, VIRTIO_ID_ENTROPY, "virtio-rng", 0) < 0) {
+  if (vio_start(d, VIRTIO_ID_ENTROPY, "virtio-rng", VIRTQ_LAYOUT_FEATURES) < 0) {
     rng->broken = 1;
     return -1;
   }
