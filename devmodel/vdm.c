@@ -13,6 +13,11 @@
 //   2.7    split virtqueues: 2.7.5 descriptors, 2.7.5.3 indirect tables,
 //          2.7.6 available ring, 2.7.8 used ring, 2.7.7 / 2.7.10
 //          notification suppression (flags and EVENT_IDX), 2.7.2 legacy layout
+//   2.8    packed virtqueues, the device's half (the section "the packed
+//          ring" below): 2.8.1 wrap counters, 2.8.6 lists and skipping,
+//          2.8.7 indirect tables, 2.8.10 / 2.8.14 event suppression,
+//          2.8.15 and 2.8.18 what the device must do, 2.8.21 / 2.8.22 the
+//          order of stores seen from the other side
 //
 // The model runs on the CPU the driver runs on, so "the device's memory
 // accesses" are ordinary loads and stores; the barriers are there anyway,
@@ -87,6 +92,12 @@ static int modern(struct vdm *d)
   return d->regs.version == 2;
 }
 
+// The ring layout is the whole device's, fixed at FEATURES_OK (2.8).
+static int packed(struct vdm *d)
+{
+  return vdm_has_feature(d, VIRTIO_F_RING_PACKED);
+}
+
 // Ring memory is read and written through volatile pointers: the driver
 // is the other party, and the compiler must not cache or merge accesses.
 static uint16_t ld16(const uint8_t *p)
@@ -115,8 +126,11 @@ static void st32(uint8_t *p, uint32_t v)
 }
 
 // The three ring areas of queue q, checked against the port's idea of
-// driver memory every time (the driver might have freed them). Each ring
-// size includes the trailing event word (2.7.6, 2.7.8).
+// driver memory every time (the driver might have freed them). Each split
+// ring size includes the trailing event word (2.7.6, 2.7.8). In the
+// packed layout the descriptor area is the ring (16 bytes an entry too)
+// and the other two are the 4-byte event suppression structures
+// (2.8.10.1); avail_area is then the driver's one, used_area ours.
 static uint8_t *desc_area(struct vdm *d, struct vdm_queue *q)
 {
   return vdm_port_mem(q->desc_pa, 16ull * q->num);
@@ -124,12 +138,12 @@ static uint8_t *desc_area(struct vdm *d, struct vdm_queue *q)
 
 static uint8_t *avail_area(struct vdm *d, struct vdm_queue *q)
 {
-  return vdm_port_mem(q->driver_pa, 6ull + 2ull * q->num);
+  return vdm_port_mem(q->driver_pa, packed(d) ? 4ull : 6ull + 2ull * q->num);
 }
 
 static uint8_t *used_area(struct vdm *d, struct vdm_queue *q)
 {
-  return vdm_port_mem(q->device_pa, 6ull + 8ull * q->num);
+  return vdm_port_mem(q->device_pa, packed(d) ? 4ull : 6ull + 8ull * q->num);
 }
 
 static void raise_irq(struct vdm *d, uint32_t why)
@@ -214,6 +228,8 @@ static void device_reset(struct vdm *d)
     q->pfn = 0;
     q->desc_pa = q->driver_pa = q->device_pa = 0;
     q->npending = 0;  // whatever we held is forgotten, never written to
+    q->avail_pos = q->used_pos = 0;
+    q->avail_wrap = q->used_wrap = 1;
   }
   d->driver_features = 0;
   d->features = 0;
@@ -252,8 +268,10 @@ void vdm_attach(struct vdm *d, const struct vdm_ops *ops, uint32_t version)
   d->regs.shm_len_low = d->regs.shm_len_high = 0xffffffffu;
   d->regs.shm_base_low = d->regs.shm_base_high = 0xffffffffu;
   d->offered = ops->device_features ? ops->device_features(d) : 0;
+  // Every modern device speaks both ring layouts; a legacy one cannot
+  // offer the packed one (bit 34 is past its 32 feature bits).
   if (version == 2)
-    d->offered |= (uint64_t)1 << VIRTIO_F_VERSION_1;
+    d->offered |= (uint64_t)1 << VIRTIO_F_VERSION_1 | (uint64_t)1 << VIRTIO_F_RING_PACKED;
   else
     d->offered &= 0xffffffffu;
   d->queue_max = ops->queue_max;
@@ -310,6 +328,8 @@ int vdm_queue_live(struct vdm *d, int qi)
   return 1;
 }
 
+static void pop_packed(struct vdm *d, int qi);
+
 // Move every head the driver has published into q->pending.
 static void pop_avail(struct vdm *d, int qi)
 {
@@ -318,6 +338,10 @@ static void pop_avail(struct vdm *d, int qi)
   uint8_t *used = used_area(d, q);
   uint16_t idx, head;
 
+  if (packed(d)) {
+    pop_packed(d, qi);
+    return;
+  }
   for (;;) {
     idx = ld16(avail + 2);
     // 2.7.13.3 from the other side: the driver wrote the ring entries,
@@ -372,7 +396,14 @@ static void service_queue(struct vdm *d, int qi)
   if (!vdm_queue_live(d, qi))
     return;
   // used.flags (2.7.10): a device that polls may ask not to be notified.
-  st16(used_area(d, q), d->no_notify ? VIRTQ_USED_F_NO_NOTIFY : 0);
+  // Packed: the flags of our event suppression structure (2.8.10); with
+  // EVENT_IDX pop_packed then writes the RING_EVENT_FLAGS_DESC form, so
+  // no_notify counts only without it, as in the split ring (2.7.10.1).
+  if (!packed(d))
+    st16(used_area(d, q), d->no_notify ? VIRTQ_USED_F_NO_NOTIFY : 0);
+  else if (d->no_notify || !vdm_has_feature(d, VIRTIO_RING_F_EVENT_IDX))
+    st32(used_area(d, q), (uint32_t)(d->no_notify ? RING_EVENT_FLAGS_DISABLE :
+                                      RING_EVENT_FLAGS_ENABLE) << 16);
   pop_avail(d, qi);
   if (d->fault == VDM_FAULT_NEVER)
     return;
@@ -407,19 +438,78 @@ int vdm_irq_pending(struct vdm *d)
   return d->regs.interrupt_status != 0;
 }
 
-// ---- descriptor chains (2.7.5, 2.7.5.3) ----
+// ---- descriptor chains (2.7.5, 2.7.5.3; packed: 2.8.6, 2.8.7) ----
 
-int vdm_chain_get(struct vdm *d, int qi, uint16_t head, struct vdm_chain *c)
+// Byte totals while a chain is walked, 64 bits wide so that no sum of
+// 32-bit lengths can wrap before the 4 GiB check at the end.
+struct walk {
+  uint64_t readable, writable;
+};
+
+// One buffer of a chain into c->seg, after the rules every layout shares:
+// it lies in driver memory, it is not empty, no readable buffer follows a
+// writable one (2.7.4.2, 2.8.17), and it fits our segment array.
+static int add_seg(struct vdm *d, struct vdm_chain *c, struct walk *w, uint64_t addr,
+                   uint32_t len, int write, uint16_t head)
 {
-  struct vdm_queue *q = &d->q[qi];
+  if (c->n == VDM_MAX_SEGS) {
+    vdm_violation(d, "chain longer than this device accepts", head);
+    return -1;
+  }
+  c->seg[c->n].p = vdm_port_mem(addr, len);
+  c->seg[c->n].len = len;
+  c->seg[c->n].write = write != 0;
+  if (len == 0 || c->seg[c->n].p == 0) {
+    vdm_violation(d, "buffer outside driver memory", head);
+    return -1;
+  }
+  if (write) {
+    w->writable += len;
+  } else {
+    if (w->writable != 0) {
+      vdm_violation(d, "readable buffer after a writable one (2.7.4.2)", head);
+      return -1;
+    }
+    w->readable += len;
+  }
+  c->n++;
+  return 0;
+}
+
+// An indirect table in driver memory: addr and len from the descriptor
+// that points at it, which must be the only one naming it. Returns the
+// table, or NULL after counting a violation.
+static uint8_t *indirect_table(struct vdm *d, struct vdm_queue *q, uint64_t addr,
+                               uint32_t len, uint16_t head)
+{
+  uint8_t *table;
+
+  // Whole descriptors, and only with the feature (2.7.5.3.1, 2.8.19).
+  if (!vdm_has_feature(d, VIRTIO_RING_F_INDIRECT_DESC) || len == 0 || len % 16 != 0) {
+    vdm_violation(d, "bad indirect descriptor", head);
+    return 0;
+  }
+  // The spec fixes no alignment for a table; we read it with 32-bit
+  // loads, so we need 4 (every driver here gives 16, like a ring's).
+  table = vdm_port_mem(addr, len);
+  if (table == 0 || addr % 4 != 0) {
+    vdm_violation(d, "indirect table outside driver memory or misaligned", head);
+    return 0;
+  }
+  if (len / 16 > q->num)
+    vdm_violation(d, "indirect table longer than the queue (2.7.5.3.1)", len / 16);
+  return table;
+}
+
+// The split layout: follow `next` from head through the descriptor table,
+// and at most once into an indirect table.
+static int walk_split(struct vdm *d, struct vdm_queue *q, uint16_t head,
+                      struct vdm_chain *c, struct walk *w)
+{
   uint8_t *table = desc_area(d, q);
   uint32_t entries = q->num, i = head, steps = 0;
-  uint64_t readable = 0, writable = 0;
   int indirect = 0;
 
-  c->n = 0;
-  c->indirect = 0;
-  c->readable = c->writable = 0;
   if (table == 0)
     return -1;
   for (;;) {
@@ -442,60 +532,93 @@ int vdm_chain_get(struct vdm *d, int qi, uint16_t head, struct vdm_chain *c)
     next = ld16(e + 14);
 
     if (flags & VIRTQ_DESC_F_INDIRECT) {
-      // 2.7.5.3.1: only with the feature, never together with NEXT,
-      // never inside a table, and the table is whole descriptors.
-      if (!vdm_has_feature(d, VIRTIO_RING_F_INDIRECT_DESC) || indirect ||
-          (flags & VIRTQ_DESC_F_NEXT) || len == 0 || len % 16 != 0) {
+      // 2.7.5.3.1: never together with NEXT, never inside a table.
+      if (indirect || (flags & VIRTQ_DESC_F_NEXT)) {
         vdm_violation(d, "bad indirect descriptor", head);
         return -1;
       }
-      // The spec fixes no alignment for a table; we read it with 32-bit
-      // loads, so we need 4 (every driver here gives 16, like a ring's).
-      table = vdm_port_mem(addr, len);
-      if (table == 0 || addr % 4 != 0) {
-        vdm_violation(d, "indirect table outside driver memory or misaligned", head);
+      table = indirect_table(d, q, addr, len, head);
+      if (table == 0)
         return -1;
-      }
       entries = len / 16;
-      if (entries > q->num)
-        vdm_violation(d, "indirect table longer than the queue (2.7.5.3.1)", entries);
       indirect = 1;
       c->indirect = 1;
       i = 0;
       steps = 0;
       continue;
     }
-    if (c->n == VDM_MAX_SEGS) {
-      vdm_violation(d, "chain longer than this device accepts", head);
+    if (add_seg(d, c, w, addr, len, flags & VIRTQ_DESC_F_WRITE, head) < 0)
       return -1;
-    }
-    c->seg[c->n].p = vdm_port_mem(addr, len);
-    c->seg[c->n].len = len;
-    c->seg[c->n].write = (flags & VIRTQ_DESC_F_WRITE) != 0;
-    if (len == 0 || c->seg[c->n].p == 0) {
-      vdm_violation(d, "buffer outside driver memory", head);
-      return -1;
-    }
-    if (c->seg[c->n].write) {
-      writable += len;
-    } else {
-      if (writable != 0) {
-        vdm_violation(d, "readable buffer after a writable one (2.7.4.2)", head);
-        return -1;
-      }
-      readable += len;
-    }
-    c->n++;
     if (!(flags & VIRTQ_DESC_F_NEXT))
-      break;
+      return 0;
     i = next;
   }
-  if (readable + writable > 0xffffffffu) {
+}
+
+// The packed layout: the copies pop_packed made of the buffer's ring
+// entries (first is the first copy), or one entry pointing at a table
+// whose entries simply follow each other (2.8.7).
+static int walk_packed(struct vdm *d, struct vdm_queue *q, uint16_t first,
+                       struct vdm_chain *c, struct walk *w)
+{
+  struct vdm_pcopy *cp = &q->copy[first];
+  uint16_t k, i = first;
+  uint8_t *table;
+  uint32_t j;
+
+  if (first >= q->num || cp->bad)
+    return -1;  // never a buffer, or one pop_packed already refused
+  if (cp->flags & VIRTQ_DESC_F_INDIRECT) {
+    // 2.8.19: an indirect entry is never part of a NEXT list.
+    if (cp->nent != 1) {
+      vdm_violation(d, "indirect entry in a list (2.8.19)", cp->id);
+      return -1;
+    }
+    table = indirect_table(d, q, cp->addr, cp->len, cp->id);
+    if (table == 0)
+      return -1;
+    c->indirect = 1;
+    // Inside the table only WRITE means something; other flags and the
+    // ids are ignored by the device (2.8.7).
+    for (j = 0; j < cp->len / 16; j++) {
+      uint8_t *e = table + 16 * j;
+      if (add_seg(d, c, w, ld64(e), ld32(e + 8), ld16(e + 14) & VIRTQ_DESC_F_WRITE,
+                  cp->id) < 0)
+        return -1;
+    }
+    return 0;
+  }
+  for (k = 0; k < cp->nent; k++) {
+    struct vdm_pcopy *e = &q->copy[i];
+    if (e->flags & VIRTQ_DESC_F_INDIRECT) {
+      vdm_violation(d, "indirect entry in a list (2.8.19)", cp->id);
+      return -1;
+    }
+    if (add_seg(d, c, w, e->addr, e->len, e->flags & VIRTQ_DESC_F_WRITE, cp->id) < 0)
+      return -1;
+    i = e->link;
+  }
+  return 0;
+}
+
+int vdm_chain_get(struct vdm *d, int qi, uint16_t head, struct vdm_chain *c)
+{
+  struct vdm_queue *q = &d->q[qi];
+  struct walk w = { 0, 0 };
+  int r;
+
+  c->n = 0;
+  c->indirect = 0;
+  c->readable = c->writable = 0;
+  r = packed(d) ? walk_packed(d, q, head, c, &w) : walk_split(d, q, head, c, &w);
+  if (r < 0)
+    return -1;
+  if (w.readable + w.writable > 0xffffffffu) {
     vdm_violation(d, "chain longer than 4 GiB", head);
     return -1;
   }
-  c->readable = (uint32_t)readable;
-  c->writable = (uint32_t)writable;
+  c->readable = (uint32_t)w.readable;
+  c->writable = (uint32_t)w.writable;
   return 0;
 }
 
@@ -631,27 +754,16 @@ static int fault_blocks(struct vdm *d)
   }
 }
 
-int vdm_complete(struct vdm *d, int qi, int i, uint32_t len)
+// The split ring's half of vdm_complete: a used element {head, len}, the
+// used-ring faults, and maybe an interrupt.
+static void complete_split(struct vdm *d, int qi, uint16_t head, uint32_t len)
 {
   struct vdm_queue *q = &d->q[qi];
-  struct vdm_chain c;
-  uint16_t head, old_idx;
-  uint32_t id;
+  uint16_t old_idx = q->used_idx;
+  uint32_t id = head;
 
-  if (!vdm_queue_live(d, qi) || i >= q->npending || fault_blocks(d))
-    return -1;
-  head = q->pending[i];
-  drop_pending(q, i);
-  old_idx = q->used_idx;
-  id = head;
   if (d->fault == VDM_FAULT_BAD_ID)
     id = (uint32_t)q->num + 5;
-  if (d->fault == VDM_FAULT_BIG_LEN && vdm_chain_get(d, qi, head, &c) == 0)
-    len = c.writable + 4096;
-  // Within the chain, so virtq_get cannot tell: the driver's own checks
-  // of what the bytes mean must catch it.
-  if (d->fault == VDM_FAULT_SHORT_LEN && len > 2)
-    len = 2;
   push_used(d, qi, id, len);
   if (d->observer)
     d->observer(d, VDM_EV_DONE, qi, head);
@@ -670,6 +782,30 @@ int vdm_complete(struct vdm *d, int qi, int i, uint32_t len)
     st16(used_area(d, q) + 2, q->used_idx);
   }
   signal_used(d, qi, old_idx);
+}
+
+static void complete_packed(struct vdm *d, int qi, uint16_t first, uint32_t len);
+
+int vdm_complete(struct vdm *d, int qi, int i, uint32_t len)
+{
+  struct vdm_queue *q = &d->q[qi];
+  struct vdm_chain c;
+  uint16_t head;
+
+  if (!vdm_queue_live(d, qi) || i >= q->npending || fault_blocks(d))
+    return -1;
+  head = q->pending[i];
+  drop_pending(q, i);
+  if (d->fault == VDM_FAULT_BIG_LEN && vdm_chain_get(d, qi, head, &c) == 0)
+    len = c.writable + 4096;
+  // Within the chain, so virtq_get cannot tell: the driver's own checks
+  // of what the bytes mean must catch it.
+  if (d->fault == VDM_FAULT_SHORT_LEN && len > 2)
+    len = 2;
+  if (packed(d))
+    complete_packed(d, qi, head, len);
+  else
+    complete_split(d, qi, head, len);
   return 0;
 }
 
@@ -690,6 +826,261 @@ void vdm_finish_held(struct vdm *d, int qi,
     if (vdm_complete(d, qi, i, len) < 0)
       return;
   }
+}
+
+// ---- the packed ring (2.8), the device's half ----
+//
+// The driver's half is virtio/virtq_packed.c; virtio.h draws the ring.
+// The device reads the ring from avail_pos on, in order, and takes a
+// buffer when the entry there shows AVAIL for the driver's current lap;
+// it copies the buffer's entries (copy[]) because its used entries,
+// written in the order buffers finish, will land on top of them. It
+// writes used entries from used_pos on, one per buffer, and skips as many
+// entries as the buffer took (2.8.6).
+
+// Positions with their wrap counter, numbered 0 .. 2*num-1 (first lap
+// wrap 1, the next wrap 0), as virtq_packed.c does on the driver's side.
+static uint32_t lap_pos(struct vdm_queue *q, uint16_t pos, uint8_t wrap)
+{
+  return wrap ? pos : (uint32_t)q->num + pos;
+}
+
+static uint32_t steps_between(struct vdm_queue *q, uint32_t from, uint32_t to)
+{
+  uint32_t period = 2 * (uint32_t)q->num;
+
+  return (to + period - from % period) % period;
+}
+
+// The driver made this entry available in the lap whose wrap counter is
+// `wrap`: AVAIL equal to it, USED not (2.8.1). 2.8.15: nothing else may
+// make the device use an entry.
+static int entry_avail(uint16_t flags, uint8_t wrap)
+{
+  return ((flags & VIRTQ_DESC_F_AVAIL) != 0) == wrap && ((flags & VIRTQ_DESC_F_USED) != 0) != wrap;
+}
+
+static void step(struct vdm_queue *q, uint16_t *pos, uint8_t *wrap, uint16_t n)
+{
+  uint32_t p = (uint32_t)*pos + n;
+
+  if (p >= q->num) {
+    p -= q->num;
+    *wrap ^= 1;
+  }
+  *pos = (uint16_t)p;
+}
+
+// The event suppression word for "the entry at pos, in the lap of wrap",
+// with flags RING_EVENT_FLAGS_DESC (2.8.14), as one 32-bit store writes it.
+static uint32_t event_word(uint16_t pos, uint8_t wrap)
+{
+  return (uint32_t)(pos | (uint16_t)wrap << 15) | (uint32_t)RING_EVENT_FLAGS_DESC << 16;
+}
+
+// QueueReady on a packed queue: both wrap counters start at 1, both
+// positions at entry 0 (2.8.1), every copy slot free. With EVENT_IDX our
+// structure asks for entry 0 of the first lap: what a zeroed avail_event
+// asks of a split ring's driver (a zeroed structure would mean ENABLE,
+// "notify me every time").
+static void packed_start(struct vdm *d, struct vdm_queue *q)
+{
+  uint8_t *ev = used_area(d, q);
+  uint16_t i;
+
+  q->avail_pos = q->used_pos = 0;
+  q->avail_wrap = q->used_wrap = 1;
+  q->npending = 0;
+  for (i = 0; i < q->num; i++)
+    q->copy[i].link = (uint16_t)(i + 1);
+  q->copy_free = 0;  // q->num ends the free list
+  if (ev && vdm_has_feature(d, VIRTIO_RING_F_EVENT_IDX))
+    st32(ev, event_word(0, 1));
+}
+
+// Take the buffer whose first entry is at avail_pos. 1: taken into
+// q->pending; 0: the entry is not available; -1: there is no room to hold
+// it, which only a driver making more entries available than the ring
+// has can cause (counted).
+static int take_packed(struct vdm *d, int qi, uint8_t *ring)
+{
+  struct vdm_queue *q = &d->q[qi];
+  uint16_t pos = q->avail_pos, first = q->copy_free, prev = 0, slot, flags, id = 0, n = 0;
+  uint8_t wrap = q->avail_wrap, bad = 0;
+
+  if (!entry_avail(ld16(ring + 16 * pos + 14), wrap))
+    return 0;
+  if (q->npending >= q->num || first >= q->num) {
+    vdm_violation(d, "more entries available than the ring holds", pos);
+    return -1;
+  }
+  // 2.8.21.1 from the other side: the driver filled the entries, then
+  // (after a barrier) stored this first flags word. We read the flags
+  // first; the entries after this barrier.
+  vos_mb();
+  for (;;) {
+    uint8_t *e = ring + 16 * pos;
+    flags = ld16(e + 14);
+    // 2.8.6: every entry of a list carries the flags of its lap, not just
+    // the first. One that does not ends the list here, unused.
+    if (n > 0 && !entry_avail(flags, wrap)) {
+      vdm_violation(d, "list continues into an entry not made available (2.8.6)", pos);
+      bad = 1;
+      break;
+    }
+    slot = q->copy_free;
+    if (slot >= q->num) {
+      vdm_violation(d, "more entries available than the ring holds", pos);
+      bad = 1;
+      break;
+    }
+    q->copy_free = q->copy[slot].link;
+    q->copy[slot].addr = ld64(e);
+    q->copy[slot].len = ld32(e + 8);
+    q->copy[slot].flags = flags;
+    if (n > 0)
+      q->copy[prev].link = slot;
+    prev = slot;
+    id = ld16(e + 12);  // the list's last entry has the buffer id (2.8.6)
+    n++;
+    step(q, &pos, &wrap, 1);
+    if (!(flags & VIRTQ_DESC_F_NEXT))
+      break;
+    // 2.8.17: no list longer than the queue (and no list goes round it).
+    if (n == q->num) {
+      vdm_violation(d, "list longer than the queue (2.8.17)", id);
+      bad = 1;
+      break;
+    }
+  }
+  q->copy[first].id = id;
+  q->copy[first].nent = n;
+  q->copy[first].bad = bad;
+  q->avail_pos = pos;
+  q->avail_wrap = wrap;
+  q->pending[q->npending++] = first;
+  q->stats.requests++;
+  if (d->observer)
+    d->observer(d, VDM_EV_POP, qi, id);
+  return 1;
+}
+
+// Every buffer the driver has made available into q->pending, then, with
+// EVENT_IDX, "notify me at the next entry" and one more look, as pop_avail
+// does with avail_event: a buffer made available before the driver could
+// see our request would otherwise wait for a notification never sent.
+static void pop_packed(struct vdm *d, int qi)
+{
+  struct vdm_queue *q = &d->q[qi];
+  uint8_t *ring = desc_area(d, q), *ev = used_area(d, q);
+  int r;
+
+  for (;;) {
+    while ((r = take_packed(d, qi, ring)) == 1)
+      ;
+    if (r < 0 || !vdm_has_feature(d, VIRTIO_RING_F_EVENT_IDX) || d->event_idx_hold)
+      return;
+    st32(ev, event_word(q->avail_pos, q->avail_wrap));
+    vos_mb();
+    if (!entry_avail(ld16(ring + 16 * q->avail_pos + 14), q->avail_wrap))
+      return;
+  }
+}
+
+// The copy slots of the buffer whose first copy is `first` go back.
+static void free_copies(struct vdm_queue *q, uint16_t first)
+{
+  uint16_t i = first, k, next, n = q->copy[first].nent;
+
+  for (k = 0; k < n; k++) {
+    next = q->copy[i].link;
+    q->copy[i].link = q->copy_free;
+    q->copy_free = i;
+    i = next;
+  }
+}
+
+// One used entry at used_pos for a buffer that took nent entries. 2.8.22
+// from our side: the data and the entry's id and len, barrier, then the
+// flags (AVAIL = USED = our wrap counter) that the driver polls. WRITE in
+// a used entry says we wrote into the buffer (2.8.3).
+static void push_used_packed(struct vdm *d, int qi, uint32_t id, uint32_t len, uint16_t nent)
+{
+  struct vdm_queue *q = &d->q[qi];
+  uint8_t *e = desc_area(d, q) + 16 * q->used_pos;
+  uint16_t flags = q->used_wrap ? VIRTQ_DESC_F_AVAIL | VIRTQ_DESC_F_USED : 0;
+
+  if (len > 0)
+    flags |= VIRTQ_DESC_F_WRITE;
+  st32(e + 8, len);
+  st16(e + 12, (uint16_t)id);
+  vos_mb();
+  st16(e + 14, flags);
+  step(q, &q->used_pos, &q->used_wrap, nent);
+  q->stats.completions++;
+}
+
+// A used buffer notification unless the driver's structure says no
+// (2.8.10): DISABLE never, ENABLE always, DESC (with EVENT_IDX) if the
+// entry it names is among those we marked used since `old`.
+static void signal_packed(struct vdm *d, int qi, uint32_t old)
+{
+  struct vdm_queue *q = &d->q[qi];
+  uint32_t new = lap_pos(q, q->used_pos, q->used_wrap), ev, want;
+  uint16_t flags;
+  int send;
+
+  // As in signal_used: our flags stores visible before we read the
+  // driver's structure, which it writes before its last look at them.
+  vos_mb();
+  ev = ld32(avail_area(d, q));
+  flags = (uint16_t)(ev >> 16) & 3;
+  if (flags == RING_EVENT_FLAGS_DISABLE) {
+    send = 0;
+  } else if (flags == RING_EVENT_FLAGS_DESC && vdm_has_feature(d, VIRTIO_RING_F_EVENT_IDX)) {
+    want = lap_pos(q, (uint16_t)(ev & 0x7fff), (uint8_t)((ev >> 15) & 1));
+    send = steps_between(q, old, want) < steps_between(q, old, new);
+  } else {
+    send = 1;
+  }
+  if (send) {
+    q->stats.interrupts++;
+    raise_irq(d, VIRTIO_MMIO_INT_VRING);
+  }
+}
+
+// The packed half of vdm_complete, with the used-ring faults in their
+// packed form.
+static void complete_packed(struct vdm *d, int qi, uint16_t first, uint32_t len)
+{
+  struct vdm_queue *q = &d->q[qi];
+  uint32_t old = lap_pos(q, q->used_pos, q->used_wrap), id = q->copy[first].id;
+  uint16_t other, nent = 1;
+
+  if (d->fault == VDM_FAULT_BAD_ID)
+    id = (uint32_t)q->num + 5;
+  // The packed ring has no index to run ahead; its position is told by
+  // the wrap counter in each used entry. A device whose idea of that
+  // position jumped a lap writes last lap's counter: AVAIL = USED = !W
+  // on an entry the driver made available with AVAIL = W.
+  if (d->fault == VDM_FAULT_IDX_JUMP)
+    q->used_wrap ^= 1;
+  push_used_packed(d, qi, id, len, q->copy[first].nent);
+  if (d->observer)
+    d->observer(d, VDM_EV_DONE, qi, q->copy[first].id);
+  if (d->fault == VDM_FAULT_DUP_ID) {
+    // This id again, in the used entry of another buffer we hold (that
+    // one is forgotten), or past everything if we hold no other.
+    if (q->npending > 0) {
+      other = q->pending[0];
+      drop_pending(q, 0);
+      nent = q->copy[other].nent;
+      free_copies(q, other);
+    }
+    push_used_packed(d, qi, q->copy[first].id, 0, nent);
+  }
+  free_copies(q, first);
+  signal_packed(d, qi, old);
 }
 
 // ---- register writes: the side effects ----
@@ -777,8 +1168,12 @@ static struct vdm_queue *selected(struct vdm *d, uint32_t off)
   return &d->q[sel];
 }
 
+// A split ring's size is a power of two (2.7); a packed ring's any number
+// up to QueueNumMax (2.8.10.1).
 static int num_ok(struct vdm *d, uint32_t n)
 {
+  if (packed(d))
+    return n != 0 && n <= d->queue_max;
   return n != 0 && n <= d->queue_max && (n & (n - 1)) == 0;
 }
 
@@ -796,10 +1191,12 @@ static void write_queue_ready(struct vdm *d, uint32_t val)
     q->ready = 0;
   } else if (!num_ok(d, q->num) || q->desc_pa == 0 || q->driver_pa == 0 || q->device_pa == 0) {
     vdm_violation(d, "QueueReady before the queue was configured", sel);
-  } else if (q->desc_pa % 16 || q->driver_pa % 2 || q->device_pa % 4) {
-    vdm_violation(d, "misaligned ring (2.7.1)", sel);  // and we refuse it
+  } else if (q->desc_pa % 16 || q->driver_pa % (packed(d) ? 4 : 2) || q->device_pa % 4) {
+    vdm_violation(d, "misaligned ring (2.7.1, 2.8.10.1)", sel);  // and we refuse it
   } else {
     q->ready = 1;
+    if (packed(d))
+      packed_start(d, q);
   }
   refresh_queue_window(d);
 }

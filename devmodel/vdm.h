@@ -21,7 +21,8 @@
 //                      against it and make it misbehave on purpose
 //
 // One model, many device types: the core (vdm.c) knows the transport and
-// the split virtqueue; a device type supplies a `struct vdm_ops`, the same
+// both virtqueue layouts, split (2.7) and packed (2.8, offered on every
+// modern device: VIRTIO_F_RING_PACKED); a device type supplies a `struct vdm_ops`, the same
 // shape as a VMM's device trait (device type, queue count and size, device
 // and driver features, config read/write, activate, reset) plus one hook
 // for "there is new work in queue q":
@@ -134,7 +135,8 @@ enum vdm_fault {
   VDM_FAULT_BAD_ID,         // used.id = queue size + 5 (out of range)
   VDM_FAULT_DUP_ID,         // used.id of a request already returned
   VDM_FAULT_BIG_LEN,        // used.len 4096 bytes more than the chain can take
-  VDM_FAULT_IDX_JUMP,       // used.idx jumps 40 past the entries written
+  VDM_FAULT_IDX_JUMP,       // used.idx jumps 40 past the entries written; packed:
+                            // the used entry carries the wrap counter of a lap ahead
   VDM_FAULT_NEVER,          // never complete anything
   VDM_FAULT_NEEDS_RESET,    // DEVICE_NEEDS_RESET + config interrupt instead of completing
   VDM_FAULT_RESET_INFLIGHT, // the device resets itself while it holds requests
@@ -158,6 +160,21 @@ struct vdm_queue_stats {
   uint32_t indirect;    // chains that came in an indirect table (2.7.5.3)
 };
 
+// The packed layout (2.8): a buffer's ring entries, copied as the device
+// takes the buffer off the ring. The device must keep them: the used
+// entries it writes later, in the order buffers finish, may land on top
+// of entries of buffers it still holds (2.8.6, 2.8.12).
+struct vdm_pcopy {
+  uint64_t addr;
+  uint32_t len;
+  uint16_t flags;
+  uint16_t link;   // the buffer's next copy; on the free list, the next free one
+  uint16_t id;     // first copy only: the buffer id (from the list's last entry)
+  uint16_t nent;   // first copy only: ring entries the buffer took
+  uint8_t  bad;    // first copy only: the list broke a rule (a violation was
+                   // counted); it goes back with len 0, nothing touched
+};
+
 struct vdm_queue {
   uint16_t num;           // QueueNum: entries in each ring
   uint16_t last_avail;    // the next available ring entry we will read
@@ -167,12 +184,21 @@ struct vdm_queue {
   uint32_t pfn;           // legacy QueuePFN
   uint64_t desc_pa, driver_pa, device_pa;
   uint16_t npending;      // chains we hold (popped, not yet used) ...
-  uint16_t pending[VDM_QUEUE_MAX];  // ... their heads, oldest first
+  uint16_t pending[VDM_QUEUE_MAX];  // ... their heads, oldest first (packed:
+                                    // each buffer's first copy in copy[])
   struct vdm_queue_stats stats;
   // The device's half of a recording (virtio/virtq_trace.h), or NULL.
   // A reset keeps it: the recording outlives the queue's set-up.
   struct vtrace *trace;
   uint8_t trace_id;       // the id the driver's half of the recording uses
+
+  // ---- the packed layout, with VIRTIO_F_RING_PACKED (vdm.c, 2.8) ----
+  uint16_t avail_pos;     // the ring entry we read next ...
+  uint8_t  avail_wrap;    // ... and the driver's wrap counter it must show
+  uint8_t  used_wrap;     // the Device Ring Wrap Counter (2.8.1) ...
+  uint16_t used_pos;      // ... and where our next used entry goes
+  uint16_t copy_free;     // first free slot of copy[]
+  struct vdm_pcopy copy[VDM_QUEUE_MAX];
 };
 
 struct vdm;
@@ -224,9 +250,12 @@ struct vdm {
   int reverse;          // finish held requests newest first
   int complete_on_ack;  // finish one request per vdm_run, the rest just
                         // before an InterruptACK write lands
-  int no_notify;        // set VIRTQ_USED_F_NO_NOTIFY: "I poll, do not notify"
-  int event_idx_hold;   // EVENT_IDX: leave avail_event alone (a busy device
-                        // that is not waiting for notifications)
+  int no_notify;        // set VIRTQ_USED_F_NO_NOTIFY (packed: RING_EVENT_FLAGS_DISABLE):
+                        // "I poll, do not notify"
+  int event_idx_hold;   // EVENT_IDX: leave avail_event (packed: the Device Event
+                        // Suppression structure) alone (a busy device that is
+                        // not waiting for notifications)
+  // head: the chain's head (packed: its buffer id)
   void (*observer)(struct vdm *d, int event, int q, uint16_t head);
   void (*on_config_read)(struct vdm *d, uint32_t off);  // after a config word is read
   void *test_arg;
@@ -289,7 +318,8 @@ struct vdm_chain {
 
 // Walk the chain at `head` of queue q (following an indirect table when the
 // driver negotiated VIRTIO_RING_F_INDIRECT_DESC). 0, or -1 when the chain
-// is malformed (counted as a violation).
+// is malformed (counted as a violation). head is what q->pending holds:
+// a head, or with the packed layout a buffer's first copy.
 int      vdm_chain_get(struct vdm *d, int q, uint16_t head, struct vdm_chain *c);
 // Where byte `off` of the chain's readable (write = 0) or writable
 // (write = 1) bytes is, and how many contiguous bytes follow it there.
