@@ -9,6 +9,18 @@
 #include "virtio_mmio.h"
 #include "devfix.h"
 
+uint64_t fix_layout_bits(void)
+{
+  return host_packed ? (uint64_t)1 << VIRTIO_F_RING_PACKED : 0;
+}
+
+void fix_layout(struct vdm *m)
+{
+  m->offered &= ~((uint64_t)1 << VIRTIO_F_RING_PACKED);
+  if (m->regs.version == 2)
+    m->offered |= fix_layout_bits();
+}
+
 uint8_t tblk_pattern(uint64_t sector, uint32_t i)
 {
   return (uint8_t)(sector * 7 + i * 13 + (i >> 8) + 1);
@@ -73,6 +85,7 @@ struct tblk *tblk_create(uintptr_t base, int version, uint64_t capacity)
   t->m.vdm.test_arg = t;
   t->m.vdm.observer = blk_observer;
   t->m.vdm.on_config_read = blk_config_read_hook;
+  fix_layout(&t->m.vdm);
   vdm_host_attach(&t->m.vdm, base);
   return t;
 }
@@ -129,6 +142,7 @@ struct tcons *tcons_create(uintptr_t base, int version)
   fakechar_backend(&t->fc[0], &be);
   vdm_console_init(&t->m, &be, (uint32_t)version);
   t->m.vdm.test_arg = t;
+  fix_layout(&t->m.vdm);
   vdm_host_attach(&t->m.vdm, base);
   return t;
 }
@@ -169,6 +183,7 @@ struct trng *trng_create(uintptr_t base, int version, uint64_t seed)
   vdm_prng_backend(&t->prng, &be);
   vdm_rng_init(&t->m, &be, (uint32_t)version);
   t->m.vdm.test_arg = t;
+  fix_layout(&t->m.vdm);
   vdm_host_attach(&t->m.vdm, base);
   return t;
 }
@@ -203,6 +218,7 @@ struct tnet *tnet_create(uintptr_t base, int version, int capture)
   t->base = base;
   vdm_net_init(&t->m, tnet_mac, capture ? &be : 0, (uint32_t)version);
   t->m.vdm.test_arg = t;
+  fix_layout(&t->m.vdm);
   vdm_host_attach(&t->m.vdm, base);
   return t;
 }
@@ -211,6 +227,15 @@ void tnet_destroy(struct tnet *t)
 {
   vdm_host_detach(t->base);
   free(t);
+}
+
+int fix_check_layout(const struct virtq *vq, const struct vio_dev *d)
+{
+  int want = host_packed && d->version == 2;
+
+  return expect(vq->packed == want, "queue %u of device %p: %s ring, the test wants %s",
+                (unsigned)vq->index, (void *)d->base, vq->packed ? "packed" : "split",
+                want ? "packed" : "split");
 }
 
 void fix_check_model(const struct vdm *m, const char *who)
@@ -236,7 +261,7 @@ int tblk_start_driver(struct vio_dev *dev, struct vblk *vb, uintptr_t base,
   if (!expect(r == 1, "vio_probe returned %d", r))
     return 0;
   r = vblk_init(vb, dev, lim ? lim : &VBLK_LIMITS_FULL);
-  if (!expect(r == 0, "vblk_init returned %d", r))
+  if (!expect(r == 0, "vblk_init returned %d", r) || !fix_check_layout(&vb->vq, dev))
     return 0;
   host_set_irq_handler(base, tblk_intr, vb);
   return 1;

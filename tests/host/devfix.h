@@ -27,6 +27,7 @@
 #include "vdm_prng.h"
 #include "vdm_host.h"
 #include "virtio_blk.h"
+#include "virtq.h"
 
 #define TBLK_LOG 1024
 
@@ -108,6 +109,20 @@ struct tnet {
 };
 struct tnet *tnet_create(uintptr_t base, int version, int capture);
 void         tnet_destroy(struct tnet *t);
+
+// The ring layout of the running test (host_packed, host.h): a modern
+// device model offers VIRTIO_F_RING_PACKED exactly when the test runs on
+// the packed layout. The *_create functions below call it; a test that
+// sets `offered` itself calls it again afterwards.
+void fix_layout(struct vdm *m);
+// What the driver of a modern device negotiated it should: the packed
+// bit when the test runs on the packed layout, else nothing.
+uint64_t fix_layout_bits(void);
+
+// Fail the running test unless queue vq of device d got the layout the
+// test runs on: packed exactly on the packed layout with a modern device.
+// Returns what expect() returns.
+int fix_check_layout(const struct virtq *vq, const struct vio_dev *d);
 
 // Fail the running test if the device model saw the driver break the spec.
 // `who` names the device in the message ("blk device saw ..."); NULL for

@@ -578,15 +578,16 @@ void host_tests_begin(int argc, char **argv, void (*setup)(void),
   fixture_cleanup = cleanup;
 }
 
-// With names on the command line only those tests run. -1: skip this one.
-static int chosen_index(const char *name)
+// With names on the command line only those tests run: a name alone
+// chooses both layouts' runs, "name/packed" only the packed one. -1: skip.
+static int chosen_index(const char *name, const char *full)
 {
   int i;
 
   if (nchosen == 0)
     return MAX_CHOSEN;
   for (i = 0; i < nchosen; i++) {
-    if (strcmp(chosen[i], name) == 0)
+    if (strcmp(chosen[i], name) == 0 || strcmp(chosen[i], full) == 0)
       return i;
   }
   return -1;
@@ -598,11 +599,18 @@ static void result_line(int ok, const char *name, const char *why)
          ok ? "" : ": ", ok ? "" : why);
 }
 
-void host_run(const char *name, void (*fn)(void))
+int host_packed;
+
+static void run_one(const char *name, void (*fn)(void))
 {
   // Static: host_abort longjmps here from deep inside the code under test.
   static jmp_buf jb;
-  int k = chosen_index(name);
+  char full[128];
+  int k;
+
+  // The name this run prints: the layout is part of it.
+  snprintf(full, sizeof(full), "%s%s", name, host_packed ? "/packed" : "");
+  k = chosen_index(name, full);
 
   if (k < 0)
     return;
@@ -614,7 +622,7 @@ void host_run(const char *name, void (*fn)(void))
   if (fixture_setup)
     fixture_setup();
   host_set_abort_jmp(&jb);
-  printf("  -- %s\n", name);
+  printf("  -- %s\n", full);
   if (setjmp(jb) == 0) {
     fn();
     if (fixture_cleanup)
@@ -638,9 +646,28 @@ void host_run(const char *name, void (*fn)(void))
     expect(0, "OS interface misuse: %s", host_first_error());
   if (failure[0])
     nfail++;
-  result_line(failure[0] == 0, name, failure);
+  result_line(failure[0] == 0, full, failure);
   // A crash in the next test must not lose this line in stdio's buffer.
   fflush(stdout);
+}
+
+void host_run_split(const char *name, void (*fn)(void))
+{
+  host_packed = 0;
+  run_one(name, fn);
+}
+
+void host_run_packed(const char *name, void (*fn)(void))
+{
+  host_packed = 1;
+  run_one(name, fn);
+  host_packed = 0;
+}
+
+void host_run(const char *name, void (*fn)(void))
+{
+  host_run_split(name, fn);
+  host_run_packed(name, fn);
 }
 
 int host_tests_done(void)
