@@ -252,12 +252,22 @@ static void print_type(uint32_t id, int width)
   } while (++len < width);
 }
 
+// The ring layout the driver negotiated for all of the device's queues:
+// the models offer the packed one (VIRTIO_F_RING_PACKED) on every modern
+// device, and the drivers take it; "-" without a driver.
+static const char *ring_layout(struct slot *s)
+{
+  if (s->driver[0] == '-')
+    return "-";
+  return vio_has_feature(&s->dev, VIRTIO_F_RING_PACKED) ? "packed" : "split";
+}
+
 static void print_row(struct slot *s)
 {
   kprintf("  %-5d 0x%08x  %-4d %-8s ", s->dev.slot, (unsigned)s->base, s->dev.irq,
           s->dev.version == 1 ? "legacy" : "modern");
   print_type(s->dev.device_id, 15);
-  kprintf("%s\n", s->driver);
+  kprintf("%-15s %s\n", s->driver, ring_layout(s));
 }
 
 void board_devs(void)
@@ -265,7 +275,7 @@ void board_devs(void)
   int i;
 
   kprintf("virtio-mmio device table (register files in SRAM):\n");
-  kprintf("  slot  base        irq  version  type           driver\n");
+  kprintf("  slot  base        irq  version  type           driver          ring\n");
   for (i = 0; i < NSLOT; i++) {
     if (slots[i].dev.device_id != 0)
       print_row(&slots[i]);

@@ -44,5 +44,9 @@ struct devinfo {
   // without ports); port[nports..] are zero.
   int nports;
   struct devinfo_port port[DEVINFO_NPORT];
+  // The virtqueue layout every queue of the device uses, as the driver
+  // negotiated it: "split" (virtio 1.2 2.7), "packed" (2.8, when the device
+  // offered VIRTIO_F_RING_PACKED: `make qemu PACKED=1`), "-" without a driver.
+  char ring[8];
 };
 #endif

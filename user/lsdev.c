@@ -3,9 +3,9 @@
 // devinfo() system call (the same table the kernel prints while booting).
 //
 //   $ lsdev
-//   slot    base        irq  version  type      id  driver
-//   0       0x10001000  1    modern   block     2   virtio-blk
-//   00:01.0 0x40000000  33   modern   network   1   virtio-net
+//   slot    base        irq  version  type      id  driver          ring
+//   0       0x10001000  1    modern   block     2   virtio-blk      split
+//   00:01.0 0x40000000  33   modern   network   1   virtio-net      split
 //
 // slot: the virtio-mmio slot, or the PCI bus:device.function; base: the
 // register block, or a PCI function's common configuration (modern) or
@@ -15,6 +15,9 @@
 // virtio-mmio.force-legacy=false), on PCI the capabilities or the I/O
 // BAR header.
 // id is the virtio device type number (virtio 1.2 section 5: 2 = block).
+// ring: the virtqueue layout of the device's queues, "split" (virtio 1.2
+// 2.7) or "packed" (2.8; `make qemu PACKED=1` makes QEMU offer it), "-"
+// when no driver runs the device.
 //
 //   $ lsdev -v
 // adds, under each row, the driver's counters: descriptor chains handed to
@@ -57,19 +60,20 @@ main(int argc, char *argv[])
     fprintf(2, "usage: lsdev [-v]\n");
     exit(1);
   }
-  printf("slot    base        irq  version  type      id  driver\n");
+  printf("slot    base        irq  version  type      id  driver          ring\n");
   int i;
   for(i = 0; devinfo(i, &d) == 0; i++){
     // The kernel ends both strings with a 0, but do not rely on it.
     d.name[sizeof(d.name) - 1] = 0;
     d.driver[sizeof(d.driver) - 1] = 0;
+    d.ring[sizeof(d.ring) - 1] = 0;
     // A PCI function is named by bus:device.function, a slot by its number.
     if(d.pci)
       printf("%02x:%02x.%d ", d.slot >> 8, (d.slot >> 3) & 31, d.slot & 7);
     else
       printf("%-7d ", d.slot);
-    printf("0x%08lx  %-4d %-8s %-9s %-3u %s\n", d.base, d.irq,
-           d.version == 1 ? "legacy" : "modern", d.name, d.device_id, d.driver);
+    printf("0x%08lx  %-4d %-8s %-9s %-3u %-15s %s\n", d.base, d.irq,
+           d.version == 1 ? "legacy" : "modern", d.name, d.device_id, d.driver, d.ring);
     if(!verbose || d.statname[0][0] == 0)
       continue;
     printf("     ");

@@ -135,6 +135,20 @@ pad_cell(int used, int width)
 #define COL_IRQ     5
 #define COL_VERSION 9    // "modern" or "legacy"
 #define COL_TYPE   15    // type name and number: "unknown (4660)"
+#define COL_DRIVER 16    // "virtio-console", "failed", "-"
+
+// The ring layout of a slot's queues. All queues of a device share it: it
+// is a feature bit (VIRTIO_F_RING_PACKED), negotiated once for the device
+// before any queue exists, and the virtqueue layer (virtio/virtq.h) uses
+// the packed ring exactly when it was. Without a bound driver nothing was
+// negotiated, or it failed part way: "-".
+static const char *
+ring_layout(struct vdev_slot *s)
+{
+  if(s->b == 0)
+    return "-";
+  return vio_has_feature(&s->dev, VIRTIO_F_RING_PACKED) ? "packed" : "split";
+}
 
 static void
 print_row(struct vdev_slot *s)
@@ -150,7 +164,8 @@ print_row(struct vdev_slot *s)
   // An id we have no name for prints as "unknown (N)": listed, never fatal.
   pad_cell(printf("%s (%d)", vio_type_name(s->dev.device_id), (int)s->dev.device_id),
            COL_TYPE);
-  printf("%s\n", s->driver);
+  pad_cell(printf("%s", s->driver), COL_DRIVER);
+  printf("%s\n", ring_layout(s));
 }
 
 void
@@ -189,7 +204,8 @@ virtio_probe_all(void)
   pad_cell(printf("irq"), COL_IRQ);
   pad_cell(printf("version"), COL_VERSION);
   pad_cell(printf("type"), COL_TYPE);
-  printf("driver\n");
+  pad_cell(printf("driver"), COL_DRIVER);
+  printf("ring\n");
   for(int i = 0; i < nslots; i++)
     print_row(&slots[i]);
   if(nslots == 0)
@@ -281,6 +297,7 @@ devinfo_get(int idx, struct devinfo *out)
   out->vendor_id = s->dev.vendor_id;
   safestrcpy(out->name, vio_type_name(s->dev.device_id), sizeof(out->name));
   safestrcpy(out->driver, s->driver, sizeof(out->driver));
+  safestrcpy(out->ring, ring_layout(s), sizeof(out->ring));
   // The driver's counters, for `lsdev -v` (none for a device without one).
   if(s->b){
     uint64 v[DEVINFO_NSTAT];

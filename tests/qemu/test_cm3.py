@@ -97,11 +97,12 @@ class Cm3(Machine):
 
 
 def table_rows(text):
-    """{type: (slot, driver)} from a device table."""
+    """{type: (slot, driver, base, irq, ring)} from a device table."""
     rows = {}
     for m in re.finditer(r"^\s*(\d+)\s+0x([0-9a-f]{8})\s+(\d+)\s+(modern|legacy)\s+"
-                         r"(\w+) \((\d+)\)\s+(\S+)", text, re.M):
-        rows[m.group(5)] = (int(m.group(1)), m.group(7), int(m.group(2), 16), int(m.group(3)))
+                         r"(\w+) \((\d+)\)\s+(\S+)\s+(\S+)", text, re.M):
+        rows[m.group(5)] = (int(m.group(1)), m.group(7), int(m.group(2), 16), int(m.group(3)),
+                            m.group(8))
     return rows
 
 
@@ -113,6 +114,8 @@ def check_table(text):
         assert rows[typ][1] == drv, "%s bound to %r, not %s:\n%s" % (typ, rows[typ][1], drv, text)
         base = rows[typ][2]
         assert 0x20000000 <= base < 0x20010000, "register file not in SRAM: 0x%x" % base
+        # The models offer the packed ring (virtio 1.2 2.8) and the drivers take it.
+        assert rows[typ][4] == "packed", "%s uses the %s ring:\n%s" % (typ, rows[typ][4], text)
     assert len(rows) == 3, "the empty slot (DeviceID 0) must not be listed:\n" + text
     irqs = sorted(r[3] for r in rows.values())
     assert len(set(irqs)) == 3, "devices share an IRQ: %s" % irqs
@@ -142,7 +145,8 @@ def check_memory(stat):
 
 
 def test_cm3_devs():
-    """Boot banner and `devs`: blk, console, rng found by probing, the empty slot skipped."""
+    """Boot banner and `devs`: blk, console, rng found by probing, the empty slot skipped,
+    each on the packed ring."""
     with Cm3("cm3_devs") as m:
         banner = m.expect(PROMPT, 30)
         check_table(banner)
