@@ -21,7 +21,8 @@
 # Variables: CPUS=n (harts, default 3), LEGACY=1 (legacy virtio-mmio transport),
 # PCI=1 (the devices on PCI instead; PCI_LEGACY=1, PCI_TRANSITIONAL=1: see
 # "running" below), BARE=1 (only the disk: no network, entropy or second
-# console device).
+# console device),
+# PACKED=1 (every device offers the packed virtqueue, virtio 1.2 2.8).
 # Missing Debian packages are installed by scripts/setup.sh, which every
 # target that needs a tool runs first (it does nothing when all is there).
 
@@ -196,6 +197,14 @@ GDBPORT = $(shell expr `id -u` % 5000 + 25000)
 QEMUOPTS = -machine virt -bios default -kernel $B/$K/kernel -m 128M -smp $(CPUS) -nographic
 ifndef LEGACY
 QEMUOPTS += -global virtio-mmio.force-legacy=false
+endif
+# QEMU offers VIRTIO_F_RING_PACKED only with packed=on, and on virtio-mmio
+# only on the modern transport (so not with LEGACY=1 or PCI_LEGACY=1). The boot table and
+# lsdev then say "packed" in their ring column. tests/qemu/qemu.py
+# (PACKED_ARGS) starts the tests' packed machines with the same options.
+ifdef PACKED
+QEMUOPTS += -global virtio-blk-device.packed=on -global virtio-net-device.packed=on
+QEMUOPTS += -global virtio-rng-device.packed=on -global virtio-serial-device.packed=on
 endif
 QEMUOPTS += -drive file=fs.img,if=none,format=raw,id=x0
 # PCI=1 attaches every device as a virtio-*-pci function on the PCIe bus

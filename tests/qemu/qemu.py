@@ -27,6 +27,29 @@ FSIMG = os.path.join(ROOT, "fs.img")
 OUT = os.path.join(ROOT, "tests", "out")
 PROMPT = "$ "
 
+# The packed virtqueue layout (virtio 1.2 section 2.8) on every kind of
+# virtio device the tests attach: QEMU offers VIRTIO_F_RING_PACKED only
+# with packed=on, and on virtio-mmio only on the modern transport. The
+# Makefile's PACKED=1 adds the same options to `make qemu`.
+PACKED_ARGS = ["-global", "virtio-blk-device.packed=on",
+               "-global", "virtio-net-device.packed=on",
+               "-global", "virtio-rng-device.packed=on",
+               "-global", "virtio-serial-device.packed=on"]
+
+
+def layout(packed):
+    """The ring layout's name, as the device table and lsdev print it."""
+    return "packed" if packed else "split"
+
+
+def check_ring(table, typ, packed):
+    """The device table (boot banner or lsdev) lists the device of type
+    `typ` ("block", "network", ...) with its driver on the layout asked for."""
+    m = re.search(r"^.*\b%s\b.*\bvirtio-\S+\s+(split|packed)\s*$" % typ, table, re.M)
+    if not m or m.group(1) != layout(packed):
+        raise AssertionError("the %s device is not on the %s ring:\n%s"
+                             % (typ, layout(packed), table))
+
 
 class QemuError(Exception):
     pass
@@ -292,10 +315,13 @@ class Qemu(Machine):
     adds properties to the disk's virtio-blk device
     ("queue-size=4,event_idx=off"); `extra` adds QEMU options (more
     devices: see vdevice); qmp=True opens QEMU's machine protocol on a
-    private unix socket (self.qmp() connects to it)."""
+    private unix socket (self.qmp() connects to it); `packed` makes every
+    virtio device offer the packed ring."""
 
     def __init__(self, disk, slot=0, transport="mmio", cpus=3, readonly=False,
-                 extra=(), log_name=None, blkprops="", qmp=False):
+                 extra=(), log_name=None, blkprops="", qmp=False, packed=False):
+        if packed and transport.endswith("legacy"):
+            raise ValueError("a legacy virtio device cannot offer the packed ring")
         args = ["qemu-system-riscv64", "-machine", "virt", "-bios", "default",
                 "-kernel", KERNEL, "-m", "128M", "-smp", str(cpus),
                 "-nographic", "-monitor", "none", "-serial", "stdio"]
@@ -306,6 +332,8 @@ class Qemu(Machine):
             args += ["-qmp", "unix:%s,server=on,wait=off" % self.qmp_path]
         if transport != "mmio-legacy":
             args += ["-global", "virtio-mmio.force-legacy=false"]
+        if packed:
+            args += PACKED_ARGS
         drive = "file=%s,if=none,format=raw,id=x0" % disk
         if readonly:
             drive += ",readonly=on"

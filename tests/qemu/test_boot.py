@@ -1,13 +1,16 @@
 """QEMU tests of the RISC-V kernel: boot, device table (also with devices
 that have no driver), persistence, read-only disk, usertests. Each function
-is one test; it raises on failure.
+is one test; it raises on failure. persist and usertests run on virtio-pci
+too (the *_pci twins), and on the packed ring (persist_packed,
+usertests_quick_packed: every device offers it, virtio 1.2 2.8, as `make
+qemu PACKED=1`).
 Run one alone with:  python3 tests/run_tests.py boot_modern
 """
 import random
 import re
 import time
 
-from qemu import Qemu, fresh_disk, vdevice, PROMPT
+from qemu import Qemu, fresh_disk, vdevice, check_ring, PROMPT
 
 BOOT_TIMEOUT = 120
 
@@ -67,7 +70,7 @@ def test_devices_without_driver():
         check_table(banner, 2, "modern")
         # QEMU fills the slots without bus= from the top, in command-line order.
         for slot, name, devid in ((7, "balloon", 5), (6, "input", 18), (5, "scsi", 8)):
-            rx = r"\n\s*%d\s+0x0*%x\s+%d\s+modern\s+%s \(%d\)\s+-\n" % (
+            rx = r"\n\s*%d\s+0x0*%x\s+%d\s+modern\s+%s \(%d\)\s+-\s+-\n" % (
                 slot, 0x10001000 + 0x1000 * slot, 1 + slot, name, devid)
             if not re.search(rx, banner):
                 raise AssertionError("device table does not list %s in slot %d without a "
@@ -120,19 +123,22 @@ def check_transport(banner, transport):
                              % (version, banner))
 
 
-def persist(name, transport):
-    """A file written, the machine powered off, booted again: the file is intact."""
+def persist(name, transport, packed=False):
+    """A file written, the machine powered off, booted again: the file is intact.
+    `packed`: every device on the packed ring."""
     disk = fresh_disk(name)
     word = "persist-%08x" % random.getrandbits(32)
-    with Qemu(disk, slot=1, transport=transport, log_name=name + "_1") as q:
-        check_transport(q.expect(PROMPT, BOOT_TIMEOUT), transport)
+    with Qemu(disk, slot=1, transport=transport, log_name=name + "_1", packed=packed) as q:
+        banner = q.expect(PROMPT, BOOT_TIMEOUT)
+        check_transport(banner, transport)
+        check_ring(banner, "block", packed)
         q.run("echo %s > keep.txt" % word)
         q.run("mkdir keepdir")
         q.run("echo second %s > keepdir/inner" % word)
         q.send("halt\n")
         rc = q.wait_exit(60)
         assert rc == 0, "QEMU exit status %r after halt" % rc
-    with Qemu(disk, slot=1, transport=transport, log_name=name + "_2") as q:
+    with Qemu(disk, slot=1, transport=transport, log_name=name + "_2", packed=packed) as q:
         q.expect(PROMPT, BOOT_TIMEOUT)
         out = q.run("cat keep.txt")
         assert out.strip() == word, "read back %r, wrote %r" % (out, word)
@@ -143,6 +149,11 @@ def persist(name, transport):
 def test_persist():
     """A file written, the machine powered off, booted again: the file is intact."""
     persist("persist", "mmio")
+
+
+def test_persist_packed():
+    """The same round trip with the disk on the packed ring (virtio-mmio)."""
+    persist("persist_packed", "mmio", packed=True)
 
 
 def test_persist_pci():
@@ -203,10 +214,13 @@ def test_console_lines_whole():
                     line, n, q.transcript[-1500:])
 
 
-def usertests(progress, name, transport):
-    """usertests -q: the kernel's own test suite, run inside the guest."""
-    with Qemu(fresh_disk(name), slot=0, transport=transport, log_name=name) as q:
-        check_transport(q.expect(PROMPT, BOOT_TIMEOUT), transport)
+def usertests(progress, name, transport, packed=False):
+    """usertests -q: the kernel's own test suite, run inside the guest.
+    `packed`: every device on the packed ring."""
+    with Qemu(fresh_disk(name), slot=0, transport=transport, log_name=name, packed=packed) as q:
+        banner = q.expect(PROMPT, BOOT_TIMEOUT)
+        check_transport(banner, transport)
+        check_ring(banner, "block", packed)
         q.send("usertests -q\n")
         done = 0
         while True:
@@ -225,6 +239,11 @@ def usertests(progress, name, transport):
 def test_usertests_quick(progress):
     """usertests -q: the kernel's own test suite, run inside the guest."""
     usertests(progress, "usertests", "mmio")
+
+
+def test_usertests_quick_packed(progress):
+    """usertests -q with the disk on the packed ring (virtio-mmio)."""
+    usertests(progress, "usertests_packed", "mmio", packed=True)
 
 
 def test_usertests_pci(progress):

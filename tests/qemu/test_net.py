@@ -3,6 +3,8 @@ net/, kernel/glue/sysnet.c, user/udpecho.c, nettest.c, ping.c, netstat.c).
 
   udp_echo_1000   the host sends 1000 datagrams of 1..1400 bytes to the
                   forwarded port; every echo must come back intact
+                  (udp_echo_pci*: on virtio-pci; udp_echo_1000_packed: on
+                  the packed ring)
   nettest         the guest talks to a UDP server the test runs on the host
   ping            ping 10.0.2.2 (QEMU's gateway answers), with a MAC that is
                   not QEMU's default (it must come from config space) and the
@@ -24,7 +26,7 @@ import struct
 import threading
 import time
 
-from qemu import Qemu, fresh_disk, PROMPT
+from qemu import Qemu, fresh_disk, check_ring, PROMPT
 import netutil
 from netutil import GUEST_IP, GATEWAY_IP, GUEST_MAC
 
@@ -94,11 +96,13 @@ def echo_round_trips(sock, dest, count, progress=None, deadline_s=120):
     return retries, stale, time.time() - t0
 
 
-def udp_echo_1000(progress, name, transport):
-    """1000 datagrams of 1..1400 bytes through hostfwd to udpecho: none lost, none corrupted."""
+def udp_echo_1000(progress, name, transport, packed=False):
+    """1000 datagrams of 1..1400 bytes through hostfwd to udpecho: none lost, none corrupted.
+    `packed`: every device on the packed ring."""
     port = netutil.free_port(socket.SOCK_DGRAM)
     extra = netutil.user_net_args(udp_fwd_port=port, transport=transport)
-    with Qemu(fresh_disk(name), transport=transport, extra=extra, log_name=name) as q:
+    with Qemu(fresh_disk(name), transport=transport, extra=extra, log_name=name,
+              packed=packed) as q:
         banner = q.expect(PROMPT, BOOT_TIMEOUT)
         # The row's first column: a slot number on MMIO, bus:device.function on PCI.
         where = r"\d+" if transport.startswith("mmio") else r"00:[0-9a-f]{2}\.\d"
@@ -106,6 +110,7 @@ def udp_echo_1000(progress, name, transport):
         assert re.search(r"\n\s*%s\s+\S+\s+\d+\s+%s\s+network \(1\)\s+virtio-net"
                          % (where, version), banner), \
             "no %s virtio-net on %s in the table:\n%s" % (version, transport, banner)
+        check_ring(banner, "network", packed)
         start_udpecho(q)
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
@@ -124,6 +129,11 @@ def udp_echo_1000(progress, name, transport):
 def test_udp_echo_1000(progress):
     """1000 datagrams of 1..1400 bytes through hostfwd to udpecho: none lost, none corrupted."""
     udp_echo_1000(progress, "net_echo", "mmio")
+
+
+def test_udp_echo_1000_packed(progress):
+    """The same 1000 datagrams with virtio-net on the packed ring (virtio-mmio)."""
+    udp_echo_1000(progress, "net_echo_packed", "mmio", packed=True)
 
 
 def test_udp_echo_pci(progress):

@@ -1,11 +1,13 @@
 """QEMU tests of the virtio entropy device (virtio/virtio_rng.c,
 /dev/random in kernel/glue/devfiles.c, user/rand.c), and of a machine with
 every device `make qemu` attaches.
+rng_bytes runs on virtio-pci too (rng_pci*) and on the packed ring
+(rng_bytes_packed, virtio 1.2 2.8).
 """
 import re
 import socket
 
-from qemu import Qemu, fresh_disk, PROMPT
+from qemu import Qemu, fresh_disk, check_ring, PROMPT
 import netutil
 
 BOOT_TIMEOUT = 120
@@ -18,27 +20,35 @@ def rand_bytes(q, n):
     return bytes.fromhex(hexdigits)
 
 
-def rng_bytes(name, transport):
-    """/dev/random gives bytes from virtio-rng; reads differ and are not all one value."""
+def rng_bytes(name, transport, packed=False):
+    """/dev/random gives bytes from virtio-rng; reads differ and are not all one value.
+    `packed`: every device on the packed ring."""
     with Qemu(fresh_disk(name), transport=transport, extra=netutil.rng_args(transport),
-              log_name=name) as q:
+              log_name=name, packed=packed) as q:
         banner = q.expect(PROMPT, BOOT_TIMEOUT)
         where = r"\d+" if transport.startswith("mmio") else r"00:[0-9a-f]{2}\.\d"
         version = "legacy" if transport.endswith("legacy") else "modern"
         assert re.search(r"\n\s*%s\s+\S+\s+\d+\s+%s\s+entropy \(4\)\s+virtio-rng"
                          % (where, version), banner), \
             "no %s virtio-rng on %s:\n%s" % (version, transport, banner)
+        check_ring(banner, "entropy", packed)
         reads = [rand_bytes(q, 32) for _ in range(3)]
         for r in reads:
             assert len(set(r)) > 1, "32 bytes all equal: %r" % r
         assert len(set(reads)) == 3, "two reads returned the same bytes: %r" % reads
         big = rand_bytes(q, 4096)
         assert len(set(big)) > 200, "4096 bytes use only %d values" % len(set(big))
+        check_ring(q.run("lsdev"), "entropy", packed)
 
 
 def test_rng_bytes():
     """/dev/random gives bytes from virtio-rng; reads differ and are not all one value."""
     rng_bytes("rng", "mmio")
+
+
+def test_rng_bytes_packed():
+    """The same with virtio-rng on the packed ring (virtio-mmio)."""
+    rng_bytes("rng_packed", "mmio", packed=True)
 
 
 def test_rng_pci():

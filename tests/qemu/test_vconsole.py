@@ -4,6 +4,7 @@ of each port: a TCP connection to the chardev socket QEMU listens on.
 
   vconsole_shell       echo and ls through the second shell (a virtconsole)
   vconsole_cat_64k     64 KB through `cat` come back intact and in order
+                       (vconsole_cat_64k_packed: on the packed ring)
   vconsole_legacy      the legacy transport
   vconsole_one_port    max_ports=1: QEMU offers no MULTIPORT, the driver uses
                        port 0 alone, as a single-port driver always did
@@ -23,7 +24,7 @@ import select
 import socket
 import time
 
-from qemu import Qemu, fresh_disk, PROMPT
+from qemu import Qemu, fresh_disk, check_ring, PROMPT
 import netutil
 
 BOOT_TIMEOUT = 120
@@ -92,10 +93,10 @@ def sync(w):
     w.expect(marker.encode() + rb"\n\$ ")
 
 
-def boot(name, transport="mmio", devices=None, shell_port=0):
+def boot(name, transport="mmio", devices=None, shell_port=0, packed=False):
     """QEMU with a virtio-serial device on `transport` (qemu.TRANSPORTS): by
     default a virtconsole on one TCP port; `devices` is (QEMU options, TCP
-    port of the shell's port).
+    port of the shell's port); `packed`: every device on the packed ring.
     Waits for init to say it started the second shell on port `shell_port`
     and connects to it."""
     if devices is None:
@@ -103,11 +104,12 @@ def boot(name, transport="mmio", devices=None, shell_port=0):
         args = netutil.vconsole_args(port, transport)
     else:
         args, port = devices
-    q = Qemu(fresh_disk(name), transport=transport, extra=args, log_name=name)
+    q = Qemu(fresh_disk(name), transport=transport, extra=args, log_name=name, packed=packed)
     w = None
     try:
         banner = q.expect(PROMPT, BOOT_TIMEOUT)
         assert re.search(r"console \(3\)\s+virtio-console", banner), "no virtio-console:\n" + banner
+        check_ring(banner, "console", packed)
         want = "init: starting sh on /dev/vcons (virtio-console port %d," % shell_port
         assert want in q.transcript, "init did not say %r:\n%s" % (want, q.transcript[-1500:])
         w = Wire(port)
@@ -138,7 +140,7 @@ def console_ports(q):
 def console_counters(q):
     """The virtio console driver's counters, from `lsdev -v` on the UART shell."""
     out = q.run("lsdev -v")
-    m = re.search(r"virtio-console\n\s+(.*)\n", out)
+    m = re.search(r"virtio-console\s+\S+\n\s+(.*)\n", out)
     assert m, "lsdev -v shows no counters for the console:\n" + out
     return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(1))}
 
@@ -162,9 +164,9 @@ def test_vconsole_shell():
         q.kill()
 
 
-def test_vconsole_cat_64k(progress):
+def vconsole_cat_64k(progress, name, packed):
     """64 KB sent through `cat` on the virtio console arrive intact and in order."""
-    q, w = boot("vconsole_cat")
+    q, w = boot(name, packed=packed)
     try:
         rng = random.Random(99)
         lines = []
@@ -225,6 +227,16 @@ def test_vconsole_cat_64k(progress):
     finally:
         w.close()
         q.kill()
+
+
+def test_vconsole_cat_64k(progress):
+    """64 KB sent through `cat` on the virtio console arrive intact and in order."""
+    vconsole_cat_64k(progress, "vconsole_cat", False)
+
+
+def test_vconsole_cat_64k_packed(progress):
+    """The same with the console's queues on the packed ring."""
+    vconsole_cat_64k(progress, "vconsole_cat_packed", True)
 
 
 def round_trip(name, transport):
