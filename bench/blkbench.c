@@ -1,8 +1,9 @@
 // blkbench.c: raw block device benchmark. Drives the blkbench() system
 // call (bench/kblkbench.c) over a grid of request sizes and queue depths
 // and prints:
-//   - the features the disk driver uses (virtio 1.2: 2.7.5.3 indirect
-//     descriptors, 2.7.7/2.7.10 EVENT_IDX, 5.2.3 SEG_MAX/SIZE_MAX/FLUSH),
+//   - the ring layout and the features the disk driver uses (virtio 1.2:
+//     2.7 split or 2.8 packed ring, 2.7.5.3 indirect descriptors,
+//     2.7.7/2.7.10 EVENT_IDX, 5.2.3 SEG_MAX/SIZE_MAX/FLUSH),
 //   - throughput in MB/s (10^6 bytes/s) for writes and then reads of 4 KB
 //     to 256 KB per request at queue depth 1 to 32 (each request in flight
 //     with its own memory, the reads of data the writes put there),
@@ -77,9 +78,10 @@ print_features(void)
     exit(1);
   }
   printf("disk driver: %s mode, features:%s%s%s, queue %d, %d requests in flight, "
-         "%d segments per request\n", r.baseline ? "baseline" : "full",
+         "%d segments per request, %s ring\n", r.baseline ? "baseline" : "full",
          r.event_idx ? " EVENT_IDX" : "", r.indirect_desc ? " INDIRECT_DESC" : "",
-         r.flush ? " FLUSH" : "", r.queue_size, r.nslot, r.seg_max);
+         r.flush ? " FLUSH" : "", r.queue_size, r.nslot, r.seg_max,
+         r.packed ? "packed" : "split");
   printf("scratch area: sectors %ld..%ld\n", r.area_start, r.area_end);
 }
 

@@ -24,6 +24,7 @@ struct blkbench_result {
   int    indirect_desc;
   int    flush;
   int    baseline;    // 1: the classic driver (diskmode(1))
+  int    packed;      // 1: the disk's queue is a packed ring (virtio 1.2 2.8)
   uint   seg_max;     // data segments per device request
   uint   queue_size;
   uint   nslot;       // device requests in flight at most

@@ -227,6 +227,7 @@ bench(struct bench *bb, struct blkbench_result *res)
   res->indirect_desc = s1.indirect_desc;
   res->flush = s1.flush;
   res->baseline = classic;
+  res->packed = disk_packed();
   res->seg_max = s1.seg_max;
   res->queue_size = s1.queue_size;
   res->nslot = s1.nslot;

@@ -65,4 +65,5 @@ int    disk_wait(struct disk_req *r);       // sleep until done; r->status
 int    disk_flush(void);                    // make completed writes durable; 0 or -1
 uint64 disk_capacity(void);                 // in 512-byte sectors
 int    disk_readonly(void);                 // the device is read-only (VIRTIO_BLK_F_RO)
+int    disk_packed(void);                   // its queue is a packed ring (virtio 1.2 2.8)
 #endif

@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
-"""bench.py: `make bench`. One QEMU run measures the file system and the
-raw disk and prints the table the README shows.
+"""bench.py: `make bench`. Three QEMU runs (COLUMNS below): the disk on
+virtio-mmio with the split ring, on virtio-mmio with the packed ring (as
+`make qemu PACKED=1`), and on virtio-pci (modern, split ring, as `make
+qemu PCI=1`); each measures the file system and the raw disk, and the
+summary the README shows puts them side by side, one column per run.
 
 In the guest, on a copy of fs.img grown by SCRATCH_MB (the raw write
 benchmark writes only past the file system's end):
@@ -15,11 +18,8 @@ benchmark writes only past the file system's end):
      depth 1..32 (writes first, then reads of what they wrote; every request
      in flight has its own memory), and notifications (QueueNotify writes)
      and interrupts per request;
-  3. halt;
-then the same two programs once more with the disk on virtio-pci (modern,
-the transport `make qemu PCI=1` uses), for the table that sets the two
-transports side by side (workload 1 in full mode, and the raw device
-throughput cell by cell). Then the summary: each ratio against its target, with the range of the
+  3. halt.
+Then the summary: each ratio against its target, with the range of the
 ratio over fsbench's rounds in this run, so that one can see how much of
 a figure is the design and how much the host's mood. QEMU's emulated CPU
 shares the host's CPUs with everything else: a ratio of two CPU-bound
@@ -27,8 +27,11 @@ speeds (the 4 KB-call read above all: the fast mode is bound by the
 calls, the classic one by the device) moves with the host's load, so the
 summary reports the host's load and the QEMUs running beside this one,
 and marks a figure "noise-bound" when its rounds straddle its target.
-The exit status is 1 when a target is not met by the best round.
-Standard library only; the whole transcript is kept in tests/out/bench.log.
+The exit status is 1 when a target is not met by the best round of any
+run. After the summary, side by side: blkbench's raw write and read
+tables, and notifications and interrupts per request (full and baseline
+mode), the runs' values side by side in each cell. Standard library only;
+the transcripts are kept in tests/out/bench_*.log, one per column.
 """
 import datetime
 import os
@@ -86,10 +89,9 @@ def qemu_version():
     return out.splitlines()[0].strip() if out else "unknown"
 
 
-def run_guest(cpus, transport="mmio"):
-    name = "bench" if transport == "mmio" else "bench_" + transport.replace("-", "_")
+def run_guest(cpus, name, qemu_args):
     disk = fresh_disk(name, os.path.getsize(FSIMG) + SCRATCH_MB * 1024 * 1024)
-    with Qemu(disk, slot=0, transport=transport, log_name=name, cpus=cpus) as q:
+    with Qemu(disk, slot=0, log_name=name, cpus=cpus, **qemu_args) as q:
         q.expect(PROMPT, 120)
         fs = q.run("fsbench", 1800)
         print(fs, flush=True)
@@ -131,81 +133,33 @@ def num(rx, text, cast=float):
     return cast(m.group(1)) if m else None
 
 
-BEST = (r"best of \d+: baseline write (\d+) KB/s, read (\d+) KB/s \(4 KB calls\), "
-        r"(\d+) KB/s \(64 KB calls\); full write (\d+) KB/s, read (\d+) KB/s "
-        r"\(4 KB calls\), (\d+) KB/s \(64 KB calls\); cached (\d+) KB/s")
+# The columns of the summary: one QEMU run each, its name, the ring
+# layout its disk must use (blkbench says which it got), and the Qemu()
+# options that make it: virtio 1.2 2.7 the split ring, 2.8 every device
+# offering the packed ring (`make qemu PACKED=1`), 4.1 virtio-pci (`make
+# qemu PCI=1`). Another column is one more entry; every table below has
+# one cell per entry.
+COLUMNS = [("mmio-split", "split", {}),
+           ("mmio-packed", "packed", {"packed": True}),
+           ("pci-split", "split", {"transport": "pci"})]
 
 
-def transports_table(fs, blk, fs_pci, blk_pci):
-    """virtio-mmio and virtio-pci side by side: workload 1 in full mode, then
-    blkbench's raw tables cell by cell ("mmio / pci" MB/s). False if the
-    PCI run produced no figures."""
-    print("virtio-mmio next to virtio-pci (both modern; the same programs, drivers and disk "
-          "image):")
-    print()
-    a, b = re.search(BEST, fs), re.search(BEST, fs_pci)
-    print("| workload 1, full mode (best of 3) | virtio-mmio | virtio-pci |")
-    print("|---|---:|---:|")
-    if a and b:
-        for what, k in (("write (4 KB writes, fsync per 256 KB)", 3),
-                        ("read, cold cache, 4 KB read calls", 4),
-                        ("read, cold cache, 64 KB read calls", 5)):
-            print("| %s | %s KB/s | %s KB/s |" % (what, a.group(k + 1), b.group(k + 1)))
-    else:
-        print("| fsbench | %s | %s |" % ("ok" if a else "no result", "ok" if b else "no result"))
-    for title in ("read throughput", "write throughput"):
-        m, p = parse_table(blk, title), parse_table(blk_pci, title)
-        if not m or not p:
-            print("\nraw %s: no table from %s" % (title, "virtio-pci" if m else "virtio-mmio"))
-            continue
-        depths = sorted({d for _, d in m})
-        print()
-        print("| raw %s, MB/s (mmio / pci) | %s |" % (
-            title.split()[0], " | ".join("depth %d" % d for d in depths)))
-        print("|---|%s" % ("---:|" * len(depths)))
-        for size in sorted({sz for sz, _ in m}):
-            print("| %d KB | %s |" % (size, " | ".join(
-                "%s / %s" % (cell(m, size, d), cell(p, size, d)) for d in depths)))
-    return bool(b and parse_table(blk_pci, "read throughput"))
-
-
-def cell(table, size, depth):
-    v = table.get((size, depth))
-    return "-" if v is None else "%.0f" % v
-
-
-def main():
-    claim_outdir("make bench")
-    cpus = int(os.environ.get("CPUS", "3"))
-    when = datetime.date.today().isoformat()
-    version = qemu_version()
-    print("make bench: %s, %s, %d harts, host with %d CPUs" % (when, version, cpus,
-                                                              os.cpu_count() or 0))
-    load0, others0 = host_state()
-    fs, blk = run_guest(cpus)
-    fs_pci, blk_pci = run_guest(cpus, "pci")
-    load1, others1 = host_state()
-
-    best = re.search(BEST, fs)
+def summarize(fs, blk):
+    """The summary's rows for one run: [(measurement, value, target, met,
+    noise-bound)], met None where there is no target."""
+    best = re.search(r"best of \d+: baseline write (\d+) KB/s, read (\d+) KB/s \(4 KB calls\), "
+                     r"(\d+) KB/s \(64 KB calls\); full write (\d+) KB/s, read (\d+) KB/s "
+                     r"\(4 KB calls\), (\d+) KB/s \(64 KB calls\); cached (\d+) KB/s", fs)
     big = re.search(r"(\d+) MB file: write (\d+) KB/s, read (\d+) KB/s in 64 KB reads, "
                     r"read (\d+) KB/s in (\d+) KB reads", fs)
     reads = parse_table(blk, "read throughput")
     writes = parse_table(blk, "write throughput")
     rows = []
-    ok = True
-
-    noisy = []
 
     def row(what, value, target, met, spread=None, floor=None):
         """spread: (lowest, highest) of the figure over the rounds; floor: the target."""
-        nonlocal ok
-        verdict = "met" if met else ("NOT met" if met is not None else "")
-        if spread and floor is not None and spread[0] < floor <= spread[1]:
-            verdict += ", noise-bound"
-            noisy.append(what)
-        rows.append((what, value, target, verdict))
-        if met is False:
-            ok = False
+        noisy = bool(spread and floor is not None and spread[0] < floor <= spread[1])
+        rows.append((what, value, target, met, noisy))
 
     if best:
         bw, br4, br64, fw, fr4, fr64, cached = (int(x) for x in best.groups())
@@ -253,34 +207,133 @@ def main():
         row("raw read, best cell", "%.0f MB/s" % max(reads.values()), "", None)
     if writes:
         row("raw write, best cell", "%.0f MB/s" % max(writes.values()), "", None)
-    # Only the full-mode ratios (printed before the baseline section).
-    full_part = blk.split("baseline mode")[0]
-    notes = re.findall(r"depth\s+(\d+):\s+([\d.]+) notifications/req\s+([\d.]+) interrupts/req",
-                       full_part)
-    deep = [(int(d), float(n), float(i)) for d, n, i in notes if int(d) >= 8]
-    sizes = re.findall(r"\n  (\d+ KB) reads\n", full_part)
-    labels = []
-    for k, x in enumerate(deep):
-        size = sizes[k // 2] if k // 2 < len(sizes) else ""
-        labels.append("%s depth %d: %.3f (interrupts %.3f)" % ((size,) + x))
+    deep = [(what, d, n, i) for (what, d), (n, i) in per_request(blk, full=True).items()
+            if d >= 8]
     if deep:
-        worst = max(n for _, n, _ in deep)
+        worst = max(n for _, _, n, _ in deep)
         row("notifications per request, EVENT_IDX, depth >= 8",
-            "; ".join(labels),
+            "; ".join("%s depth %d: %.3f (interrupts %.3f)" % x for x in deep),
             "<= 0.25", worst <= 0.25)
+    return rows
+
+
+def per_request(blk, full):
+    """{(what, depth): (notifications/req, interrupts/req)} from blkbench's
+    ratio lines: the full mode's (printed before "baseline mode") or the
+    baseline's. what is the line above them, "4 KB reads" say."""
+    part = blk.split("baseline mode")[0 if full else -1] if "baseline mode" in blk else \
+        (blk if full else "")
+    out = {}
+    what = None
+    for line in part.splitlines():
+        m = re.match(r"\s+depth\s+(\d+):\s+([\d.]+) notifications/req\s+([\d.]+) interrupts/req",
+                     line)
+        if m and what:
+            out[(what, int(m.group(1)))] = (float(m.group(2)), float(m.group(3)))
+        elif re.match(r"  \S", line) and not line.strip().startswith("depth"):
+            what = line.strip()
+    return out
+
+
+def ring_of(blk):
+    """The ring layout blkbench saw the disk driver use ("split", "packed")."""
+    m = re.search(r"disk driver: \w+ mode, .*, (\w+) ring", blk)
+    return m.group(1) if m else None
+
+
+def joined(cells, key, fmt, sep):
+    """One value per column of COLUMNS for key, "-" where a run lacks it."""
+    return sep.join(fmt(cells[c][key]) if key in cells[c] else "-" for c, _, _ in COLUMNS)
+
+
+def print_grid(title, cells):
+    """blkbench's table shape, request size by queue depth, with the runs'
+    values side by side in each cell: "split/packed"."""
+    keys = set(k for c in cells.values() for k in c)
+    sizes = sorted(set(s for s, _ in keys))
+    depths = sorted(set(d for _, d in keys))
+    width = 5 * len(COLUMNS) + 1
+    print()
+    print("%s, MB/s, each cell %s" % (title, "/".join(c for c, _, _ in COLUMNS)))
+    print("  size \\ depth" + "".join("%*d" % (width, d) for d in depths))
+    for s in sizes:
+        print("  %4d KB     " % s + "".join(
+            "%*s" % (width, joined(cells, (s, d), lambda v: "%.0f" % v, "/")) for d in depths))
+
+
+def print_side_by_side(title, cells, keys, label, fmt):
+    """A table with one row per key and one cell per column of COLUMNS:
+    cells[c][key] formatted by fmt."""
+    names = [c for c, _, _ in COLUMNS]
+    w = max([len(label(k)) for k in keys] + [10])
+    print()
+    print("%s (%s)" % (title, " | ".join(names)))
+    for key in keys:
+        print("  %-*s  %s" % (w, label(key), joined(cells, key, fmt, " | ")))
+
+
+def main():
+    claim_outdir("make bench")
+    cpus = int(os.environ.get("CPUS", "3"))
+    when = datetime.date.today().isoformat()
+    version = qemu_version()
+    print("make bench: %s, %s, %d harts, host with %d CPUs; one run per column: %s"
+          % (when, version, cpus, os.cpu_count() or 0, ", ".join(c for c, _, _ in COLUMNS)))
+    load0, others0 = host_state()
+    runs = {}
+    for name, _, qemu_args in COLUMNS:
+        print("\n== %s ==" % name, flush=True)
+        runs[name] = run_guest(cpus, "bench_" + name.replace("-", "_"), qemu_args)
+    load1, others1 = host_state()
+
+    ok = True
+    noisy = []
+    summary = {}      # measurement -> {column: (value, verdict)}, in first-seen order
+    targets = {}
+    for name, layout, _ in COLUMNS:
+        fs, blk = runs[name]
+        if ring_of(blk) != layout:
+            print("bench: the %s run's disk used the %s ring, not %s" % (name, ring_of(blk),
+                                                                        layout))
+            ok = False
+        for what, value, target, met, noise in summarize(fs, blk):
+            verdict = "met" if met else ("NOT met" if met is not None else "")
+            if noise:
+                verdict += ", noise-bound"
+                noisy.append("%s (%s)" % (what, name))
+            if met is False:
+                ok = False
+            summary.setdefault(what, {})[name] = (value, verdict)
+            targets[what] = target
 
     print()
-    print("Results (%s, %s, %d harts):" % (when, version, cpus))
+    print("Results (%s, %s, %d harts), one column per run:" % (when, version, cpus))
     print()
-    print("| measurement | result | target | |")
-    print("|---|---|---|---|")
-    for what, value, target, met in rows:
-        print("| %s | %s | %s | %s |" % (what, value, target, met))
+    print("| measurement | target | %s |" % " | ".join(c for c, _, _ in COLUMNS))
+    print("|---|---|%s" % ("---|" * len(COLUMNS)))
+    for what, cols in summary.items():
+        cells = []
+        for name, _, _ in COLUMNS:
+            value, verdict = cols.get(name, ("-", ""))
+            cells.append(value + (" (%s)" % verdict if verdict else ""))
+        print("| %s | %s | %s |" % (what, targets[what], " | ".join(cells)))
+
+    # The raw device, cell by cell, and what each request cost in
+    # notifications and interrupts, every column side by side.
+    for table in ("write throughput", "read throughput"):
+        print_grid("raw " + table, {name: parse_table(runs[name][1], table)
+                                    for name, _, _ in COLUMNS})
+    for title, full in (("notifications, interrupts per request, full mode", True),
+                        ("the same, baseline mode (one 1 KB request at a time)", False)):
+        cells = {name: per_request(runs[name][1], full) for name, _, _ in COLUMNS}
+        keys = []
+        for c in cells.values():
+            keys += [k for k in c if k not in keys]
+        print_side_by_side(title, cells, keys, lambda k: "%s, depth %d" % k,
+                           lambda v: "%.3f, %.3f" % v)
+
     print()
-    if not transports_table(fs, blk, fs_pci, blk_pci):
-        ok = False
-    print()
-    print("host: load average %.1f before the run and %.1f after, on %d CPUs; "
+    print("host: load average %.1f before the runs and %.1f after, on %d CPUs; "
           "%d other QEMU processes at the start, %d at the end"
           % (load0, load1, os.cpu_count() or 0, others0, others1))
     if noisy:
@@ -290,7 +343,7 @@ def main():
     if busy:
         print("the host was busy: CPU-bound ratios (the 4 KB-call read most of all) "
               "come out lower than on a quiet host; rerun with nothing else running")
-    print("bench: %s" % ("every target met" if ok else "SOME TARGETS NOT MET"))
+    print("bench: %s" % ("every target met in every column" if ok else "SOME TARGETS NOT MET"))
     return 0 if ok else 1
 
 

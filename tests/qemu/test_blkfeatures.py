@@ -3,13 +3,14 @@
 SIZE_MAX, FLUSH): with QEMU's indirect_desc/event_idx device properties
 off the driver must work without them; with them on (QEMU's default) the
 boot log and blkbench must show them in use and EVENT_IDX must keep
-notifications per request low.
+notifications per request low, on the split ring and (blkfeatures_on_packed)
+on the packed ring, where EVENT_IDX means RING_EVENT_FLAGS_DESC (2.8.10).
 Run one alone with:  python3 tests/run_tests.py blkfeatures
 """
 import os
 import re
 
-from qemu import Qemu, fresh_disk, PROMPT
+from qemu import Qemu, fresh_disk, check_ring, layout, PROMPT
 
 BOOT_TIMEOUT = 120
 FEATURES_OFF = ["-global", "virtio-blk-device.indirect_desc=off",
@@ -79,11 +80,12 @@ def test_blkfeatures_off():
         assert re.search(r"full mode, features: FLUSH,", out), out
 
 
-def test_blkfeatures_on():
+def blkfeatures_on(name, packed):
     """QEMU's defaults: EVENT_IDX, INDIRECT_DESC, FLUSH in use; <= 0.25 notifications
     per request at depth 8 and 32; files still work."""
-    with Qemu(bench_disk("blkfeatures_on"), slot=2, log_name="blkfeatures_on") as q:
+    with Qemu(bench_disk(name), slot=2, log_name=name, packed=packed) as q:
         banner = q.expect(PROMPT, BOOT_TIMEOUT)
+        check_ring(banner, "block", packed)
         feats = features_line(banner)
         for f in ("EVENT_IDX", "INDIRECT_DESC", "FLUSH", "SEG_MAX"):
             assert f in feats, "%s not negotiated: %s" % (f, feats)
@@ -91,11 +93,23 @@ def test_blkfeatures_on():
         check_bench(out)
         assert "full mode, features: EVENT_IDX INDIRECT_DESC FLUSH" in out, out
         assert "baseline mode, features:," in out, out
+        assert "per request, %s ring" % layout(packed) in out, out
         rows = depth_ratios(out, "4 KB reads")
         for d in (8, 32):
             assert d in rows and rows[d][0] <= 0.25, \
                 "depth %d: %s notifications per request:\n%s" % (d, rows.get(d), out)
         file_workload(q)
+
+
+def test_blkfeatures_on():
+    """QEMU's defaults: EVENT_IDX, INDIRECT_DESC, FLUSH in use; <= 0.25 notifications
+    per request at depth 8 and 32; files still work."""
+    blkfeatures_on("blkfeatures_on", False)
+
+
+def test_blkfeatures_on_packed():
+    """The same on the packed ring."""
+    blkfeatures_on("blkfeatures_on_packed", True)
 
 
 def test_blkfeatures_legacy():
