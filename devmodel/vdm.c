@@ -196,12 +196,28 @@ static void refresh_feature_window(struct vdm *d)
     d->regs.device_features = 0;  // a legacy device has 32 feature bits
 }
 
+// A queue's share of the device's copies of packed ring entries (vdm.h,
+// VDM_PCOPY_MAX): on the packed ring QueueNumMax is no larger.
+static uint32_t copy_share(struct vdm *d)
+{
+  return VDM_PCOPY_MAX / d->ops->num_queues;
+}
+
+// QueueNumMax of every queue (4.2.2). The driver reads it after the
+// features are settled (4.2.3.2), so it may depend on them.
+static uint32_t queue_num_max(struct vdm *d)
+{
+  if (packed(d) && copy_share(d) < d->queue_max)
+    return copy_share(d);
+  return d->queue_max;
+}
+
 static void refresh_queue_window(struct vdm *d)
 {
   uint32_t sel = d->regs.queue_sel;
 
   if (sel < d->ops->num_queues) {
-    d->regs.queue_num_max = d->queue_max;
+    d->regs.queue_num_max = queue_num_max(d);
     d->regs.queue_ready = modern(d) ? d->q[sel].ready : 0;
     d->regs.queue_pfn = modern(d) ? 0 : d->q[sel].pfn;
   } else {
@@ -230,6 +246,8 @@ static void device_reset(struct vdm *d)
     q->npending = 0;  // whatever we held is forgotten, never written to
     q->avail_pos = q->used_pos = 0;
     q->avail_wrap = q->used_wrap = 1;
+    // Queue i's share of the copies: a fixed slice of pcopy[].
+    q->copy = i < d->ops->num_queues ? &d->pcopy[(size_t)i * copy_share(d)] : 0;
   }
   d->driver_features = 0;
   d->features = 0;
@@ -561,13 +579,14 @@ static int walk_split(struct vdm *d, struct vdm_queue *q, uint16_t head,
 static int walk_packed(struct vdm *d, struct vdm_queue *q, uint16_t first,
                        struct vdm_chain *c, struct walk *w)
 {
-  struct vdm_pcopy *cp = &q->copy[first];
+  struct vdm_pcopy *cp;
   uint16_t k, i = first;
   uint8_t *table;
   uint32_t j;
 
-  if (first >= q->num || cp->bad)
+  if (first >= q->num || q->copy[first].bad)
     return -1;  // never a buffer, or one pop_packed already refused
+  cp = &q->copy[first];
   if (cp->flags & VIRTQ_DESC_F_INDIRECT) {
     // 2.8.19: an indirect entry is never part of a NEXT list.
     if (cp->nent != 1) {
@@ -1173,7 +1192,7 @@ static struct vdm_queue *selected(struct vdm *d, uint32_t off)
 static int num_ok(struct vdm *d, uint32_t n)
 {
   if (packed(d))
-    return n != 0 && n <= d->queue_max;
+    return n != 0 && n <= queue_num_max(d);
   return n != 0 && n <= d->queue_max && (n & (n - 1)) == 0;
 }
 

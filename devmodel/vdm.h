@@ -68,6 +68,16 @@ struct vtrace;  // virtio/virtq_trace.h
 #ifndef VDM_MAX_QUEUES
 #define VDM_MAX_QUEUES  10
 #endif
+// The copies of packed ring entries (struct vdm_pcopy) a device keeps,
+// for all its queues together: each queue gets an equal share, and on the
+// packed ring the device's QueueNumMax is no larger than that share (a
+// device may size its queues by the features negotiated before them,
+// 4.2.3.2). The default never limits a queue; the M3 build, whose blk and
+// rng models have one queue each but room for six, lowers it with
+// -DVDM_PCOPY_MAX=32.
+#ifndef VDM_PCOPY_MAX
+#define VDM_PCOPY_MAX   (VDM_MAX_QUEUES * VDM_QUEUE_MAX)
+#endif
 #define VDM_CONFIG_SIZE 64   // bytes of device configuration space we model
 // The longest descriptor chain a request may have (the chain is resolved
 // into an array of this many entries on the stack). The host tests raise
@@ -198,7 +208,7 @@ struct vdm_queue {
   uint8_t  used_wrap;     // the Device Ring Wrap Counter (2.8.1) ...
   uint16_t used_pos;      // ... and where our next used entry goes
   uint16_t copy_free;     // first free slot of copy[]
-  struct vdm_pcopy copy[VDM_QUEUE_MAX];
+  struct vdm_pcopy *copy; // this queue's share of the device's pcopy[]: num slots
 };
 
 struct vdm;
@@ -234,6 +244,7 @@ struct vdm {
   uint64_t features;         // accepted at FEATURES_OK (legacy: at DRIVER_OK)
   uint16_t queue_max;        // QueueNumMax (ops->queue_max; tests change it)
   struct vdm_queue q[VDM_MAX_QUEUES];
+  struct vdm_pcopy pcopy[VDM_PCOPY_MAX];  // the queues' shares (vdm_queue.copy)
 
   // 1: a QueueNotify write does the work before the write returns (the
   // M3: the "device" runs on the CPU that notified it). 0: it only counts,
