@@ -393,6 +393,11 @@ int virtq_trace_start(struct virtq *vq, struct vtrace *t, const char *name)
     return vq->trace == t ? vq->trace_id : -1;  // already recording
   if (vq->mem == 0)
     return -1;  // not set up, or destroyed
+  // The records and their replay (tools/trace) describe the split ring's
+  // three areas; a packed queue (virtq_packed.c) has none of them and is
+  // not recorded, rather than recorded wrong.
+  if (vq->packed)
+    return -1;
   vos_lock(&t->lock);
   // Ids are a byte in every record; the page also wants a handful of
   // queues, not hundreds.

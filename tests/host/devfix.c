@@ -153,6 +153,7 @@ struct tcons *tcons_create_multiport(uintptr_t base, int version, uint32_t max_n
 
   vdm_console_init_multiport(&t->m, max_nr_ports, (uint32_t)version);
   t->m.vdm.test_arg = t;
+  fix_layout(&t->m.vdm);
   vdm_host_attach(&t->m.vdm, base);
   return t;
 }

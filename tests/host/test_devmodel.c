@@ -123,8 +123,10 @@ static int start_cons_driver(void)
   vc_up = 1;  // vcons_init allocates before it can fail
   if (!expect(vcons_init(&vc, &dcons) == 0, "vcons_init failed"))
     return 0;
-  fix_check_layout(&vc.rxq, &dcons);
-  fix_check_layout(&vc.txq, &dcons);
+  fix_check_layout(&vc.port[0].rxq, &dcons);
+  fix_check_layout(&vc.port[0].txq, &dcons);
+  if (vc.multiport)
+    fix_check_layout(&vc.crxq, &dcons);
   vc.interrupted = timed_out_fn;
   host_set_irq_handler(CONS_BASE, cons_intr, &vc);
   return 1;
