@@ -442,11 +442,11 @@ def gdb_sections(out):
     return {k: "\n".join(v) for k, v in parts.items()}
 
 
-def test_trace_gdb():
-    """`vq blk` and `lsdev` (tools/gdb/virtq.py, loaded by .gdbinit.tmpl)
-    against the ring read with plain gdb memory commands, with the kernel
-    stopped in vblk_rw just after virtq_kick (QEMU -S -gdb, gdb-multiarch
-    in batch mode)."""
+def gdb_after_kick(name, commands, packed=False):
+    """Boot under gdb (QEMU -S -gdb, gdb-multiarch in batch mode, the
+    project's .gdbinit.tmpl), stop in vblk_rw just after virtq_kick, run
+    `commands` (a list of gdb lines, sections marked with `echo ==NAME==`)
+    and return gdb's output split into those sections."""
     gdb = shutil.which("gdb-multiarch")
     assert gdb, "gdb-multiarch is not installed: run `sh scripts/setup.sh`"
     src = open(os.path.join(ROOT, "virtio", "virtio_blk.c")).read().split("\n")
@@ -456,11 +456,30 @@ def test_trace_gdb():
     tmpl = open(os.path.join(ROOT, ".gdbinit.tmpl")).read()
     assert "source tools/gdb/virtq.py" in tmpl, ".gdbinit.tmpl does not load tools/gdb/virtq.py"
     port = netutil.free_port()
-    with Qemu(fresh_disk("trace_gdb"), cpus=1, log_name="trace_gdb",
+    with Qemu(fresh_disk(name), cpus=1, log_name=name, packed=packed,
               extra=["-S", "-gdb", "tcp:127.0.0.1:%d" % port]) as q:
         script = tmpl.replace(":1234", ":%d" % port)
-        script += "\n".join([
-            "break virtio_blk.c:%d" % line, "continue", "delete",
+        script += "\n".join(["break virtio_blk.c:%d" % line, "continue", "delete"] + commands +
+                             ["kill", ""])
+        path = os.path.join(OUT, name + ".gdb")
+        with open(path, "w") as f:
+            f.write(script)
+        p = subprocess.run([gdb, "-batch", "-nx", "-x", path], cwd=ROOT, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True, timeout=180)
+    out = p.stdout
+    with open(os.path.join(OUT, name + ".out"), "w") as f:
+        f.write(out)
+    s = gdb_sections(out)
+    assert "vq" in s and "end" in s, "gdb did not get through the script:\n" + out[-2000:]
+    return s
+
+
+def test_trace_gdb():
+    """`vq blk` and `lsdev` (tools/gdb/virtq.py, loaded by .gdbinit.tmpl)
+    against the ring read with plain gdb memory commands, with the kernel
+    stopped in vblk_rw just after virtq_kick (QEMU -S -gdb, gdb-multiarch
+    in batch mode)."""
+    s = gdb_after_kick("trace_gdb", [
             "echo ==vq==\\n", "vq blk",
             "echo ==lsdev==\\n", "lsdev",
             "echo ==avail_idx==\\n", "p/d 'disk.c'::disk.vq.avail->idx",
@@ -474,17 +493,7 @@ def test_trace_gdb():
             "echo ==token==\\n", "p/x 'disk.c'::disk.vq.token['disk.c'::disk.vq.avail->ring[('disk.c'::disk.vq.avail->idx - 1) % 'disk.c'::disk.vq.size]]",
             "echo ==table==\\n",
             "x/6gx *(unsigned long *)&'disk.c'::disk.vq.desc['disk.c'::disk.vq.avail->ring[('disk.c'::disk.vq.avail->idx - 1) % 'disk.c'::disk.vq.size]]",
-            "kill", ""])
-        path = os.path.join(OUT, "trace_gdb.gdb")
-        with open(path, "w") as f:
-            f.write(script)
-        p = subprocess.run([gdb, "-batch", "-nx", "-x", path], cwd=ROOT, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True, timeout=180)
-    out = p.stdout
-    with open(os.path.join(OUT, "trace_gdb.out"), "w") as f:
-        f.write(out)
-    s = gdb_sections(out)
-    assert "vq" in s and "table" in s, "gdb did not get through the script:\n" + out[-2000:]
+            "echo ==end==\\n"])
     vq = s["vq"]
 
     def val(name):
@@ -519,3 +528,45 @@ def test_trace_gdb():
     rows = [l for l in ls.split("\n") if re.match(r"^\d+\s+0x", l)]
     assert len(rows) == val("nslots") and rows[0].split()[1] == "0x%08x" % val("base"), ls
     assert "virtio-blk" in rows[0] and "vq blk" in rows[0] and "block (2)" in rows[0], ls
+
+
+def test_trace_gdb_packed():
+    """`vq blk` and `lsdev` on the packed ring (virtio 1.2 2.8, `make qemu
+    PACKED=1`): the positions, wrap counters and the entry at the next used
+    position as the driver's memory has them, with the kernel stopped just
+    after virtq_kick published a request."""
+    d = "'disk.c'::disk.vq"
+    s = gdb_after_kick("trace_gdb_packed", [
+        "echo ==vq==\\n", "vq blk",
+        "echo ==lsdev==\\n", "lsdev",
+        "echo ==pos==\\n",
+        "p/d %s.next_avail" % d, "p/d %s.avail_wrap" % d, "p/d %s.next_used" % d,
+        "p/d %s.used_wrap" % d, "p/d %s.nfree" % d, "p/d %s.size" % d,
+        "echo ==entry==\\n",
+        "p/u %s.ring[%s.next_used].id" % (d, d), "p/u %s.ring[%s.next_used].flags" % (d, d),
+        "p/u %s.ring[%s.next_used].len" % (d, d),
+        "echo ==token==\\n", "p/x %s.token[%s.ring[%s.next_used].id]" % (d, d, d),
+        "echo ==end==\\n"], packed=True)
+    vq = s["vq"]
+
+    def vals(name):
+        return [int(v, 0) for v in re.findall(r"\$\d+ = (\S+)", s[name])]
+
+    na, aw, nu, uw, nfree, size = vals("pos")
+    eid, eflags, elen = vals("entry")
+    assert re.search(r"queue 0 of device 0x10001000, %d entries, packed" % size, vq), vq
+    assert "next entry to fill %d (wrap %d)" % (na, aw) in vq, vq
+    assert "next used entry %d (wrap %d)" % (nu, uw) in vq and "%d free" % nfree in vq, vq
+    # The request just published is in flight: the entry at next_used was
+    # made available in this lap, and QEMU may already have marked it used.
+    a, u = int(bool(eflags & 0x80)), int(bool(eflags & 0x8000))
+    assert a == uw, "the entry at next_used is not from this lap (flags %#x)" % eflags
+    state = "used, not read yet" if u == uw else "available"
+    assert re.search(r"ring\[%d\] \(wrap %d\) addr 0x[0-9a-f]+ len %d id %d flags %s "
+                     r"AVAIL=%d USED=%d: %s" % (nu, uw, elen, eid,
+                                                re.escape(ring.flags_text(eflags & 7)), a, u, state),
+                     vq), vq
+    m = re.search(r"^  id %d  token (0x[0-9a-f]+)" % eid, vq, re.M)
+    assert m and int(m.group(1), 16) == vals("token")[0], "token of id %d:\n%s" % (eid, vq)
+    rows = [l for l in s["lsdev"].split("\n") if re.match(r"^\d+\s+0x", l)]
+    assert rows and "virtio-blk" in rows[0] and " packed " in rows[0], s["lsdev"]

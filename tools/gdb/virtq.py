@@ -23,9 +23,11 @@ drawn in virtio/virtio.h):
   - the available ring entries the device has not consumed yet and the
     last few before them, and the used ring entries the driver has not
     reaped yet and the last few before them;
-  - the packed ring with its wrap counters, when a queue has one: this
-    kernel has only split rings, so print_packed() below is where that
-    view goes (it says so and prints nothing else).
+  - for a queue on the packed ring (virtio 1.2 section 2.8, `make qemu
+    PACKED=1`) instead: print_packed() below, the driver's positions with
+    their wrap counters, both event suppression structures, every buffer
+    out by id, and the ring from the next used entry to the next free
+    one, each entry's AVAIL/USED bits read against the lap it is in.
 
 Memory is read with gdb's own reads of the target (no kernel code runs),
 so the commands work at any breakpoint, even inside the driver's lock.
@@ -194,24 +196,86 @@ def print_rings(ring):
         pos = (pos + 1) & 0xffff
 
 
+DESC_F_AVAIL, DESC_F_USED = 1 << 7, 1 << 15
+EVENT_FLAGS = {0: "ENABLE", 1: "DISABLE", 2: "DESC", 3: "reserved"}
+
+
+def is_packed(vq):
+    return has_field(vq, "packed") and int(vq["packed"]) != 0
+
+
+def event_text(addr):
+    """A struct pvirtq_event_suppress (2.8.14): desc and flags."""
+    desc, flags = struct.unpack("<HH", read(addr, 4))
+    text = EVENT_FLAGS[flags & 3]
+    if flags & 3 == 2:
+        text += " (entry %d, wrap %d)" % (desc & 0x7fff, desc >> 15)
+    return text
+
+
 def print_packed(vq):
-    """The packed ring (virtio 1.2 section 2.8) with the driver's and the
-    device's wrap counters. The hook for a packed virtqueue: this kernel
-    has none (struct virtq is the split ring), so it says so. A packed
-    queue would print its descriptor ring here: each descriptor's
-    AVAIL/USED flag bits against the wrap counters, the driver's next
-    position and wrap counter, the device's, and the event suppression
-    structures."""
-    if not has_field(vq, "packed"):
-        print("packed ring: none (this queue is a split ring; see print_packed in tools/gdb/virtq.py)")
+    """The packed ring (virtio 1.2 section 2.8, virtio/virtq_packed.c) with
+    the driver's wrap counters: positions, both event suppression
+    structures, the buffers out by id, and every entry from the next used
+    one on that holds a buffer, its AVAIL/USED bits read against its lap:
+    AVAIL = USED = W is used (not read yet), AVAIL = W and USED = !W
+    available; the first entry filled since the last kick has its flags
+    held back (the kick stores them), so it still shows the lap before."""
+    if not is_packed(vq):
+        print("packed ring: none (this queue is a split ring)")
         return
-    print("packed ring: struct virtq has a 'packed' member, but print_packed does not know it yet")
+    n = int(vq["size"])
+    ring = [struct.unpack_from("<QIHH", read(int(vq["ring"]), 16 * n), 16 * i) for i in range(n)]
+    nfree, unpub = int(vq["nfree"]), int(vq["unpub"])
+    nu, uw = int(vq["next_used"]), int(vq["used_wrap"])
+    pa, pw = int(vq["pub_avail"]), int(vq["pub_wrap"])
+    print("packed ring (virtio 1.2 2.8): next entry to fill %d (wrap %d), the device sees up to %d "
+          "(wrap %d), %d filled since the last kick" % (int(vq["next_avail"]), int(vq["avail_wrap"]),
+                                                          pa, pw, unpub))
+    print("driver: next used entry %d (wrap %d), %d entries in flight, %d free, %d buffers out"
+          % (nu, uw, n - nfree - unpub, nfree, int(vq["outstanding"])))
+    print("events: driver's structure (interrupts) %s; device's structure (notifications) %s"
+          % (event_text(int(vq["driver_event"])), event_text(int(vq["device_event"]))))
+    chain_len = field_array(vq, "chain_len", n)
+    itab_of = field_array(vq, "itab_of", n)
+    ids = [i for i in range(n) if chain_len[i]]
+    print("buffers out (%d):" % len(ids))
+    for i in ids:
+        print("  id %d  token %s  %d ring entr%s%s" % (
+            i, str(vq["token"][i]), chain_len[i], "y" if chain_len[i] == 1 else "ies",
+            "  (indirect table %d)" % itab_of[i] if itab_of[i] != NO_TABLE else ""))
+    print("ring from the next used entry, the %d entries that hold buffers:" % (n - nfree))
+    pos, w = nu, uw
+    for k in range(n - nfree):
+        addr, ln, i, f = ring[pos]
+        a, u = int(bool(f & DESC_F_AVAIL)), int(bool(f & DESC_F_USED))
+        if k >= n - nfree - unpub:
+            state = "flags held back until the kick" if pos == pa else "filled, not yet published"
+        elif a == w and u == w:
+            state = "used, not read yet"
+        elif a == w:
+            state = "available"
+        else:
+            state = "flags of another lap: a device error"
+        print("  ring[%d] (wrap %d) addr 0x%x len %d id %d flags %s AVAIL=%d USED=%d: %s" % (
+            pos, w, addr, ln, i, flags_text(f), a, u, state))
+        pos += 1
+        if pos == n:
+            pos, w = 0, w ^ 1
 
 
 def print_vq(vq, what):
-    r = Ring(vq)
     dev = vq["dev"]
     base = int(dev["base"]) if int(dev) else 0
+    if is_packed(vq):
+        # None of the split ring's areas exist: the packed view alone.
+        print("%s: queue %d of device 0x%x, %d entries, packed%s%s" % (
+            what, int(vq["index"]), base, int(vq["size"]),
+            ", EVENT_IDX" if int(vq["event_idx"]) else "",
+            ", BROKEN" if int(vq["broken"]) else ""))
+        print_packed(vq)
+        return
+    r = Ring(vq)
     print("%s: queue %d of device 0x%x, %d entries%s%s%s" % (
         what, r.index, base, r.size, ", EVENT_IDX" if r.event_idx else "",
         ", %d indirect tables of %d" % (r.itab_count, r.itab_entries) if r.itab_count else "",
@@ -275,7 +339,7 @@ class LsdevCommand(gdb.Command):
         slots = gdb.parse_and_eval("'vdev.c'::slots")
         n = int(gdb.parse_and_eval("'vdev.c'::nslots"))
         nmmio = int(gdb.parse_and_eval("'vdev.c'::nmmio"))   # rows after these are PCI
-        print("slot    base        irq  version  type         driver          queues")
+        print("slot    base        irq  version  type         driver          ring    queues")
         for i in range(n):
             s = slots[i]
             d = s["dev"]
@@ -286,9 +350,12 @@ class LsdevCommand(gdb.Command):
             slot = int(d["slot"])
             where = ("%02x:%02x.%d" % (slot >> 8, (slot >> 3) & 31, slot & 7) if i >= nmmio
                      else "%d" % slot)
-            print("%-7s 0x%08x  %-4d %-8s %-12s %-15s %s" % (
+            # The layout the driver negotiated: VIRTIO_F_RING_PACKED is bit 34.
+            ring = "-" if not int(s["b"]) else (
+                "packed" if (int(d["features"]) >> 34) & 1 else "split")
+            print("%-7s 0x%08x  %-4d %-8s %-12s %-15s %-7s %s" % (
                 where, int(d["base"]), int(d["irq"]),
-                "legacy" if int(d["version"]) == 1 else "modern", dtype, drv,
+                "legacy" if int(d["version"]) == 1 else "modern", dtype, drv, ring,
                 ", ".join("vq " + k for k in qs) or "-"))
 
 
