@@ -310,9 +310,10 @@ static inline void vio_put_le32(uint8_t *p, uint32_t v)
 //   flags ENABLE: "notify me"; DISABLE: "do not"; DESC (only with
 //   VIRTIO_F_EVENT_IDX): "notify me once the entry at desc_event_off, in
 //   the lap whose wrap counter is desc_event_wrap, is made available (the
-//   device's structure) or used (the driver's)". The driver's one governs
-//   used buffer notifications (interrupts), the device's one available
-//   buffer notifications (QueueNotify writes) (2.8.10).
+//   device's structure) or used (the driver's)". This is the packed
+//   ring's notification suppression (2.8.10): the driver's structure
+//   governs used buffer notifications (interrupts), the device's one
+//   available buffer notifications (QueueNotify writes).
 //
 //   A request's life: driver fills the entries of its chain -> barrier ->
 //   flags of the chain's first entry (now the device may read it) ->

@@ -97,8 +97,8 @@ def test_blkvariant_second_disk():
     with Qemu(fresh_disk("blkvar_two"), slot=1, extra=second, log_name="blkvar_two") as q:
         q.expect(PROMPT, BOOT_TIMEOUT)
         out = q.run("lsdev")
-        assert re.search(r"^1 .* block .* virtio-blk$", out, re.M), out
-        assert re.search(r"^3 .* block .* -$", out, re.M), out
+        assert re.search(r"^1 .* block .* virtio-blk\s+split$", out, re.M), out
+        assert re.search(r"^3 .* block .* -\s+-$", out, re.M), out
         work(q, "two")
         q.send("halt\n")
         q.wait_poweroff(60)

@@ -45,8 +45,8 @@ def page_data(path):
 
 
 def lsdev_counts(text, driver="virtio-blk"):
-    """The counters under the `driver` row of `lsdev -v`."""
-    m = re.search(r"%s\n\s+((?:\w+=\d+\s*)+)" % re.escape(driver), text)
+    """The counters under the `driver` row of `lsdev -v` (after the row's ring column)."""
+    m = re.search(r"%s\s+\S+\n\s+((?:\w+=\d+\s*)+)" % re.escape(driver), text)
     assert m, "no counters for %s in:\n%s" % (driver, text)
     return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(1))}
 
