@@ -199,8 +199,10 @@ ifndef LEGACY
 QEMUOPTS += -global virtio-mmio.force-legacy=false
 endif
 # QEMU offers VIRTIO_F_RING_PACKED only with packed=on, and on virtio-mmio
-# only on the modern transport (so not with LEGACY=1 or PCI_LEGACY=1). The boot table and
-# lsdev then say "packed" in their ring column. tests/qemu/qemu.py
+# only on the modern transport (so not with LEGACY=1 or PCI_LEGACY=1; with
+# PCI=1 the virtio-*-pci functions carry the same virtio-*-device, so the
+# globals reach them too). The boot table and lsdev then say "packed" in
+# their ring column. tests/qemu/qemu.py
 # (PACKED_ARGS) starts the tests' packed machines with the same options.
 ifdef PACKED
 QEMUOPTS += -global virtio-blk-device.packed=on -global virtio-net-device.packed=on

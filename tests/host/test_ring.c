@@ -628,14 +628,14 @@ static void cleanup(int aborted)
 int main(int argc, char **argv)
 {
   host_tests_begin(argc, argv, setup, cleanup);
-  host_run("ring_chains", test_ring_chains);
-  host_run("ring_free_list", test_ring_free_list);
-  host_run("ring_publish_barrier", test_ring_publish_barrier);
-  host_run("ring_notify_barrier", test_ring_notify_barrier);
-  host_run("ring_notify_suppressed", test_ring_notify_suppressed);
-  host_run("ring_used_barrier", test_ring_used_barrier);
-  host_run("ring_used_batch", test_ring_used_batch);
-  host_run("ring_used_checks", test_ring_used_checks);
-  host_run("ring_wraparound", test_ring_wraparound);
+  host_run_split("ring_chains", test_ring_chains);
+  host_run_split("ring_free_list", test_ring_free_list);
+  host_run_split("ring_publish_barrier", test_ring_publish_barrier);
+  host_run_split("ring_notify_barrier", test_ring_notify_barrier);
+  host_run_split("ring_notify_suppressed", test_ring_notify_suppressed);
+  host_run_split("ring_used_barrier", test_ring_used_barrier);
+  host_run_split("ring_used_batch", test_ring_used_batch);
+  host_run_split("ring_used_checks", test_ring_used_checks);
+  host_run_split("ring_wraparound", test_ring_wraparound);
   return host_tests_done();
 }

@@ -246,10 +246,10 @@ static void cleanup(int aborted)
 int main(int argc, char **argv)
 {
   host_tests_begin(argc, argv, setup, cleanup);
-  host_run("rng_handshake", test_rng_handshake);
-  host_run("rng_handshake_legacy", test_rng_handshake_legacy);
-  host_run("rng_one_request", test_rng_one_request);
-  host_run("rng_many_requests", test_rng_many_requests);
-  host_run("rng_interrupt", test_rng_interrupt);
+  host_run_split("rng_handshake", test_rng_handshake);
+  host_run_split("rng_handshake_legacy", test_rng_handshake_legacy);
+  host_run_split("rng_one_request", test_rng_one_request);
+  host_run_split("rng_many_requests", test_rng_many_requests);
+  host_run_split("rng_interrupt", test_rng_interrupt);
   return host_tests_done();
 }

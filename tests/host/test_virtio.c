@@ -941,6 +941,104 @@ out:
   packed_done();
 }
 
+// The barriers seen by a device at the moment they are taken: vos_mb
+// calls the test's hook (host_set_mb_hook), and the hook looks at the ring
+// (or writes to it) as a device running beside the CPU could.
+
+// Barrier (1): at some barrier of the kick, every entry of the batch is
+// written, ids and flags included, except the first one's flags: a device
+// polling that entry cannot see any of it yet. After the kick, it can.
+static int seen_complete;
+
+static int entry_avail(uint16_t pos, uint8_t wrap)
+{
+  uint16_t f = pq.ring[pos].flags;
+  return ((f & VIRTQ_DESC_F_AVAIL) != 0) == wrap && ((f & VIRTQ_DESC_F_USED) != 0) != wrap;
+}
+
+static void publish_hook(void *arg)
+{
+  uint16_t pos = pq.pub_avail, k;
+  uint8_t wrap = pq.pub_wrap;
+  int ok = !entry_avail(pos, wrap) && pq.ring[pos].id == 0 && pq.ring[pos].len == 16;
+
+  (void)arg;
+  for (k = 1; k < 6 && ok; k++) {
+    if (++pos == pq.size) {
+      pos = 0;
+      wrap ^= 1;
+    }
+    ok = entry_avail(pos, wrap) && pq.ring[pos].id == k / 3;
+  }
+  seen_complete |= ok;
+}
+
+static void test_packed_publish_barrier(void)
+{
+  uint16_t head;
+  uint8_t wrap;
+
+  if (!packed_queue(16))
+    goto out;
+  expect(packed_add(0) && packed_add(1), "add");
+  head = pq.pub_avail;
+  wrap = pq.pub_wrap;
+  expect(!entry_avail(head, wrap), "the first entry was made available by virtq_add");
+  seen_complete = 0;
+  host_set_mb_hook(publish_hook, 0);
+  virtq_kick(&pq);
+  host_set_mb_hook(0, 0);
+  expect(seen_complete, "no barrier between the stores that fill the batch's entries and the "
+         "store of its first entry's flags (2.8.21.1.1, barrier (1))");
+  expect(entry_avail(head, wrap), "the kick did not make the first entry available");
+out:
+  packed_done();
+}
+
+// Barrier (3): the device's id and len reach memory before its flags,
+// but the CPU may serve our later loads early. The hook plays that: at
+// the first barrier of virtq_get the entry's id and len are the
+// device's; before it they are leftovers. Read before the barrier, the
+// leftover id (7, never handed out) would break the queue.
+static int used_hook_done;
+
+static void used_hook(void *arg)
+{
+  struct pvirtq_desc *e = &pq.ring[pq.next_used];
+
+  (void)arg;
+  if (used_hook_done++)
+    return;
+  e->id = 0;
+  e->len = 513;
+}
+
+static void test_packed_used_barrier(void)
+{
+  struct pvirtq_desc *e;
+  void *token;
+  uint32_t len;
+  int r;
+
+  if (!packed_queue(16))
+    goto out;
+  expect(packed_add(0), "add");
+  virtq_kick(&pq);
+  e = &pq.ring[pq.next_used];
+  e->id = 7;
+  e->len = 999;
+  e->flags = used_flags(pq.used_wrap);
+  used_hook_done = 0;
+  host_set_mb_hook(used_hook, 0);
+  r = virtq_get(&pq, &token, &len);
+  host_set_mb_hook(0, 0);
+  expect(r == 1 && token == &ptok[0] && len == 513,
+         "the used entry's id and len were read before barrier (3), or not at all (queue %s)",
+         virtq_is_broken(&pq) ? pq.broken_why : "working");
+out:
+  packed_done();
+}
+
 // ---- runner ----
 
 static void setup(void)
@@ -1000,6 +1098,8 @@ int main(int argc, char **argv)
   host_run_packed("virtq_odd_size_wrap", test_packed_odd_size_wrap);
   host_run_packed("virtq_used_runs_ahead", test_packed_used_runs_ahead);
   host_run_packed("virtq_impossible_wrap", test_packed_impossible_wrap);
+  host_run_packed("virtq_publish_barrier", test_packed_publish_barrier);
+  host_run_packed("virtq_used_barrier", test_packed_used_barrier);
 
   return host_tests_done();
 }

@@ -2,7 +2,7 @@
 /dev/random in kernel/glue/devfiles.c, user/rand.c), and of a machine with
 every device `make qemu` attaches.
 rng_bytes runs on virtio-pci too (rng_pci*) and on the packed ring
-(rng_bytes_packed, virtio 1.2 2.8).
+(rng_bytes_packed, and rng_pci_packed on virtio-pci; virtio 1.2 2.8).
 """
 import re
 import socket
@@ -49,6 +49,11 @@ def test_rng_bytes():
 def test_rng_bytes_packed():
     """The same with virtio-rng on the packed ring (virtio-mmio)."""
     rng_bytes("rng_packed", "mmio", packed=True)
+
+
+def test_rng_pci_packed():
+    """The same with virtio-rng on virtio-pci (modern) and the packed ring."""
+    rng_bytes("rng_pci_packed", "pci", packed=True)
 
 
 def test_rng_pci():
