@@ -34,8 +34,9 @@ lab.host("faults", 15,
 
 
 def rng_counters(out):
-    """lsdev -v's counters of the entropy device: chains, bytes, short_reads, interrupts."""
-    m = re.search(r"virtio-rng\s*\n\s+chains=(\d+) bytes=(\d+) short_reads=(\d+) interrupts=(\d+)",
+    """lsdev -v's counters of the entropy device: chains, bytes, short_reads, interrupts
+    (under its row, which ends in the ring column)."""
+    m = re.search(r"virtio-rng\s+\S+\s*\n\s+chains=(\d+) bytes=(\d+) short_reads=(\d+) interrupts=(\d+)",
                   out)
     return [int(x) for x in m.groups()] if m else None
 

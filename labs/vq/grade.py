@@ -41,8 +41,9 @@ lab.host("drivers", 15,
 
 
 def disk_counters(out):
-    """lsdev -v's four counters of the disk: chains, notifies, interrupts, errors."""
-    m = re.search(r"virtio-blk\s*\n\s+chains=(\d+) notifies=(\d+) interrupts=(\d+) errors=(\d+)",
+    """lsdev -v's four counters of the disk: chains, notifies, interrupts, errors
+    (under its row, which ends in the ring column)."""
+    m = re.search(r"virtio-blk\s+\S+\s*\n\s+chains=(\d+) notifies=(\d+) interrupts=(\d+) errors=(\d+)",
                   out)
     return [int(x) for x in m.groups()] if m else None
 
