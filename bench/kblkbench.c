@@ -191,7 +191,7 @@ run(struct bench *bb)
         disk_submit(fill(bb, slot, issued++));
         refill++;
       }
-    } while(finished < issued && bb->req[finished % bb->depth]->done);
+    } while(finished < issued && disk_finished(bb->req[finished % bb->depth]));
     if(refill)
       disk_kick();
   }

@@ -33,14 +33,15 @@ struct disk_req {
   uint64 sector;             // first 512-byte sector
   int nseg;                  // 1..DISK_MAX_SEGS
   struct disk_seg seg[DISK_MAX_SEGS];
-  // Optional: called once when the request is over, in interrupt context
-  // (or inside disk_submit, if the disk refuses it at once). It must not
-  // sleep. Without one, the caller collects the request with disk_wait.
+  // Optional: called once when the request is over, in interrupt context.
+  // It must not sleep. Without one, the caller must collect the request
+  // with disk_wait (exactly once).
   void (*callback)(struct disk_req *r);
   void *arg;                 // for the callback
   // Set by disk.c.
   int status;                // 0 ok, -1 failed; valid once done
-  int done;                  // the request is over
+  int done;                  // over and collected: set before the callback runs,
+                             //   or by disk_wait (disk_finished asks the driver)
   void *carrier;             // disk.c's driver request that carries this one
 };
 
@@ -62,6 +63,7 @@ int    disk_rw(struct buf *b, int write);   // 0, or -1 on a device error
 int    disk_submit(struct disk_req *r);     // queue (no notification yet); 0, or -1 refused
 void   disk_kick(void);                     // publish what was queued, notify the device
 int    disk_wait(struct disk_req *r);       // sleep until done; r->status
+int    disk_finished(struct disk_req *r);   // over yet? (no sleep; disk_wait still needed)
 int    disk_flush(void);                    // make completed writes durable; 0 or -1
 uint64 disk_capacity(void);                 // in 512-byte sectors
 int    disk_readonly(void);                 // the device is read-only (VIRTIO_BLK_F_RO)

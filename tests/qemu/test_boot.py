@@ -166,6 +166,11 @@ def test_persist_pci_legacy():
     persist("persist_pci_legacy", "pci-legacy")
 
 
+def test_persist_pci_packed():
+    """The same round trip with the disk on modern virtio-pci and the packed ring."""
+    persist("persist_pci_packed", "pci", packed=True)
+
+
 def test_readonly_disk():
     """A read-only disk: writes fail with an error, reads and the shell work."""
     disk = fresh_disk("readonly")
@@ -254,3 +259,8 @@ def test_usertests_pci(progress):
 def test_usertests_pci_legacy(progress):
     """usertests -q with the disk on legacy virtio-pci."""
     usertests(progress, "usertests_pci_legacy", "pci-legacy")
+
+
+def test_usertests_pci_packed(progress):
+    """usertests -q with the disk on modern virtio-pci and the packed ring."""
+    usertests(progress, "usertests_pci_packed", "pci", packed=True)

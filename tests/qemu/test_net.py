@@ -146,6 +146,11 @@ def test_udp_echo_pci_legacy(progress):
     udp_echo_1000(progress, "net_echo_pci_legacy", "pci-legacy")
 
 
+def test_udp_echo_pci_packed(progress):
+    """The same 1000 datagrams on modern virtio-pci with every ring packed."""
+    udp_echo_1000(progress, "net_echo_pci_packed", "pci", packed=True)
+
+
 def reverse_server():
     """A UDP server on 127.0.0.1 that answers every datagram with its bytes
     reversed. Returns (port, counter dict, stop function)."""

@@ -239,9 +239,10 @@ def test_vconsole_cat_64k_packed(progress):
     vconsole_cat_64k(progress, "vconsole_cat_packed", True)
 
 
-def round_trip(name, transport):
-    """A command through the second shell, on `transport`."""
-    q, w = boot(name, transport)
+def round_trip(name, transport, packed=False):
+    """A command through the second shell, on `transport` (`packed`: every
+    device on the packed ring)."""
+    q, w = boot(name, transport, packed=packed)
     try:
         out = w.run("echo %s console" % transport)
         assert out.strip() == "%s console" % transport, repr(out)
@@ -268,6 +269,11 @@ def test_vconsole_pci():
 def test_vconsole_pci_legacy():
     """The console on legacy virtio-pci (queues of the device's fixed size)."""
     round_trip("vconsole_pci_legacy", "pci-legacy")
+
+
+def test_vconsole_pci_packed():
+    """The console on modern virtio-pci with the packed ring."""
+    round_trip("vconsole_pci_packed", "pci", packed=True)
 
 
 def test_vconsole_one_port():
