@@ -5,7 +5,9 @@
 For every lab:
   1. its handout's table of tests (labs/NAME/README.md, "What the grader
      tests") names exactly the tests of labs/NAME/grade.py with their points;
-  2. its starter is cut (tools/labs/cut.py: no solution text survives);
+  2. its starter is cut (tools/labs/cut.py: no solution text survives),
+     with a copy of the solution's build/ (built once, first), so that its
+     build compiles only what the starter changed;
   3. the starter builds and is graded with the grader it carries: the score
      is below full marks, every test fails, and each for the reason its
      row of the handout predicts; the kernel boots where the lab says it
@@ -88,6 +90,36 @@ def grade(tree, lab, results_json):
     return p.returncode, p.stdout
 
 
+def build_solution():
+    """Build the solution tree once, everything any lab's grader builds
+    (the kernel and fs.img, the Cortex-M3 image, the host tests): the
+    solution's grading then finds it done, and every starter starts from
+    a copy of it (seed_build)."""
+    t0 = time.time()
+    for cmd in (["make", "-s", "-j2", "SETUP=grade", "all", "cm3"],
+                ["make", "-s", "-C", "tests/host", "all"]):
+        p = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True)
+        if p.returncode != 0:
+            report(False, "the solution tree builds", " ".join(cmd) + "\n" + p.stdout[-3000:])
+            return False
+    report(True, "the solution tree builds", secs=time.time() - t0)
+    return True
+
+
+def seed_build(dest):
+    """Give a starter a copy of the solution's build/ (not build/labs),
+    times kept. make then rebuilds exactly what the starter changed: the
+    cutter wrote the files it changed anew, so they are younger than every
+    copied output, while the files it copied unchanged kept the solution's
+    times. What the starter's build compiles is still all its own code:
+    every object of a file that differs from the solution is rebuilt."""
+    src = os.path.join(ROOT, "build")
+    dst = os.path.join(dest, "build")
+    shutil.copytree(src, dst, symlinks=True, copy_function=shutil.copy2,
+                    ignore=lambda d, names: ["labs"] if os.path.samefile(d, src) else [])
+
+
 def check_lab(name):
     import grade as grader
     lab = grader.load_lab(name)
@@ -119,6 +151,7 @@ def check_lab(name):
     if p.returncode != 0:
         return
     print("      " + p.stdout.strip().split("\n")[0], flush=True)
+    seed_build(dest)
 
     # 3. the starter fails every test for the handout's reason
     t0 = time.time()
@@ -173,6 +206,8 @@ def main():
         report(False, "markers", str(e))
         return 1
     os.makedirs(WORK, exist_ok=True)
+    if not build_solution():
+        return 1
     for name in wanted or labs:
         check_lab(name)
     passed = sum(1 for r in results if r)

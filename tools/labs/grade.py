@@ -161,6 +161,7 @@ class Grader:
         self.do_build = build
         self.logdir = os.path.join(ROOT, "tests", "out", "grade", lab.name)
         self.lines = []          # everything printed, for results.json's output
+        self.notes = []          # what the running test noted (Context.note)
         self.records = []
 
     def say(self, text=""):
@@ -217,6 +218,7 @@ class Grader:
                     f.write(out)
             else:
                 ctx = gradelib.Context(self, test)
+                self.notes = ctx.notes
                 test.fn(ctx)
                 ok, why = True, ""
         except (TestFailure, AssertionError, QemuError) as e:
@@ -235,10 +237,15 @@ class Grader:
         dots = "." * max(2, 34 - len(test.name))
         self.say("%s %s %3d/%-3d %5.1fs  %s" % (test.name, dots, score, test.points, secs,
                                                "ok" if ok else "FAILED"))
-        detail = ""
+        for n in self.notes:
+            self.say("    " + n)
+        detail = "\n".join(self.notes)
+        if detail:
+            detail += "\n"
         if not ok:
-            detail = "why: " + why.strip().replace("\n", "\n     ")
-            self.say("    " + detail.replace("\n", "\n    "))
+            why_line = "why: " + why.strip().replace("\n", "\n     ")
+            self.say("    " + why_line.replace("\n", "\n    "))
+            detail = why_line + ("\n" + detail if detail else "")
             logrel = os.path.relpath(os.path.join(self.logdir, test.name + ".log"), ROOT)
             if out.strip():
                 last = gradelib.tail(out, LOG_TAIL)
@@ -251,7 +258,7 @@ class Grader:
             "score": score,
             "max_score": test.points,
             "status": "passed" if ok else "failed",
-            "output": "passed (%.1fs)" % secs if ok else detail,
+            "output": ("passed (%.1fs)" % secs + ("\n" + detail if detail else "")) if ok else detail,
             "visibility": "visible",
         })
 
@@ -313,6 +320,7 @@ class Grader:
 
         score = 0
         for t in tests:
+            self.notes = []
             if failure:
                 ok, why, out, secs = False, failure, "", 0.0
             elif self.boot_failure and t.kind == "qemu":

@@ -142,19 +142,25 @@ class Guest(Qemu):
                 last))
         return time.time() - t0
 
-    def _check(self, args, ends, timeout):
+    def _start(self, args, timeout):
+        """Type one labtest line and wait for its begin frame; the check's name."""
         self.nchecks += 1
         name = "c%d" % self.nchecks
         word = self.ctx.word
         self.send("labtest %s %s %s\n" % (word, args[0], " ".join([name] + list(args[1:]))))
         # The frame lines start a line of their own; the echo of what we
         # typed cannot match them (no "<<" before the word).
-        begin = re.compile(r"^<<%s %s begin>>$" % (word, name), re.M)
-        end = re.compile(r"^<<%s %s (%s)>>$" % (word, name, ends), re.M)
-        self.expect(begin, timeout)
+        self.expect(re.compile(r"^<<%s %s begin>>$" % (word, name), re.M), timeout)
+        return name
+
+    def _finish(self, name, ends, timeout):
+        end = re.compile(r"^<<%s %s (%s)>>$" % (self.ctx.word, name, ends), re.M)
         out = self.expect(end, timeout)
         m = end.search(out)
         return m.group(1), out[:m.start()].strip("\n")
+
+    def _check(self, args, ends, timeout):
+        return self._finish(self._start(args, timeout), ends, timeout)
 
     def labtest(self, check, *args, timeout=None):
         """Run labtest's `check`; its output. Fails the test on a fail frame."""
@@ -167,7 +173,17 @@ class Guest(Qemu):
     def run(self, *argv, timeout=None, status=0):
         """Run a program under labtest; its output. Fails the test unless it
         exits with `status` (None: any), the status then in self.status."""
-        st, out = self._check(("run",) + argv, r"exit -?\d+", self.ctx.timeout(timeout or 20))
+        return self.end(self.begin(*argv, timeout=timeout), timeout=timeout, status=status)
+
+    def begin(self, *argv, timeout=None):
+        """Start a program under labtest and return once it runs, so that the
+        test can talk to it (a server, say); end() waits for it. A handle."""
+        return (self._start(("run",) + argv, self.ctx.timeout(timeout or 20)), argv)
+
+    def end(self, handle, timeout=None, status=0):
+        """Wait for a program begin() started; its output, as run() returns it."""
+        name, argv = handle
+        st, out = self._finish(name, r"exit -?\d+", self.ctx.timeout(timeout or 20))
         self.status = int(st.split()[1])
         if status is not None and self.status != status:
             raise TestFailure("`%s` exited with status %d:\n%s"
@@ -224,6 +240,12 @@ class Context:
         self.word = grader.word
         self.scale = grader.scale
         self.nmachines = 0
+        self.notes = []
+
+    def note(self, text):
+        """A line the grader prints under the test's result, passed or not
+        (a measured figure beside the solution's, say)."""
+        self.notes.append(text)
 
     def timeout(self, seconds):
         return seconds * self.scale
@@ -240,21 +262,30 @@ class Context:
         n = self.test.name
         return n if self.nmachines == 1 else "%s.%d" % (n, self.nmachines)
 
-    def guest(self, extra=(), legacy=False, cpus=3, boot_timeout=None):
+    def guest(self, extra=(), legacy=False, cpus=3, boot_timeout=None, blkprops=""):
         """A booted kernel on a fresh copy of fs.img (a `with` block kills it);
-        legacy: QEMU's legacy (version 1) virtio-mmio transport."""
+        legacy: QEMU's legacy (version 1) virtio-mmio transport; extra: more
+        QEMU options (devices); blkprops: properties of the disk's device."""
         if self.grader.boot_failure:
             raise TestFailure(self.grader.boot_failure)
         name = self._log_name()
         g = Guest(self, qemu.fresh_disk(name), name,
                   transport="mmio-legacy" if legacy else "mmio", cpus=cpus,
-                  extra=list(extra))
+                  extra=list(extra), blkprops=blkprops)
         try:
             g.boot(self.timeout(boot_timeout or 30))
         except BaseException:
             g.kill()
             raise
         return g
+
+    def path(self, name):
+        """A file of this test in the lab's log folder (a packet capture, say):
+        tests/out/grade/LAB/TEST.name, removed first."""
+        p = os.path.join(self.grader.logdir, "%s.%s" % (self.test.name, name))
+        if os.path.exists(p):
+            os.unlink(p)
+        return p
 
     def cm3(self):
         """The Cortex-M3 image at its shell prompt (a `with` block kills it)."""
