@@ -161,6 +161,7 @@ int vdm_net_receive(struct vdm_net *n, const void *frame, uint32_t len)
     hdr[k] = 0;
   if (hl == HDR_MODERN)
     hdr[HDR_NUM_BUFFERS] = 1;
+  hdr[HDR_GSO_TYPE] = n->rx_gso_type;
   vdm_chain_write(&ch, 0, hdr, hl);
   vdm_chain_write(&ch, hl, frame, len);
   if (ch.indirect)
@@ -283,6 +284,7 @@ void vdm_net_init(struct vdm_net *n, const uint8_t mac[6], const struct vdm_net_
   n->be.send = be ? be->send : 0;
   n->be.ctx = be ? be->ctx : 0;
   n->status = S_LINK_UP;
+  n->rx_gso_type = GSO_NONE;
   n->rx_frames = n->rx_bytes = n->rx_dropped = n->rx_too_long = 0;
   n->tx_frames = n->tx_bytes = n->tx_bad = n->tx_lost = 0;
   vdm_attach(&n->vdm, &net_ops, version);

@@ -34,6 +34,10 @@ struct vdm_net {
   struct vdm_net_backend be;   // be.send NULL: loopback
   uint8_t mac[6];              // what configuration space shows
   uint16_t status;             // VIRTIO_NET_S_LINK_UP (1) or 0
+  // gso_type in the header of every received frame: 0 (GSO_NONE), as
+  // 5.1.6.4.1 requires of a driver that took no GUEST_TSO/UFO; a test of
+  // a device that breaks that rule sets another value.
+  uint8_t rx_gso_type;
   uint8_t frame[VDM_NET_FRAME_MAX];  // a transmitted frame on its way out
   // What went through (tests look at these).
   uint32_t rx_frames, rx_bytes;   // frames put into receive buffers

@@ -90,6 +90,7 @@ static void give_up(struct vnet *vn, struct virtq *vq, const char *why)
 // Not visible to the device until the caller kicks the queue.
 static void post_rx(struct vnet *vn, uint32_t i)
 {
+  // >>> lab net: hand receive buffer i to the device: its header, then room for a frame, both device-writable, token &vn->bufs[i]
   struct virtq_buf b[2] = {
     { &vn->bufs[i].hdr, vn->hdr_len, 1 },
     { vn->bufs[i].data, VNET_DATA_SIZE, 1 },
@@ -99,11 +100,15 @@ static void post_rx(struct vnet *vn, uint32_t i)
   // so only a broken queue refuses.
   if (virtq_add(&vn->rxq, b, 2, &vn->bufs[i]) != VIRTQ_OK)
     give_up(vn, &vn->rxq, "receive queue refused a buffer");
+  // === stub
+  // // Nothing is posted yet: the device has nowhere to put a frame.
+  // <<< lab net
 }
 
 // One finished receive buffer: check it, hand the frame on.
 static void deliver(struct vnet *vn, uint32_t i, uint32_t len)
 {
+  // >>> lab net: check len and the header (5.1.6.4), count and drop what is wrong; hand the frame without its header to vn->receive
   struct vnet_buf *b = &vn->bufs[i];
   uint32_t flen;
 
@@ -137,6 +142,10 @@ static void deliver(struct vnet *vn, uint32_t i, uint32_t len)
   // what lies past them the device never promised to have written
   // (2.7.8.3). The buffer goes back to the device when reap_rx re-posts it.
   vn->receive(vn->receive_arg, b->data, flen);
+  // === stub
+  // // Every frame is dropped here for now.
+  // vn->stats.rx_no_receiver++;
+  // <<< lab net
 }
 
 // Take every finished receive buffer off the used ring, deliver its frame,
@@ -145,9 +154,12 @@ static void deliver(struct vnet *vn, uint32_t i, uint32_t len)
 // the race virtq_enable_intr closes, look once more).
 static void reap_rx(struct vnet *vn)
 {
-  uint32_t len, posted = 0, done[VNET_RX_BUFS], n, k;
+  uint32_t len, done[VNET_RX_BUFS], n;
   void *token;
   int r, i;
+  // >>> lab net: your variables
+  uint32_t posted = 0, k;
+  // <<< lab net
 
   virtq_disable_intr(&vn->rxq);
   do {
@@ -176,15 +188,21 @@ static void reap_rx(struct vnet *vn)
     // drained: re-posted at once, a buffer could take the descriptors of
     // the chain just finished, and a used id the device repeats in the
     // same batch would pass virtq_get as that new chain's completion.
+    // >>> lab net: give the n buffers in done[] back to the device (post_rx), and count them
     for (k = 0; k < n; k++)
       post_rx(vn, done[k]);
     posted += n;
+    // === stub
+    // (void)done;
+    // <<< lab net
   } while (virtq_enable_intr(&vn->rxq));
+  // >>> lab net: publish the buffers given back, with one kick for all of them
   // One kick publishes every buffer re-posted above: a receive queue that
   // runs dry leaves the device nowhere to put frames (5.1.6.3: keep it as
   // full as possible).
   if (posted > 0 && !vn->broken)
     virtq_kick(&vn->rxq);
+  // <<< lab net
 }
 
 // ---- transmit (tx_lock held) ----
@@ -199,16 +217,17 @@ static void reap_tx(struct vnet *vn)
 {
   uint32_t len;
   void *token;
-  int r, i;
+  int r;
 
   virtq_disable_intr(&vn->txq);
   do {
     while ((r = virtq_get(&vn->txq, &token, &len)) == 1) {
+      // >>> lab net: find the transmit buffer the token names (buf_index) and check the device had it; it is free again; count it
       // Transmit tokens are buffers VNET_RX_BUFS and up. A buffer that is
       // not busy was never given to the device: our records and the
       // queue's disagree, and freeing it twice would let two frames share
       // one buffer.
-      i = buf_index(vn, token, VNET_RX_BUFS, vn->ntx);
+      int i = buf_index(vn, token, VNET_RX_BUFS, vn->ntx);
       if (i < 0 || !vn->tx_busy[i]) {
         give_up(vn, &vn->txq, "a transmit completion for a buffer the device did not have");
         return;
@@ -216,6 +235,9 @@ static void reap_tx(struct vnet *vn)
       vn->tx_busy[i] = 0;
       vn->tx_free++;
       vn->stats.tx_reclaimed++;
+      // === stub
+      // // The buffer stays marked busy: nothing gives it back yet.
+      // <<< lab net
     }
     if (r < 0) {
       give_up(vn, &vn->txq, "transmit queue broken");
@@ -226,7 +248,6 @@ static void reap_tx(struct vnet *vn)
 
 int vnet_send(struct vnet *vn, const void *frame, uint32_t len)
 {
-  struct virtq_buf b[2];
   struct vnet_buf *tb;
   uint32_t i;
 
@@ -261,6 +282,12 @@ int vnet_send(struct vnet *vn, const void *frame, uint32_t len)
     return -1;
   }
   tb = &vn->bufs[VNET_RX_BUFS + i];
+  // The frame is copied into the DMA buffer: the caller's memory need not
+  // be reachable by the device, and the caller may reuse it at once.
+  copy_bytes(tb->data, frame, len);
+  // >>> lab net: transmit buffer tb (number i): its header (5.1.6.2), a chain of header and frame on txq, the buffer busy, the counters, a kick
+  struct virtq_buf b[2];
+
   // flags 0 and GSO_NONE: a plain, complete frame with its checksums
   // already filled in (we negotiated no offloads, 5.1.6.2).
   tb->hdr.h.flags = 0;
@@ -270,9 +297,6 @@ int vnet_send(struct vnet *vn, const void *frame, uint32_t len)
   tb->hdr.h.csum_start = 0;
   tb->hdr.h.csum_offset = 0;
   tb->hdr.h.num_buffers = 0;
-  // The frame is copied into the DMA buffer: the caller's memory need not
-  // be reachable by the device, and the caller may reuse it at once.
-  copy_bytes(tb->data, frame, len);
   // Header and frame, both only read by the device, the header alone in
   // its descriptor (5.1.6.6, as in post_rx).
   b[0].addr = &tb->hdr;
@@ -297,6 +321,12 @@ int vnet_send(struct vnet *vn, const void *frame, uint32_t len)
   // nothing to say when a batch ends. With EVENT_IDX the device is only
   // notified if it is waiting (virtq.c).
   virtq_kick(&vn->txq);
+  // === stub
+  // // Nothing is sent yet: every frame is refused as if the ring were full.
+  // vn->stats.tx_ring_full++;
+  // vos_unlock(&vn->tx_lock);
+  // return -1;
+  // <<< lab net
   vos_unlock(&vn->tx_lock);
   return 0;
 }

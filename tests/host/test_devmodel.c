@@ -1309,6 +1309,33 @@ static void test_fault_net_short_len(void)
   expect(hdr_tails_ok(), "the device wrote past the header");
 }
 
+// A received header announcing segmentation (gso_type TCPV4), which a
+// driver that took none of the GUEST_TSO/UFO features must never see
+// (5.1.6.4.1): the frame is dropped and counted, its buffer goes back to
+// the device, and frames after it come up as before.
+static void test_fault_net_rx_gso(void)
+{
+  uint32_t i;
+
+  tn = tnet_create(NET_BASE, 2, 1);
+  if (!start_net_driver())
+    return;
+  tn->m.rx_gso_type = 1;  // VIRTIO_NET_HDR_GSO_TCPV4
+  for (i = 0; i < 3; i++)
+    net_inject(i, 200);
+  steps(2);
+  expect(rxl.frames == 0 && vn.stats.rx_bad_hdr == 3, "%u frames came up, %u counted "
+         "with a bad header", rxl.frames, (unsigned)vn.stats.rx_bad_hdr);
+  expect(!vn.broken && tn->m.vdm.q[VDM_NET_RXQ].npending == vn.nrx,
+         "driver broken %d; %u of %u receive buffers posted again", vn.broken,
+         tn->m.vdm.q[VDM_NET_RXQ].npending, (unsigned)vn.nrx);
+  tn->m.rx_gso_type = 0;
+  net_inject(3, 200);
+  steps(2);
+  expect(rxl.frames == 1 && rxl.bad == 0 && rxl.last_seq == 3, "%u frames after the bad "
+         "headers, %u changed", rxl.frames, rxl.bad);
+}
+
 // ---- the randomized test ----
 //
 // Each step does one thing on one device: a block read or write of a few
@@ -1783,6 +1810,7 @@ int main(int argc, char **argv)
   host_run("fault_net_tx_reset_inflight", test_fault_net_tx_reset_inflight);
   host_run("fault_net_refuse_features", test_fault_net_refuse_features);
   host_run("fault_net_short_len", test_fault_net_short_len);
+  host_run("fault_net_rx_gso", test_fault_net_rx_gso);
 
   host_run("random_mix", test_random_mix);
 

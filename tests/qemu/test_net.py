@@ -334,10 +334,15 @@ def ipv4_payload(f, proto):
     return f[14 + ihl:14 + total]
 
 
+def udp_frame(data):
+    """A good frame carrying a datagram from 10.0.2.2:5555 to udpecho."""
+    return netutil.eth(GUEST_MAC, HOST_MAC, 0x0800, netutil.ipv4(
+        GATEWAY_IP, GUEST_IP, 17, netutil.udp(GATEWAY_IP, GUEST_IP, 5555, 2000, data)))
+
+
 def exchange_udp(net, data, tries=5):
     """Send a good datagram to udpecho; return True when its echo arrives."""
-    frame = netutil.eth(GUEST_MAC, HOST_MAC, 0x0800, netutil.ipv4(
-        GATEWAY_IP, GUEST_IP, 17, netutil.udp(GATEWAY_IP, GUEST_IP, 5555, 2000, data)))
+    frame = udp_frame(data)
     for _ in range(tries):
         net.send(frame)
         for f in net.frames(1.0):
