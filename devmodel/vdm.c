@@ -148,10 +148,12 @@ static uint8_t *used_area(struct vdm *d, struct vdm_queue *q)
 
 static void raise_irq(struct vdm *d, uint32_t why)
 {
+  // >>> lab devmodel: the reason's bit into InterruptStatus, counted in d->irqs, then the wire: d->raise_irq(d->irq_arg) if the port gave one (4.2.2, 4.2.3.4)
   d->regs.interrupt_status |= why;
   d->irqs++;
   if (d->raise_irq)
     d->raise_irq(d->irq_arg);
+  // <<< lab devmodel
 }
 
 // ---- configuration space (2.5) ----
@@ -354,17 +356,22 @@ static void pop_avail(struct vdm *d, int qi)
   struct vdm_queue *q = &d->q[qi];
   uint8_t *avail = avail_area(d, q);
   uint8_t *used = used_area(d, q);
-  uint16_t idx, head;
+  uint16_t idx, head = 0;
 
   if (packed(d)) {
     pop_packed(d, qi);
     return;
   }
   for (;;) {
+    // >>> lab devmodel: read avail.idx (the driver's), then the barrier that keeps every later read of the ring after it
     idx = ld16(avail + 2);
     // 2.7.13.3 from the other side: the driver wrote the ring entries,
     // then avail.idx. We read idx first; entries after this barrier.
     vos_mb();
+    // === stub
+    // // Nothing published is seen: the device takes no request.
+    // return;
+    // <<< lab devmodel
     // (Unless our own fault moved used.idx: then the count means nothing.)
     if ((uint16_t)(idx - q->used_idx) > q->num && d->fault != VDM_FAULT_IDX_JUMP &&
         d->fault != VDM_FAULT_DUP_ID)
@@ -374,6 +381,7 @@ static void pop_avail(struct vdm *d, int qi)
         vdm_violation(d, "more chains available than the ring holds", idx);
         break;
       }
+      // >>> lab devmodel: the head in ring entry last_avail (2.7.6), one entry on; refuse a head that is no descriptor (a violation, an error); hold the chain in q->pending, counted
       head = ld16(avail + 4 + 2 * (q->last_avail % q->num));
       q->last_avail++;
       if (head >= q->num) {
@@ -383,18 +391,21 @@ static void pop_avail(struct vdm *d, int qi)
       }
       q->pending[q->npending++] = head;
       q->stats.requests++;
+      // === stub
+      // break;
+      // <<< lab devmodel
       if (q->trace) vtrace_dev_pop(q->trace, q->trace_id, (uint16_t)(q->last_avail - 1), head);
       if (d->observer)
         d->observer(d, VDM_EV_POP, qi, head);
     }
     if (!vdm_has_feature(d, VIRTIO_RING_F_EVENT_IDX) || d->event_idx_hold)
       return;
+    if (q->trace) vtrace_dev_event(q->trace, q->trace_id, q->last_avail);
     // 2.7.10 with EVENT_IDX: "notify me when you publish entry last_avail".
     // Then look at avail.idx once more: an entry published before the
     // driver could see our avail_event would otherwise wait for a
     // notification that never comes.
     st16(used + 4 + 8 * q->num, q->last_avail);
-    if (q->trace) vtrace_dev_event(q->trace, q->trace_id, q->last_avail);
     vos_mb();
     if (ld16(avail + 2) == q->last_avail)
       return;
@@ -695,6 +706,8 @@ uint32_t vdm_chain_write(struct vdm_chain *c, uint32_t off, const void *src, uin
 static void push_used(struct vdm *d, int qi, uint32_t id, uint32_t len)
 {
   struct vdm_queue *q = &d->q[qi];
+
+  // >>> lab devmodel: the used element {id, len} in entry used_idx % num, the barrier, then used_idx one on and stored in used.idx (2.7.8, 2.7.8.2)
   uint8_t *used = used_area(d, q);
   uint8_t *e = used + 4 + 8 * (q->used_idx % q->num);
 
@@ -705,6 +718,10 @@ static void push_used(struct vdm *d, int qi, uint32_t id, uint32_t len)
   vos_mb();
   q->used_idx++;
   st16(used + 2, q->used_idx);
+  // === stub
+  // // The driver never sees the completion. (st32 is yours to use here.)
+  // (void)st32;
+  // <<< lab devmodel
   q->stats.completions++;
   if (q->trace) vtrace_dev_used(q->trace, q->trace_id, (uint16_t)(q->used_idx - 1), id, len);
 }
@@ -716,24 +733,34 @@ static void signal_used(struct vdm *d, int qi, uint16_t old_idx)
   uint16_t new_idx = q->used_idx, seen;
   int send, why;
 
+  // >>> lab devmodel: the barrier between our used.idx store and our reads of the driver's suppression fields
   // Our used.idx store must be visible before we read the driver's
   // suppression fields: the driver sets them and then re-reads used.idx,
   // so one of us always sees the other.
   vos_mb();
+  // <<< lab devmodel
   if (vdm_has_feature(d, VIRTIO_RING_F_EVENT_IDX)) {
     // 2.7.7.2: interrupt if used_event lies in (old_idx, new_idx].
     seen = ld16(avail + 4 + 2 * q->num);
     why = VTR_WHY_EVENT_IDX;
     send = (uint16_t)(new_idx - seen - 1) < (uint16_t)(new_idx - old_idx);
   } else {
+    // >>> lab devmodel: without EVENT_IDX, send unless avail.flags holds VIRTQ_AVAIL_F_NO_INTERRUPT (2.7.7); seen is the flags word
     seen = ld16(avail);
     why = VTR_WHY_FLAGS;
     send = !(seen & VIRTQ_AVAIL_F_NO_INTERRUPT);
+    // === stub
+    // seen = 0;
+    // why = VTR_WHY_FLAGS;
+    // send = 0;
+    // <<< lab devmodel
   }
   if (q->trace) vtrace_dev_irq(q->trace, q->trace_id, old_idx, new_idx, send, why, seen);
   if (send) {
+    // >>> lab devmodel: the used buffer notification: count it in the queue's stats, raise_irq for a used buffer (VIRTIO_MMIO_INT_VRING)
     q->stats.interrupts++;
     raise_irq(d, VIRTIO_MMIO_INT_VRING);
+    // <<< lab devmodel
   }
 }
 
@@ -1282,7 +1309,9 @@ static void write_ack(struct vdm *d, uint32_t val)
     vdm_run(d);
     d->complete_on_ack = 1;
   }
+  // >>> lab devmodel: the bits the driver acknowledged leave InterruptStatus (4.2.2)
   d->regs.interrupt_status &= ~val;
+  // <<< lab devmodel
 }
 
 static int legacy_only(uint32_t off)

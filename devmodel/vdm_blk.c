@@ -210,12 +210,19 @@ static uint32_t blk_work(struct vdm *d, int qi, uint16_t head)
   if (c.indirect)
     d->q[qi].stats.indirect++;
   check_segments(b, &c);
+  // >>> lab devmodel: the request's header, the chain's first 16 readable bytes: type (le32 at 0) and sector (le64 at 8) (5.2.6)
   vdm_chain_read(&c, 0, hdr, 16);
   type = (uint32_t)hdr[0] | (uint32_t)hdr[1] << 8 | (uint32_t)hdr[2] << 16 |
          (uint32_t)hdr[3] << 24;
   sector = 0;
   for (int i = 7; i >= 0; i--)
     sector = (sector << 8) | hdr[8 + i];
+  // === stub
+  // // Every request is of a type we do not know (VIRTIO_BLK_S_UNSUPP).
+  // (void)hdr;
+  // type = 0xffffffffu;
+  // sector = 0;
+  // <<< lab devmodel
 
   switch (type) {
   case T_IN:
@@ -250,11 +257,15 @@ static uint32_t blk_work(struct vdm *d, int qi, uint16_t head)
     b->failed++;
     d->q[qi].stats.errors++;
   }
+  // >>> lab devmodel: the status byte into the chain's last writable byte (unless d->fault is VDM_FAULT_NO_STATUS); return used.len: the bytes written, status included (2.7.8)
   // The status byte is the chain's last writable byte. Leaving it alone
   // is the "forgot to write the status" fault.
   if (d->fault != VDM_FAULT_NO_STATUS)
     vdm_chain_write(&c, c.writable - 1, &status, 1);
   return written + 1;
+  // === stub
+  // return 0;
+  // <<< lab devmodel
 }
 
 static void blk_queue_work(struct vdm *d, int qi)
