@@ -159,6 +159,7 @@ static int port_usable(struct vcons *vc, struct vcons_port *p)
 // Hand receive buffer i of port p to the device; it may fill all of it.
 static void post_rx(struct vcons *vc, struct vcons_port *p, uint32_t i)
 {
+  // >>> lab console: buffer i of port p on its receiveq: one device-writable buffer of VCONS_RX_BUF_SIZE bytes, its address the token
   // device_writes = 1: 5.3.6.1 allows only device-writable buffers in a
   // receiveq.
   struct virtq_buf b = { rx_buf(p, i), VCONS_RX_BUF_SIZE, 1 };
@@ -167,6 +168,11 @@ static void post_rx(struct vcons *vc, struct vcons_port *p, uint32_t i)
   // a broken queue can refuse.
   if (virtq_add(&p->rxq, &b, 1, rx_buf(p, i)) != VIRTQ_OK)
     give_up(vc, "receive queue refused a buffer");
+  // === stub
+  // // Nothing is posted: the device has nowhere to put the port's bytes.
+  // // rx_buf(p, i) is where buffer i lives.
+  // (void)rx_buf;
+  // <<< lab console
 }
 
 // Free bytes in port p's ring. wr - rd is the fill even after either
@@ -185,6 +191,7 @@ static int drain_held(struct vcons *vc, struct vcons_port *p)
 
   // Oldest first: bytes must reach the reader in the order the device
   // delivered them, and the device delivers a port's buffers in order.
+  // >>> lab console: while buffers are held: copy the oldest one's bytes into the ring as far as it has room; a buffer emptied goes back to the device (post_rx), counted in posted; one not emptied stops the loop
   while (p->held_count > 0 && !vc->broken) {
     uint32_t i = p->held[p->held_first];
     uint32_t left = p->held_len[i] - p->held_off[i];
@@ -211,6 +218,11 @@ static int drain_held(struct vcons *vc, struct vcons_port *p)
     post_rx(vc, p, i);
     posted++;
   }
+  // === stub
+  // // Held buffers stay held: their bytes never reach the reader.
+  // // ring_room(p) is how many bytes the ring can take now.
+  // (void)ring_room;
+  // <<< lab console
   return posted;
 }
 
@@ -220,7 +232,7 @@ static void reap_rx(struct vcons *vc, struct vcons_port *p)
   uint32_t before = p->ring_wr;
   uint32_t len;
   void *token;
-  int r, i;
+  int r;
 
   // The usual reaping loop (virtq.h): no interrupts while we reap, then
   // ask for one and look again, since a completion may have slipped in
@@ -228,7 +240,8 @@ static void reap_rx(struct vcons *vc, struct vcons_port *p)
   virtq_disable_intr(&p->rxq);
   do {
     while ((r = virtq_get(&p->rxq, &token, &len)) == 1) {
-      i = buf_index(p->rx_mem, token, VCONS_RX_BUF_SIZE, p->nrx);
+      // >>> lab console: which buffer came back (buf_index); it joins the held FIFO behind the others, with its length; count it (rx_buffers, rx_bytes)
+      int i = buf_index(p->rx_mem, token, VCONS_RX_BUF_SIZE, p->nrx);
       // Not one of this port's buffers, or more buffers back than we
       // ever posted: virtq_get's checks make both impossible unless our
       // own bookkeeping is wrong, and then nothing here can be trusted.
@@ -245,6 +258,9 @@ static void reap_rx(struct vcons *vc, struct vcons_port *p)
       p->held_off[i] = 0;
       p->stats.rx_buffers++;
       p->stats.rx_bytes += len;
+      // === stub
+      // // The buffer is forgotten, and its bytes with it.
+      // <<< lab console
     }
     // virtq_get found a used entry that lies (an id we never gave out,
     // a length beyond the buffer, an index running ahead, 2.7.8): the
@@ -254,12 +270,14 @@ static void reap_rx(struct vcons *vc, struct vcons_port *p)
       return;
     }
   } while (virtq_enable_intr(&p->rxq));
+  // >>> lab console: the held buffers' bytes into the ring (drain_held), and one kick if any buffer went back
   // Copy into the ring what fits and post the emptied buffers again: one
   // notification for every buffer that went back (many per batch).
   // virtq_kick's barrier (1) orders the new descriptors and ring entries
   // before avail.idx, which the device reads first.
   if (drain_held(vc, p) > 0 && !vc->broken)
     virtq_kick(&p->rxq);
+  // <<< lab console
   // Readers sleep on the ring's write counter; wake them only for bytes.
   if (p->ring_wr != before)
     vos_wakeup(&p->ring_wr);
@@ -272,7 +290,7 @@ static void reap_tx(struct vcons *vc, struct vcons_port *p)
 {
   uint32_t len, freed = 0;
   void *token;
-  int r, i;
+  int r;
 
   // The same reaping loop as reap_rx: interrupts off while we look, on
   // again with a last look after (barrier (4) in virtq_enable_intr).
@@ -281,7 +299,8 @@ static void reap_tx(struct vcons *vc, struct vcons_port *p)
     // len is ignored: a transmit buffer has nothing for the device to
     // write, and 5.3.6.3 lets legacy devices put anything there.
     while ((r = virtq_get(&p->txq, &token, &len)) == 1) {
-      i = buf_index(p->tx_mem, token, VCONS_TX_BUF_SIZE, p->ntx);
+      // >>> lab console: which transmit buffer came back, checked against tx_busy; it is free again (tx_busy, tx_free), counted in freed
+      int i = buf_index(p->tx_mem, token, VCONS_TX_BUF_SIZE, p->ntx);
       // tx_busy is ours, not in memory the device can write: a buffer
       // the device returns twice is caught here even if virtq missed it.
       if (i < 0 || !p->tx_busy[i]) {
@@ -293,6 +312,9 @@ static void reap_tx(struct vcons *vc, struct vcons_port *p)
       p->tx_busy[i] = 0;
       p->tx_free++;
       freed++;
+      // === stub
+      // // The buffer stays busy.
+      // <<< lab console
     }
     if (r < 0) {
       give_up(vc, "transmit queue broken");
@@ -329,11 +351,13 @@ static int interrupted(struct vcons *vc)
 static int queue_tx(struct vcons *vc, struct vcons_port *p, const uint8_t *src, uint32_t n)
 {
   int i = free_tx_buffer(p);  // the caller saw tx_free > 0: there is one
-  struct virtq_buf b;
 
   // The caller's memory is never handed to the device: it may be a user
   // page or the stack, and it must be the caller's again when we return.
   copy_bytes(tx_buf(p, (uint32_t)i), src, n);
+  // >>> lab console: buffer i, now holding the n bytes, on p's transmitq: one device-readable buffer, its address the token; it is busy (tx_busy, tx_free), counted (tx_buffers, tx_bytes)
+  struct virtq_buf b;
+
   b.addr = tx_buf(p, (uint32_t)i);
   b.len = n;
   // 5.3.6.1: only device-readable buffers in a transmitq.
@@ -348,14 +372,21 @@ static int queue_tx(struct vcons *vc, struct vcons_port *p, const uint8_t *src, 
   p->stats.tx_buffers++;
   p->stats.tx_bytes += n;
   return 0;
+  // === stub
+  // return -1;
+  // <<< lab console
 }
 
 int vcons_write(struct vcons *vc, uint32_t port, const void *buf, uint32_t len)
 {
-  const uint8_t *src = buf;
-  uint32_t done = 0, n;
-  int filled = 0, ret;
+  uint32_t done = 0;
+  int ret;
   struct vcons_port *p;
+  // >>> lab console: your variables
+  const uint8_t *src = buf;
+  uint32_t n;
+  int filled = 0;
+  // <<< lab console
 
   // A port number is the caller's, not the device's: check it before it
   // indexes anything. Ports between nports and the array's end are never
@@ -374,6 +405,7 @@ int vcons_write(struct vcons *vc, uint32_t port, const void *buf, uint32_t len)
   }
   p->writing = 1;
   while (done < len && port_usable(vc, p)) {
+    // >>> lab console: no listener or no free buffer: publish what is filled (one kick), reap, sleep on &p->tx_free unless that freed one (interrupted: stop). Else one buffer full of bytes (queue_tx), not kicked yet
     if (!p->host_open || p->tx_free == 0) {
       // Nobody listens at the other end (QEMU would throw the bytes away),
       // or all buffers are busy. Publish what we filled (one notification
@@ -401,12 +433,19 @@ int vcons_write(struct vcons *vc, uint32_t port, const void *buf, uint32_t len)
       break;
     done += n;
     filled++;
+    // === stub
+    // // Nothing is sent: the write fails. queue_tx is yours to call.
+    // (void)queue_tx;
+    // break;
+    // <<< lab console
   }
+  // >>> lab console: publish what is filled and not yet published, with one kick
   // virtq_kick's barrier (1) makes the bytes we copied and the descriptors
   // visible to the device before the new avail.idx; barrier (2) orders
   // that index before our look at whether the device wants a notification.
   if (filled > 0 && !vc->broken)
     virtq_kick(&p->txq);
+  // <<< lab console
   // All of it; or, stopped part way (interrupted, the port removed), the
   // bytes that did go, as write() reports a short write; or nothing: -1.
   if (done == len)
