@@ -77,7 +77,7 @@ def second_shell(t):
 def counters(g):
     """The console driver's counters from `lsdev -v` (tx_bytes, tx_chains, ...)."""
     out = g.run("lsdev", "-v")
-    m = re.search(r"virtio-console\n\s+(.*)\n", out)
+    m = re.search(r"virtio-console\s+\S+\s*\n\s+(.*)\n", out)
     if not m:
         return None
     return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(1))}

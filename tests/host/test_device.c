@@ -621,15 +621,15 @@ static void cleanup(int aborted)
 int main(int argc, char **argv)
 {
   host_tests_begin(argc, argv, setup, cleanup);
-  host_run("dev_pop_chains", test_dev_pop_chains);
-  host_run("dev_pop_barrier", test_dev_pop_barrier);
-  host_run("dev_used_ring", test_dev_used_ring);
-  host_run("dev_used_barrier", test_dev_used_barrier);
-  host_run("dev_interrupts", test_dev_interrupts);
-  host_run("dev_interrupt_barrier", test_dev_interrupt_barrier);
-  host_run("dev_blk_request", test_dev_blk_request);
-  host_run("dev_event_idx_interrupts", test_dev_event_idx_interrupts);
-  host_run("dev_event_idx_avail_event", test_dev_event_idx_avail_event);
-  host_run("dev_event_idx_recheck", test_dev_event_idx_recheck);
+  host_run_split("dev_pop_chains", test_dev_pop_chains);
+  host_run_split("dev_pop_barrier", test_dev_pop_barrier);
+  host_run_split("dev_used_ring", test_dev_used_ring);
+  host_run_split("dev_used_barrier", test_dev_used_barrier);
+  host_run_split("dev_interrupts", test_dev_interrupts);
+  host_run_split("dev_interrupt_barrier", test_dev_interrupt_barrier);
+  host_run_split("dev_blk_request", test_dev_blk_request);
+  host_run_split("dev_event_idx_interrupts", test_dev_event_idx_interrupts);
+  host_run_split("dev_event_idx_avail_event", test_dev_event_idx_avail_event);
+  host_run_split("dev_event_idx_recheck", test_dev_event_idx_recheck);
   return host_tests_done();
 }
