@@ -401,6 +401,7 @@ static void pop_avail(struct vdm *d, int qi)
     if (!vdm_has_feature(d, VIRTIO_RING_F_EVENT_IDX) || d->event_idx_hold)
       return;
     if (q->trace) vtrace_dev_event(q->trace, q->trace_id, q->last_avail);
+    // >>> lab evidx: avail_event (the word after the used ring's entries) asks for entry last_avail; then a barrier and one more look at avail.idx, and round again if it moved (2.7.10)
     // 2.7.10 with EVENT_IDX: "notify me when you publish entry last_avail".
     // Then look at avail.idx once more: an entry published before the
     // driver could see our avail_event would otherwise wait for a
@@ -409,6 +410,13 @@ static void pop_avail(struct vdm *d, int qi)
     vos_mb();
     if (ld16(avail + 2) == q->last_avail)
       return;
+    // === stub
+    // // Asks for the next entry but never looks again: an entry published
+    // // while this store was on its way waits for a notification that
+    // // never comes.
+    // st16(used + 4 + 8 * q->num, q->last_avail);
+    // return;
+    // <<< lab evidx
   }
 }
 
@@ -740,10 +748,18 @@ static void signal_used(struct vdm *d, int qi, uint16_t old_idx)
   vos_mb();
   // <<< lab devmodel
   if (vdm_has_feature(d, VIRTIO_RING_F_EVENT_IDX)) {
-    // 2.7.7.2: interrupt if used_event lies in (old_idx, new_idx].
+    // >>> lab evidx: used_event (the word after the available ring's entries) into seen; send if it names one of the entries old_idx .. new_idx-1 just written, wrap-safe (2.7.7.2)
+    // 2.7.7.2: interrupt if used_event names one of the entries written
+    // since old_idx (indices old_idx .. new_idx-1, mod 2^16).
     seen = ld16(avail + 4 + 2 * q->num);
     why = VTR_WHY_EVENT_IDX;
     send = (uint16_t)(new_idx - seen - 1) < (uint16_t)(new_idx - old_idx);
+    // === stub
+    // // An interrupt for every batch of completions: never one too few.
+    // seen = 0;
+    // why = VTR_WHY_EVENT_IDX;
+    // send = 1;
+    // <<< lab evidx
   } else {
     // >>> lab devmodel: without EVENT_IDX, send unless avail.flags holds VIRTQ_AVAIL_F_NO_INTERRUPT (2.7.7); seen is the flags word
     seen = ld16(avail);

@@ -500,18 +500,24 @@ int virtq_add(struct virtq *vq, const struct virtq_buf *bufs, int n, void *token
 
 // With EVENT_IDX the device stores in avail_event the avail.idx value it
 // wants to hear about: "notify me once you publish the entry with this
-// index". We just published entries old .. new-1. The device asked for one
-// of them exactly when avail_event lies in that window, i.e. when it is
-// fewer than (new - old) steps before new. All arithmetic is mod 2^16,
-// like the indices themselves, so the test survives wrap-around.
-//   Example: old 10, new 13. avail_event 11 -> (13-11-1) = 1 < 3: notify.
-//   avail_event 13 -> (13-13-1) = 65535, not < 3: the device waits for an
-//   entry we have not published yet, so no notification now.
+// index". We just published entries old .. new-1: the device asked for
+// one of them exactly when event is one of those indices, counted mod
+// 2^16 like the indices themselves, so that the test survives the wrap.
 // A device that writes nonsense here costs at most a missed or a needless
 // notification, never memory safety: the value is only compared.
 static int need_event(uint16_t event, uint16_t new_idx, uint16_t old_idx)
 {
+  // >>> lab evidx: 1 if event is one of the indices old_idx .. new_idx-1, counted mod 2^16 (the wrap-safe test of 2.7.10)
+  // The window is the (new - old) indices just before new: event lies in
+  // it when it is fewer than (new - old) steps before new.
+  //   Example: old 10, new 13. event 11 -> (13-11-1) = 1 < 3: notify.
+  //   event 13 -> (13-13-1) = 65535, not < 3: the device waits for an
+  //   entry we have not published yet, so no notification now.
   return (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old_idx);
+  // === stub
+  // // A notification for every kick: never one too few, often many too many.
+  // return 1;
+  // <<< lab evidx
 }
 
 static int device_wants_notify(struct virtq *vq, uint16_t old_idx, uint16_t new_idx)
@@ -746,7 +752,15 @@ int virtq_enable_intr(struct virtq *vq)
     // the device writes the entry with index used_event). Completions
     // already in the ring do not interrupt again; the re-check below is
     // how we find those.
+    // >>> lab evidx: used_event: the used ring entry whose writing should interrupt (2.7.7.1, 2.7.7.2)
     store16(vq->used_event, vq->last_used);
+    // === stub
+    // // Nothing asks the device for the next interrupt: break the queue
+    // // rather than wait for one that never comes (1: the caller looks
+    // // again, finds the queue broken and gives up on the device).
+    // virtq_mark_broken(vq, "EVENT_IDX: used_event not written (TODO lab evidx)");
+    // return 1;
+    // <<< lab evidx
   } else if (vq->intr_off) {
     // 2.7.7.1 without EVENT_IDX: flags 0 asks for every used buffer.
     store16(&vq->avail->flags, 0);
@@ -767,11 +781,17 @@ int virtq_enable_intr(struct virtq *vq)
   //   perf_no_interrupt_flag_race make a device complete in that window).
   // The same barrier orders the driver's InterruptACK write (vio_intr_ack,
   // before reaping) before this last look at used.idx.
+  // >>> lab evidx: barrier (4), then one more look at used.idx: 1 (counted in rechecks) if a completion came in that no interrupt may announce
   vos_mb();
   if (load16(&vq->used->idx) == vq->last_used)
     return 0;
   vq->stats.rechecks++;
   return 1;
+  // === stub
+  // // No second look: a completion that came in meanwhile waits for an
+  // // interrupt that may never come.
+  // return 0;
+  // <<< lab evidx
 }
 
 int virtq_drain(struct virtq *vq, void **token)

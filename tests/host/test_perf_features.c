@@ -815,17 +815,17 @@ static void test_depth8_ratios(void)
 {
   uint8_t *buf;
   int i, issued = 0, finished = 0, total = 400, depth = 8;
-  double notif, intr;
+  double notif, intr, sent;
 
   if (!start(2, ALL_FEATURES, 0))
     return;
   buf = vos_dma_alloc(4096);
   for (i = 0; i < depth; i++) {
     make_read(&reqs[i], buf, (uint64_t)(issued++ % 64) * 8, 1, 4096);
-    vblk_submit_nokick(&vb, &reqs[i]);
+    expect(vblk_submit_nokick(&vb, &reqs[i]) == 0, "submit %d", i);
   }
   vblk_kick(&vb);
-  while (finished < total) {
+  while (finished < total && !host_test_failure()) {
     int k = finished % depth, refill = 0;
     expect(vblk_wait(&vb, &reqs[k]) == 0, "request %d", finished);
     // Take every finished request in order, refill each, one kick.
@@ -834,7 +834,7 @@ static void test_depth8_ratios(void)
       finished++;
       if (issued < total) {
         make_read(r, buf, (uint64_t)(issued++ % 64) * 8, 1, 4096);
-        vblk_submit_nokick(&vb, r);
+        expect(vblk_submit_nokick(&vb, r) == 0, "submit %d", issued - 1);
         refill++;
       }
     }
@@ -843,9 +843,14 @@ static void test_depth8_ratios(void)
   }
   notif = (double)vb.vq.stats.notifies / total;
   intr = (double)vb.vq.stats.interrupts / total;
-  printf("    depth 8: %.3f notifications, %.3f interrupts per request\n", notif, intr);
-  expect(notif <= 0.25 && intr <= 0.25, "%.3f notifications, %.3f interrupts per request",
-         notif, intr);
+  // What the device sent, not only what reached the driver: here several
+  // used buffer notifications before the driver runs make one interrupt,
+  // as they may on a real interrupt line.
+  sent = (double)fb->m.vdm.q[0].stats.interrupts / total;
+  printf("    depth 8: %.3f notifications, %.3f interrupts per request (the device sent %.3f)\n",
+         notif, intr, sent);
+  expect(notif <= 0.25 && intr <= 0.25 && sent <= 0.25, "%.3f notifications, %.3f interrupts "
+         "per request (the device sent %.3f)", notif, intr, sent);
   vos_dma_free(buf, 4096);
 }
 

@@ -17,6 +17,11 @@ A lab declares its tests with points; each test is one of three kinds:
         with t.guest() as g:               # boots; fails the test if it cannot
             g.labtest("fs")                # <<WORD fs pass>> or the test fails
             out = g.run("lsdev", "-v")     # a program's output, framed
+            h = g.begin("udpecho", "2000", "10")  # runs while the test talks to it
+            out = g.end(h)                 # ... until it exits
+        t.note("a figure")                 # printed under the result, pass or fail
+    # (t.guest(extra=[QEMU options]) adds devices; t.path("pcap") names a
+    # file of the test in its log folder, a packet capture say)
 
     # the Cortex-M3 image (QEMU lm3s6965evb), driven through its shell
     @lab.cm3("m3", 10, "what it checks")
@@ -134,7 +139,12 @@ class Guest(Qemu):
             self.expect(BOOTED, timeout)
         except QemuError as e:
             # The console's last words say more than the way it ended.
-            last = "\n".join(l for l in self.transcript.rstrip().split("\n")[-4:])
+            lines = self.transcript.rstrip().split("\n")
+            last = "\n".join(lines[-4:])
+            # A virtqueue that broke says why once, often well before the end.
+            broke = [l for l in lines[:-4] if re.search(r"virtq \d+ .*broken: ", l)]
+            if broke:
+                last = broke[0] + "\n...\n" + last
             if "crashed" in str(e):
                 raise QemuError("the kernel did not boot: %s" % e)
             raise QemuError("the kernel did not boot (%s); its last lines:\n%s" % (
