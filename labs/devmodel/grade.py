@@ -89,7 +89,8 @@ def m3_blk(t):
 
 
 @lab.cm3("m3_echo", 15, "on the Cortex-M3: bytes into UART2 go through the console device's "
-         "receive queue, the driver and its transmit queue, and come back out, all of them, in order")
+         "receive queue, the driver and its transmit queue (the packed ring), and come back out, "
+         "all of them, in order: your interrupts on the board's NVIC")
 def m3_echo(t):
     with t.cm3() as m:
         line = b"hello through the device model\n"
