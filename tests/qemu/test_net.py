@@ -40,8 +40,10 @@ def sync(q):
     q.send("echo %s\n" % marker)
     # The console echoes what we type at once, but the shell may print the
     # prompt of the command before only after that, so the marker can
-    # follow a "$ " on its line. (Our typed line has "echo " before it.)
-    q.expect(re.compile(r"(?m)^(?:\$ )*%s\n" % marker), 30)
+    # follow a "$ " on its line, or the prompt's space alone when the echo
+    # of our line's end fell between "$" and " " (seen as "$\n sync...").
+    # (Our typed line has "echo " before it.)
+    q.expect(re.compile(r"(?m)^[$ ]*%s\n" % marker), 30)
     q.expect(PROMPT, 30)
 
 
