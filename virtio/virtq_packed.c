@@ -25,12 +25,17 @@
 // See it run: `make -C tests/host check` (every test ending in /packed),
 // `make qemu PACKED=1` (lsdev shows "packed" in the ring column), and
 // `make bench` (split and packed side by side).
+//
+// The one-line `if (vq->trace) virtq_trace_...` hooks record each step
+// for `make trace PACKED=1` (virtq_trace.h), as in virtq.c: a queue nobody
+// records pays one predictable branch per hook.
 #include <stdint.h>
 #include <stddef.h>
 #include "virtio_os.h"
 #include "virtio.h"
 #include "virtio_transport.h"
 #include "virtq.h"
+#include "virtq_trace.h"
 
 // Indirect tables are allocated by virtq_init_indirect (virtq.c) as
 // arrays of struct virtq_desc; a packed queue fills the same memory with
@@ -375,6 +380,7 @@ int vpq_add(struct virtq *vq, const struct virtq_buf *bufs, int n, void *token)
   vq->token[id] = token;
   vq->outstanding++;
   vq->stats.added++;
+  if (vq->trace) virtq_trace_add(vq, id);
   return VIRTQ_OK;
 }
 
@@ -406,6 +412,7 @@ static int device_wants_notify(struct virtq *vq, uint32_t old, uint32_t new)
 void vpq_kick(struct virtq *vq)
 {
   uint32_t old, new;
+  int notify;
 
   if (vq->broken || vq->mem == 0 || vq->unpub == 0)
     return;  // nothing new for the device to see
@@ -442,7 +449,9 @@ void vpq_kick(struct virtq *vq)
   //   it. On RISC-V the fence also orders the flags store before the
   //   QueueNotify write below.
   vos_mb();
-  if (!device_wants_notify(vq, old, new))
+  notify = device_wants_notify(vq, old, new);
+  if (vq->trace) virtq_trace_kick(vq, (uint16_t)old, (uint16_t)new, notify);
+  if (!notify)
     return;
   // 2.8.21 step 3: the notification (4.2.3.3 on MMIO).
   vio_notify(vq->dev, vq->index);
@@ -479,6 +488,7 @@ static void release(struct virtq *vq, uint16_t id)
 static int bad_used(struct virtq *vq, const char *why, uint16_t flags, uint32_t id,
                     uint32_t len)
 {
+  if (vq->trace) virtq_trace_bad(vq, why, id, len);
   vos_log("virtq %u: used entry at %u (wrap %u): flags 0x%x id %u len %u\n",
           (unsigned)vq->index, (unsigned)vq->next_used, (unsigned)vq->used_wrap,
           (unsigned)flags, (unsigned)id, (unsigned)len);
@@ -566,6 +576,7 @@ int vpq_get(struct virtq *vq, void **token, uint32_t *len)
   if (n > vq->writable[id])
     return bad_used(vq, "used len larger than the buffer's writable part", flags, id, n);
 
+  if (vq->trace) virtq_trace_used(vq, id, n);
   // Checked: hand the driver its token and the bytes written.
   *token = vq->token[id];
   *len = n;
@@ -588,6 +599,7 @@ void vpq_disable_intr(struct virtq *vq)
   if (!vq->event_idx && !vq->intr_off) {
     store_event(vq->driver_event, 0, RING_EVENT_FLAGS_DISABLE);
     vq->intr_off = 1;
+    if (vq->trace) virtq_trace_intr_off(vq);
   }
 }
 
@@ -604,6 +616,7 @@ int vpq_enable_intr(struct virtq *vq)
     store_event(vq->driver_event, 0, RING_EVENT_FLAGS_ENABLE);
     vq->intr_off = 0;
   }
+  if (vq->trace) virtq_trace_intr_on(vq);
   // Barrier (4), against the race 2.8.22 warns about ("beware the problem
   // of missing notifications between emptying the ring and reenabling").
   //   We wrote the Driver Event Suppression structure; next we read the
@@ -632,6 +645,7 @@ int vpq_drain(struct virtq *vq, void **token)
   for (id = 0; id < vq->size; id++) {
     // chain_len is not 0 exactly for the ids still out (release).
     if (vq->chain_len[id] != 0) {
+      if (vq->trace) virtq_trace_drain(vq, id);
       *token = vq->token[id];
       release(vq, id);
       return 1;

@@ -1,17 +1,21 @@
 // virtq_trace.c: writes the records virtq_trace.h describes: a snapshot of
 // a queue when its recording starts, then one record (or one group of
-// records) per step of the driver (virtq.c's hooks) or of the device model
-// (devmodel/vdm.c's hooks), into a bounded array the port supplies.
+// records) per step of the driver (the hooks in virtq.c and
+// virtq_packed.c) or of the device model (devmodel/vdm.c's hooks), into a
+// bounded array the port supplies.
 //
-// Follows virtio 1.2 section 2.7 (Split Virtqueues) for what it reads:
-// the descriptor table and indirect tables (2.7.5, 2.7.5.3), the available
-// ring (2.7.6), the used ring (2.7.8), used_event and avail_event (2.7.7,
-// 2.7.10). It only reads the rings, never writes them, so recording cannot
-// change what the device sees; the one thing it adds is time under its own
-// lock.
+// Follows virtio 1.2 section 2.7 (Split Virtqueues) for what it reads of a
+// split queue: the descriptor table and indirect tables (2.7.5, 2.7.5.3),
+// the available ring (2.7.6), the used ring (2.7.8), used_event and
+// avail_event (2.7.7, 2.7.10); and section 2.8 (Packed Virtqueues) for a
+// packed one: the descriptor ring (2.8.13) with each entry's AVAIL/USED
+// bits (2.8.1), buffer ids (2.8.6), indirect tables (2.8.7), the event
+// suppression structures (2.8.10, 2.8.14). It only reads the rings, never
+// writes them, so recording cannot change what the device sees; the one
+// thing it adds is time under its own lock.
 //
-// See it run: `make trace CMD='cat README.md'`, or the trace_* host tests
-// (`make -C tests/host check`).
+// See it run: `make trace CMD='cat README.md'` (PACKED=1 for the packed
+// ring), or the trace_* host tests (`make -C tests/host check`).
 #include <stdint.h>
 #include <stddef.h>
 #include "virtio_os.h"
@@ -94,6 +98,15 @@ static struct vtr_rec *reserve(struct vtrace *t, uint32_t n)
   }
   t->n += n;
   return r;
+}
+
+// Return the last n records reserve() handed out, unused. Only while
+// t->lock has been held since that reserve(), so they are still the last
+// ones: a snapshot of a packed queue reserves what it might need (the
+// ring is the device's to write meanwhile) and gives back the rest.
+static void give_back(struct vtrace *t, uint32_t n)
+{
+  t->n -= n;
 }
 
 void vtrace_begin(struct vtrace *t)
@@ -221,6 +234,11 @@ static uint16_t peek16(uint16_t *p)
   return *(volatile uint16_t *)p;
 }
 
+static uint32_t peek32(uint32_t *p)
+{
+  return *(volatile uint32_t *)p;
+}
+
 // The entries of the chain's indirect table (0 without one). The ring
 // descriptor's len says how big the table is (2.7.5.3.1): we wrote it.
 static uint16_t table_entries(struct virtq *vq, uint16_t head)
@@ -311,17 +329,29 @@ static uint32_t put_counts(struct virtq *vq, struct vtr_rec *r, int phase)
   return VTR_C_N;
 }
 
+// How long the free list is: free descriptors on a split ring; on a
+// packed one the free buffer ids, one for every buffer not out (nfree
+// counts ring entries there, which is another thing).
+static uint16_t free_len(struct virtq *vq)
+{
+  if (vq->packed)
+    return (uint16_t)(vq->size - vq->outstanding);
+  return vq->nfree;
+}
+
 // The free list in its order, twelve to a record: the next chain takes
-// descriptors from its front, and the replay checks every ADD against it.
+// descriptors (packed: its id) from its front, and the replay checks every
+// ADD against it.
 static uint32_t put_free(struct virtq *vq, struct vtr_rec *r)
 {
-  uint16_t buf[PAYLOAD_U16], d = vq->free_head, i, j;
+  uint16_t buf[PAYLOAD_U16], d = vq->free_head, i, j, n = free_len(vq);
   uint32_t k = 0;
 
   // link[] chains the free descriptors exactly nfree long (free_chain
-  // and add_direct keep it so), so this walk cannot run off.
-  for (i = 0; i < vq->nfree; i += PAYLOAD_U16) {
-    for (j = 0; j < PAYLOAD_U16 && i + j < vq->nfree; j++) {
+  // and add_direct keep it so; packed: release and vpq_add keep the ids
+  // so), so this walk cannot run off.
+  for (i = 0; i < n; i += PAYLOAD_U16) {
+    for (j = 0; j < PAYLOAD_U16 && i + j < n; j++) {
       buf[j] = d;
       d = vq->link[d];
     }
@@ -347,6 +377,19 @@ static uint32_t put_avail_ring(struct virtq *vq, struct vtr_rec *r)
   return k;
 }
 
+// The queue itself, first in either layout's snapshot: its size, its
+// number on the device, which layout and optional features shape its
+// steps, and the device's address (to tell which QEMU device it is); then
+// its name. Returns the records written: 1 + text_records(name).
+static uint32_t put_queue(struct virtq *vq, struct vtr_rec *r, const char *name)
+{
+  set(r, VTR_QUEUE, vq->trace_id, vq->size, vq->index,
+      (vq->event_idx ? VTR_Q_EVENT_IDX : 0) | (vq->itab_count ? VTR_Q_INDIRECT : 0) |
+      (vq->broken ? VTR_Q_BROKEN : 0) | (vq->packed ? VTR_Q_PACKED : 0),
+      (uint32_t)vq->itab_count << 16 | vq->itab_entries, vq->dev ? (uint64_t)vq->dev->base : 0);
+  return 1 + put_text(r + 1, vq->trace_id, name);
+}
+
 // Everything the replay needs to start from: sizes and features, the
 // driver's private indices, what ring memory says now, the free list, the
 // available ring, and every chain the device holds.
@@ -356,14 +399,7 @@ static void put_snapshot(struct virtq *vq, struct vtr_rec *r, const char *name)
   uint16_t i;
   uint32_t k = 0;
 
-  // The queue itself: its size, its number on the device, which optional
-  // features shape its steps, and the device's address (to tell which
-  // QEMU device it is).
-  set(&r[k++], VTR_QUEUE, qid, vq->size, vq->index,
-      (vq->event_idx ? VTR_Q_EVENT_IDX : 0) | (vq->itab_count ? VTR_Q_INDIRECT : 0) |
-      (vq->broken ? VTR_Q_BROKEN : 0),
-      (uint32_t)vq->itab_count << 16 | vq->itab_entries, vq->dev ? (uint64_t)vq->dev->base : 0);
-  k += put_text(&r[k], qid, name);
+  k += put_queue(vq, r, name);
   // What only the driver knows (no device can see these) ...
   set(&r[k++], VTR_STATE, qid, vq->avail_idx, vq->avail_pub, vq->last_used,
       (uint32_t)vq->nfree << 16 | vq->outstanding, (uint64_t)vq->intr_off << 16 | vq->free_head);
@@ -382,9 +418,158 @@ static void put_snapshot(struct virtq *vq, struct vtr_rec *r, const char *name)
       k += put_chain(vq, &r[k], VTR_HELD, i, 0xffff);
 }
 
+// ---- the packed ring (2.8): its entries and its snapshot ----
+//
+// One ring that both sides write, so everything read of it is read
+// through volatile, and nothing read of it is trusted to size a group of
+// records unless it was read once and that one value is used throughout.
+
+// A ring entry (or an indirect table's entry) as a record, a=slot b=flags
+// c=id d=len x=addr, read field by field through volatile: the device may
+// be writing it.
+static void put_pentry(struct vtr_rec *r, int type, int qid, uint16_t slot,
+                       struct pvirtq_desc *e)
+{
+  volatile struct pvirtq_desc *v = e;
+
+  set(r, type, qid, slot, v->flags, v->id, v->len, v->addr);
+}
+
+// The ppos of the entry n places before slot `pos` of the lap `wrap`:
+// where a buffer that ends just before pos began. Going back past slot 0
+// lands in the lap before, which had the other wrap counter.
+static uint16_t ppos_back(struct virtq *vq, uint16_t pos, uint8_t wrap, uint16_t n)
+{
+  if (n > pos)
+    return vtr_ppos((uint16_t)(pos + vq->size - n), (uint8_t)(wrap ^ 1));
+  return vtr_ppos((uint16_t)(pos - n), wrap);
+}
+
+// virtq_packed.c's lap positions (0 .. 2*size-1: the first lap has wrap
+// counter 1, the next 0) as ppos values.
+static uint16_t lap_ppos(struct virtq *vq, uint16_t lap)
+{
+  if (lap < vq->size)
+    return vtr_ppos(lap, 1);
+  return vtr_ppos((uint16_t)(lap - vq->size), 0);
+}
+
+// The next slot after `slot`, round the end of the ring.
+static uint16_t next_slot(struct virtq *vq, uint16_t slot)
+{
+  return (uint16_t)(slot + 1 == vq->size ? 0 : slot + 1);
+}
+
+// Buffer id's indirect table (2.8.7): where it is, and from the entry
+// that points at it how many of its entries were filled (len / 16),
+// capped at the table's size so that an entry a device scribbled on
+// cannot make us read past it.
+static struct pvirtq_desc *ptable(struct virtq *vq, uint16_t id)
+{
+  return (struct pvirtq_desc *)&vq->itab[(size_t)vq->itab_of[id] * vq->itab_entries];
+}
+
+static uint16_t ptable_len(struct virtq *vq, struct pvirtq_desc *e)
+{
+  uint32_t n = peek32(&e->len) / sizeof(struct pvirtq_desc);
+
+  return (uint16_t)(n < vq->itab_entries ? n : vq->itab_entries);
+}
+
+// The entry that points at a held buffer's table: among the entries that
+// hold buffers (from next_used on), the one with the buffer's id that
+// still says INDIRECT. The driver keeps no position per buffer, and a
+// used entry the device wrote over it would not say INDIRECT (then the
+// table is left out). NULL without one.
+static struct pvirtq_desc *held_table_entry(struct virtq *vq, uint16_t id)
+{
+  uint32_t n = (uint32_t)vq->size - vq->nfree, k;
+  uint16_t slot = vq->next_used;
+  struct pvirtq_desc *e;
+
+  if (vq->itab_of[id] == VIRTQ_NO_TABLE)
+    return 0;
+  for (k = 0; k < n; k++) {
+    e = &vq->ring[slot];
+    if (peek16(&e->id) == id && (peek16(&e->flags) & VIRTQ_DESC_F_INDIRECT))
+      return e;
+    slot = next_slot(vq, slot);
+  }
+  return 0;
+}
+
+// The most records a packed snapshot can take: the table of a held buffer
+// is counted whole, since the entry that says how much of it is used may
+// change before put_psnapshot reads it (give_back returns the rest).
+static uint32_t psnapshot_records(struct virtq *vq, const char *name)
+{
+  // QUEUE and its name, PSTATE, PEVENTS, the counters, the free ids ...
+  uint32_t n = 1 + text_records(name) + 2 + VTR_C_N;
+  uint16_t id;
+
+  n += (free_len(vq) + PAYLOAD_U16 - 1) / PAYLOAD_U16;
+  // ... every ring entry, each a record of its own (16 bytes of memory,
+  // all of them worth seeing) ...
+  n += vq->size;
+  // ... and each buffer out, with its table's entries if it has one.
+  for (id = 0; id < vq->size; id++)
+    if (vq->chain_len[id])
+      n += 1u + (vq->itab_of[id] != VIRTQ_NO_TABLE ? vq->itab_entries : 0);
+  return n;
+}
+
+// A buffer out before the start: HELD (no position: the driver keeps
+// none; the replay finds its entries among the PRINGs by id), then its
+// table, if its entry can still say how long it is. Returns the records.
+static uint32_t put_pheld(struct virtq *vq, struct vtr_rec *r, uint16_t id)
+{
+  struct pvirtq_desc *e = held_table_entry(vq, id);
+  uint16_t ntab = e ? ptable_len(vq, e) : 0, i;
+  uint32_t k = 0;
+
+  set(&r[k++], VTR_HELD, vq->trace_id, id, 0xffff, vq->chain_len[id], vq->writable[id],
+      (uint64_t)(uintptr_t)vq->token[id]);
+  for (i = 0; i < ntab; i++)
+    put_pentry(&r[k++], VTR_IDESC, vq->trace_id, i, &ptable(vq, id)[i]);
+  return k;
+}
+
+// A packed queue's snapshot: the queue, the driver's positions with their
+// wrap counters and what its next kick will store, both event
+// suppression structures, the counters, the free ids, the whole ring as
+// it is in memory, and the buffers out. Returns the records written.
+static uint32_t put_psnapshot(struct virtq *vq, struct vtr_rec *r, const char *name)
+{
+  int qid = vq->trace_id;
+  uint16_t i;
+  uint32_t k = 0;
+
+  k += put_queue(vq, r, name);
+  // What only the driver knows: where it fills next, what the device may
+  // see (up to pub_avail), where it reads next, each with its lap; and
+  // the flags word the next kick stores at pub_avail (2.8.21).
+  set(&r[k++], VTR_PSTATE, qid, vtr_ppos(vq->next_avail, vq->avail_wrap),
+      vtr_ppos(vq->pub_avail, vq->pub_wrap), vtr_ppos(vq->next_used, vq->used_wrap),
+      (uint32_t)vq->nfree << 16 | vq->outstanding,
+      (uint64_t)vq->pub_flags << 48 | (uint64_t)vq->unpub << 32 |
+      (uint64_t)vq->intr_off << 16 | vq->free_head);
+  // Each structure as the one 32-bit word its writer stores (virtq_packed.c).
+  set(&r[k++], VTR_PEVENTS, qid, 0, 0, 0, peek32((uint32_t *)(void *)vq->driver_event),
+      peek32((uint32_t *)(void *)vq->device_event));
+  k += put_counts(vq, &r[k], 0);
+  k += put_free(vq, &r[k]);
+  for (i = 0; i < vq->size; i++)
+    put_pentry(&r[k++], VTR_PRING, qid, i, &vq->ring[i]);
+  for (i = 0; i < vq->size; i++)
+    if (vq->chain_len[i])
+      k += put_pheld(vq, &r[k], i);
+  return k;
+}
+
 int virtq_trace_start(struct virtq *vq, struct vtrace *t, const char *name)
 {
   struct vtr_rec *r;
+  uint32_t n;
   int qid;
 
   // Started twice into the same recording: one snapshot is enough, and a
@@ -393,11 +578,6 @@ int virtq_trace_start(struct virtq *vq, struct vtrace *t, const char *name)
     return vq->trace == t ? vq->trace_id : -1;  // already recording
   if (vq->mem == 0)
     return -1;  // not set up, or destroyed
-  // The records and their replay (tools/trace) describe the split ring's
-  // three areas; a packed queue (virtq_packed.c) has none of them and is
-  // not recorded, rather than recorded wrong.
-  if (vq->packed)
-    return -1;
   vos_lock(&t->lock);
   // Ids are a byte in every record; the page also wants a handful of
   // queues, not hundreds.
@@ -407,14 +587,20 @@ int virtq_trace_start(struct virtq *vq, struct vtrace *t, const char *name)
   }
   // Room for the whole snapshot or nothing: a queue whose snapshot was
   // dropped is not recorded at all, rather than recorded wrong.
-  r = reserve(t, snapshot_records(vq, name));
+  // Each layout its own snapshot (the split ring's three areas, or the
+  // packed ring and its two structures).
+  n = vq->packed ? psnapshot_records(vq, name) : snapshot_records(vq, name);
+  r = reserve(t, n);
   if (r == 0) {
     vos_unlock(&t->lock);
     return -1;
   }
   qid = t->nqueues++;
   vq->trace_id = (uint8_t)qid;
-  put_snapshot(vq, r, name);
+  if (vq->packed)
+    give_back(t, n - put_psnapshot(vq, r, name));
+  else
+    put_snapshot(vq, r, name);
   vos_unlock(&t->lock);
   // Last: from here on the hooks fire, and the snapshot they build on is
   // already in the buffer (the caller holds the driver's lock, so no step
@@ -459,8 +645,130 @@ static void done(struct virtq *vq)
   vos_unlock(&vq->trace->lock);
 }
 
+// ---- the packed ring's steps (2.8) ----
+// Each public hook below hands a packed queue to one of these in its
+// first line, as virtq.c hands it to virtq_packed.c.
+
+// A buffer made available, not yet published: ADD, one DESC per ring
+// entry (they lie one after another, ending just before next_avail), the
+// table's entries, and a WRAP when the entries passed the end of the ring.
+static void padd(struct virtq *vq, uint16_t id)
+{
+  uint16_t n = vq->chain_len[id], i, ntab = 0;
+  uint16_t first = ppos_back(vq, vq->next_avail, vq->avail_wrap, n), slot = first & 0x7fff;
+  uint8_t wrapped = (uint8_t)((first >> 15) != vq->avail_wrap);
+  int qid = vq->trace_id;
+  struct vtr_rec *r;
+  uint32_t k = 0;
+
+  // The table's length read once, from the entry we just wrote (2.8.7),
+  // and that one value sizes the step and bounds the records.
+  if (vq->itab_of[id] != VIRTQ_NO_TABLE)
+    ntab = ptable_len(vq, &vq->ring[slot]);
+  r = step(vq, 1u + n + ntab + wrapped);
+  if (r) {
+    set(&r[k++], VTR_ADD, qid, id, first, n, vq->writable[id], (uint64_t)(uintptr_t)vq->token[id]);
+    for (i = 0; i < n; i++) {
+      put_pentry(&r[k], VTR_DESC, qid, slot, &vq->ring[slot]);
+      // The first entry filled since the last kick still shows last
+      // lap's flags in memory; the device sees pub_flags once vpq_kick
+      // stores them, and that is what the record says.
+      if (i == 0 && first == vtr_ppos(vq->pub_avail, vq->pub_wrap))
+        r[k].b = vq->pub_flags;
+      k++;
+      slot = next_slot(vq, slot);
+    }
+    for (i = 0; i < ntab; i++)
+      put_pentry(&r[k++], VTR_IDESC, qid, i, &ptable(vq, id)[i]);
+    // Passing the end flipped the Driver Ring Wrap Counter (2.8.1): the
+    // entries after it carry the new lap's AVAIL/USED bits.
+    if (wrapped)
+      set(&r[k++], VTR_WRAP, qid, VTR_WRAP_DRIVER, vq->avail_wrap, vq->next_avail, 0, 0);
+  }
+  done(vq);
+}
+
+// Published from lap position old to new (vpq_kick's own numbers), and
+// whether the device's structure asked for it: RING_EVENT_FLAGS_DESC with
+// EVENT_IDX names an entry (the event index decides), ENABLE and DISABLE
+// are flags alone. Read once more, as the split ring's KICK does.
+static void pkick(struct virtq *vq, uint16_t old, uint16_t new, int notified)
+{
+  uint32_t ev = peek32((uint32_t *)(void *)vq->device_event);
+  int desc = ((ev >> 16) & 3) == RING_EVENT_FLAGS_DESC && vq->event_idx;
+  struct vtr_rec *r = step(vq, 1);
+
+  if (r)
+    set(r, VTR_KICK, vq->trace_id, lap_ppos(vq, old), lap_ppos(vq, new), (uint16_t)(notified != 0),
+        desc ? VTR_WHY_EVENT_IDX : VTR_WHY_FLAGS, ev);
+  done(vq);
+}
+
+// An interrupt: the one entry the driver looks at next, and its flags
+// (the packed ring has no index saying how far the device got, 2.8.2).
+static void pintr(struct virtq *vq)
+{
+  struct vtr_rec *r = step(vq, 1);
+
+  if (r)
+    set(r, VTR_INTR, vq->trace_id, vtr_ppos(vq->next_used, vq->used_wrap),
+        peek16(&vq->ring[vq->next_used].flags), 0, 0, 0);
+  done(vq);
+}
+
+// A used entry checked and taken, before vpq_get skips the buffer's
+// entries (chain_len[id] of them, 2.8.6): USED, and WRAP when skipping
+// them passes the end of the ring.
+static void pused(struct virtq *vq, uint32_t id, uint32_t len)
+{
+  uint16_t n = vq->chain_len[id];
+  uint32_t past = (uint32_t)vq->next_used + n;
+  uint8_t wrapped = (uint8_t)(past >= vq->size);
+  int qid = vq->trace_id;
+  struct vtr_rec *r = step(vq, 1u + wrapped);
+
+  if (r) {
+    set(&r[0], VTR_USED, qid, vtr_ppos(vq->next_used, vq->used_wrap),
+        peek16(&vq->ring[vq->next_used].flags), n, id, len);
+    if (wrapped)
+      set(&r[1], VTR_WRAP, qid, VTR_WRAP_DRIVER_USED, (uint8_t)(vq->used_wrap ^ 1),
+          (uint16_t)(past - vq->size), 0, 0);
+  }
+  done(vq);
+}
+
+// A used entry refused at next_used: its flags too, since an impossible
+// wrap counter in them is one of the reasons (virtq_packed.c used_ready).
+static void pbad(struct virtq *vq, const char *why, uint32_t id, uint32_t len)
+{
+  struct vtr_rec *r = step(vq, 1 + text_records(why));
+
+  if (r) {
+    set(r, VTR_BAD, vq->trace_id, vtr_ppos(vq->next_used, vq->used_wrap),
+        peek16(&vq->ring[vq->next_used].flags), 0, id, len);
+    put_text(r + 1, vq->trace_id, why);
+  }
+  done(vq);
+}
+
+// The Driver Event Suppression structure just written, as one word: the
+// DESC form naming next_used with EVENT_IDX (b = 1), ENABLE or DISABLE
+// without (2.8.10).
+static void pintr_switch(struct virtq *vq, int type)
+{
+  struct vtr_rec *r = step(vq, 1);
+
+  if (r)
+    set(r, type, vq->trace_id, 0, (uint16_t)(vq->event_idx != 0), 0, 0,
+        peek32((uint32_t *)(void *)vq->driver_event));
+  done(vq);
+}
+
+// ---- the driver's steps (both layouts) ----
+
 void virtq_trace_add(struct virtq *vq, uint16_t head)
 {
+  if (vq->packed) { padd(vq, head); return; }
   struct vtr_rec *r = step(vq, chain_records(vq, head));
 
   // The chain is complete in memory now, its head in the available ring,
@@ -473,6 +781,7 @@ void virtq_trace_add(struct virtq *vq, uint16_t head)
 
 void virtq_trace_kick(struct virtq *vq, uint16_t old_idx, uint16_t new_idx, int notified)
 {
+  if (vq->packed) { pkick(vq, old_idx, new_idx, notified); return; }
   struct vtr_rec *r = step(vq, 1);
 
   // What the decision rested on, read once more: the device may have
@@ -486,6 +795,7 @@ void virtq_trace_kick(struct virtq *vq, uint16_t old_idx, uint16_t new_idx, int 
 
 void virtq_trace_intr(struct virtq *vq)
 {
+  if (vq->packed) { pintr(vq); return; }
   struct vtr_rec *r = step(vq, 1);
 
   // How far the device has got (used.idx) against how far we have read:
@@ -497,6 +807,7 @@ void virtq_trace_intr(struct virtq *vq)
 
 void virtq_trace_used(struct virtq *vq, uint32_t id, uint32_t len)
 {
+  if (vq->packed) { pused(vq, id, len); return; }
   struct vtr_rec *r = step(vq, 1);
 
   // Before free_chain: chain_len[id] still says how many descriptors go
@@ -508,6 +819,7 @@ void virtq_trace_used(struct virtq *vq, uint32_t id, uint32_t len)
 
 void virtq_trace_bad(struct virtq *vq, const char *why, uint32_t id, uint32_t len)
 {
+  if (vq->packed) { pbad(vq, why, id, len); return; }
   struct vtr_rec *r = step(vq, 1 + text_records(why));
 
   // The element as the device wrote it, and the check it failed.
@@ -534,6 +846,7 @@ void virtq_trace_broken(struct virtq *vq, const char *why)
 
 void virtq_trace_intr_on(struct virtq *vq)
 {
+  if (vq->packed) { pintr_switch(vq, VTR_INTR_ON); return; }
   struct vtr_rec *r = step(vq, 1);
 
   // Whichever word virtq_enable_intr just wrote: used_event with
@@ -546,6 +859,7 @@ void virtq_trace_intr_on(struct virtq *vq)
 
 void virtq_trace_intr_off(struct virtq *vq)
 {
+  if (vq->packed) { pintr_switch(vq, VTR_INTR_OFF); return; }
   struct vtr_rec *r = step(vq, 1);
 
   // Only without EVENT_IDX does turning interrupts off write anything
@@ -628,4 +942,58 @@ void vtrace_dev_irq(struct vtrace *t, int qid, uint16_t old_idx, uint16_t new_id
                     int sent, int why, uint16_t value)
 {
   dev_step(t, qid, VTR_DIRQ, old_idx, new_idx, (uint16_t)(sent != 0), (uint32_t)why, value);
+}
+
+// ---- the device's steps on a packed ring (2.8) ----
+
+// A QueueNotify reached the device: where it will read next, and the
+// flags there then (the one word the device polls, 2.8.2), which show
+// whether the notification announced anything.
+void vtrace_dev_pnotify(struct vtrace *t, int qid, uint16_t at, uint16_t flags)
+{
+  dev_step(t, qid, VTR_DNOTIFY, at, flags, 0, 0, 0);
+}
+
+// The device took buffer id, whose nent entries start at `at`: the other
+// end of the driver's ADD at the same position.
+void vtrace_dev_ppop(struct vtrace *t, int qid, uint16_t at, uint16_t id, uint16_t nent)
+{
+  dev_step(t, qid, VTR_DPOP, at, id, nent, 0, 0);
+}
+
+// The device wrote a used entry {id, len} at `at`, its flags last (2.8.22
+// from the other side), and will skip the nent entries the buffer took:
+// the other end of the driver's USED at that position.
+void vtrace_dev_pused(struct vtrace *t, int qid, uint16_t at, uint16_t flags, uint16_t nent,
+                      uint32_t id, uint32_t len)
+{
+  dev_step(t, qid, VTR_DUSED, at, flags, nent, id, len);
+}
+
+// The device wrote its event suppression structure (with EVENT_IDX, the
+// RING_EVENT_FLAGS_DESC form: "notify me when this entry is made
+// available"). The driver's next KICK reads it.
+void vtrace_dev_pevent(struct vtrace *t, int qid, uint32_t word)
+{
+  dev_step(t, qid, VTR_DEVENT, 0, 0, 0, 0, word);
+}
+
+// After used entries from old_pos to new_pos: what the driver's structure
+// said and what the device did. Its flags decide alone unless they are
+// RING_EVENT_FLAGS_DESC, where the entry it names does (2.8.10).
+void vtrace_dev_pirq(struct vtrace *t, int qid, uint16_t old_pos, uint16_t new_pos, int sent,
+                     uint32_t word)
+{
+  int desc = ((word >> 16) & 3) == RING_EVENT_FLAGS_DESC;
+
+  dev_step(t, qid, VTR_DIRQ, old_pos, new_pos, (uint16_t)(sent != 0),
+           desc ? VTR_WHY_EVENT_IDX : VTR_WHY_FLAGS, word);
+}
+
+// One of the device's positions passed the end of the ring and its wrap
+// counter flipped (which: VTR_WRAP_DEVICE_AVAIL or VTR_WRAP_DEVICE); it
+// now stands at `slot`.
+void vtrace_dev_wrap(struct vtrace *t, int qid, int which, uint8_t wrap, uint16_t slot)
+{
+  dev_step(t, qid, VTR_WRAP, (uint16_t)which, wrap, slot, 0, 0);
 }
