@@ -462,7 +462,12 @@ void vdm_trace_start(struct vdm *d, int qi, struct vtrace *t, int qid)
 
   q->trace = t;
   q->trace_id = (uint8_t)qid;
-  vtrace_dev_state(t, qid, q->last_avail, q->used_idx, q->npending);
+  // The packed ring's positions go with their wrap counters (ppos).
+  if (packed(d))
+    vtrace_dev_state(t, qid, vtr_ppos(q->avail_pos, q->avail_wrap),
+                     vtr_ppos(q->used_pos, q->used_wrap), q->npending);
+  else
+    vtrace_dev_state(t, qid, q->last_avail, q->used_idx, q->npending);
 }
 
 void vdm_trace_stop(struct vdm *d, int qi)
@@ -933,6 +938,38 @@ static void step(struct vdm_queue *q, uint16_t *pos, uint8_t *wrap, uint16_t n)
   *pos = (uint16_t)p;
 }
 
+// Recording (virtio/virtq_trace.h): a pop and a used entry, each followed
+// by a WRAP record when it took the position past the end of the ring.
+// trace_take runs before take_packed moves avail_pos to pos/wrap;
+// trace_used_packed before push_used_packed steps used_pos.
+static void trace_take(struct vdm_queue *q, uint16_t id, uint16_t nent, uint16_t pos,
+                       uint8_t wrap)
+{
+  vtrace_dev_ppop(q->trace, q->trace_id, vtr_ppos(q->avail_pos, q->avail_wrap), id, nent);
+  if (wrap != q->avail_wrap)
+    vtrace_dev_wrap(q->trace, q->trace_id, VTR_WRAP_DEVICE_AVAIL, wrap, pos);
+}
+
+static void trace_used_packed(struct vdm_queue *q, uint32_t id, uint32_t len, uint16_t flags,
+                              uint16_t nent)
+{
+  uint16_t pos = q->used_pos;
+  uint8_t wrap = q->used_wrap;
+
+  vtrace_dev_pused(q->trace, q->trace_id, vtr_ppos(pos, wrap), flags, nent, id, len);
+  step(q, &pos, &wrap, nent);
+  if (wrap != q->used_wrap)
+    vtrace_dev_wrap(q->trace, q->trace_id, VTR_WRAP_DEVICE, wrap, pos);
+}
+
+// A lap position (lap_pos) as the recording's ppos: slot and wrap counter.
+static uint16_t lap_ppos(struct vdm_queue *q, uint32_t lap)
+{
+  if (lap < q->num)
+    return vtr_ppos((uint16_t)lap, 1);
+  return vtr_ppos((uint16_t)(lap - q->num), 0);
+}
+
 // The event suppression word for "the entry at pos, in the lap of wrap",
 // with flags RING_EVENT_FLAGS_DESC (2.8.14), as one 32-bit store writes it.
 static uint32_t event_word(uint16_t pos, uint8_t wrap)
@@ -1018,6 +1055,7 @@ static int take_packed(struct vdm *d, int qi, uint8_t *ring)
   q->copy[first].id = id;
   q->copy[first].nent = n;
   q->copy[first].bad = bad;
+  if (q->trace) trace_take(q, id, n, pos, wrap);
   q->avail_pos = pos;
   q->avail_wrap = wrap;
   q->pending[q->npending++] = first;
@@ -1043,6 +1081,7 @@ static void pop_packed(struct vdm *d, int qi)
     if (r < 0 || !vdm_has_feature(d, VIRTIO_RING_F_EVENT_IDX) || d->event_idx_hold)
       return;
     st32(ev, event_word(q->avail_pos, q->avail_wrap));
+    if (q->trace) vtrace_dev_pevent(q->trace, q->trace_id, event_word(q->avail_pos, q->avail_wrap));
     vos_mb();
     if (!entry_avail(ld16(ring + 16 * q->avail_pos + 14), q->avail_wrap))
       return;
@@ -1078,6 +1117,7 @@ static void push_used_packed(struct vdm *d, int qi, uint32_t id, uint32_t len, u
   st16(e + 12, (uint16_t)id);
   vos_mb();
   st16(e + 14, flags);
+  if (q->trace) trace_used_packed(q, id, len, flags, nent);
   step(q, &q->used_pos, &q->used_wrap, nent);
   q->stats.completions++;
 }
@@ -1105,6 +1145,7 @@ static void signal_packed(struct vdm *d, int qi, uint32_t old)
   } else {
     send = 1;
   }
+  if (q->trace) vtrace_dev_pirq(q->trace, q->trace_id, lap_ppos(q, old), lap_ppos(q, new), send, ev);
   if (send) {
     q->stats.interrupts++;
     raise_irq(d, VIRTIO_MMIO_INT_VRING);
@@ -1290,12 +1331,18 @@ static void write_queue_pfn(struct vdm *d, uint32_t val)
 }
 
 // A recorded QueueNotify: with the avail.idx the device finds there now
-// (none while the queue is not set up).
+// (none while the queue is not set up); on the packed ring with the flags
+// of the entry it reads next, the one word it polls (2.8.2).
 static void trace_notify(struct vdm *d, struct vdm_queue *q)
 {
   uint8_t *avail = q->num ? avail_area(d, q) : 0;
+  uint8_t *ring = q->num ? desc_area(d, q) : 0;
 
-  vtrace_dev_notify(q->trace, q->trace_id, avail ? ld16(avail + 2) : 0);
+  if (packed(d))
+    vtrace_dev_pnotify(q->trace, q->trace_id, vtr_ppos(q->avail_pos, q->avail_wrap),
+                       ring ? ld16(ring + 16 * q->avail_pos + 14) : 0);
+  else
+    vtrace_dev_notify(q->trace, q->trace_id, avail ? ld16(avail + 2) : 0);
 }
 
 static void write_notify(struct vdm *d, uint32_t val)
