@@ -1,18 +1,21 @@
 // test_trace.c: host unit tests of the virtqueue recording
 // (virtio/virtq_trace.c) with both halves of every request in one
-// buffer: the driver's side from virtq.c's hooks, the device's side from
-// the device model's (devmodel/vdm.c, vdm_trace_start).
+// buffer: the driver's side from the hooks in virtq.c and virtq_packed.c,
+// the device's side from the device model's (devmodel/vdm.c,
+// vdm_trace_start).
 //
-// Follows virtio 1.2 section 2.7 (Split Virtqueues), the one layout the
-// recording describes (a packed queue is refused: trace_packed_refused;
-// the others run on the split ring only): the checks compare
-// what each side recorded with what the other did (every chain the driver
-// added is popped by the device at the same ring position, every used
-// element the device wrote is reaped by the driver at the same position).
+// Follows virtio 1.2 section 2.7 (Split Virtqueues) and 2.8 (Packed
+// Virtqueues): every test runs on both layouts (host_run), and the checks
+// compare what each side recorded with what the other did (every chain or
+// buffer the driver added is popped by the device at the same ring
+// position, every used element the device wrote is reaped by the driver at
+// the same position). trace_packed_wrap drives a small packed ring round
+// and round and checks each side's wrap counters (2.8.1) as recorded.
 //
-// Two of the tests leave their recordings in build/host/ (trace-blk.vtr,
-// with EVENT_IDX and indirect tables; trace-blk-plain.vtr, with neither),
-// as raw records: tests/qemu/test_trace.py renders them with
+// Some of the tests leave their recordings in build/host/ as raw records
+// (trace-blk.vtr, with EVENT_IDX and indirect tables; trace-blk-plain.vtr,
+// with neither; the same with -packed, on the packed ring; and
+// trace-blk-packed-wrap.vtr): tests/qemu/test_trace.py renders them with
 // tools/trace/vtrace.py and checks the page shows both halves.
 //
 // Run: make -C tests/host check
@@ -51,13 +54,23 @@ static uint64_t fake_clock(void)
   return ++fake_now;
 }
 
-static int start(uint64_t features, const struct vblk_limits *lim)
+// A block device offering `features` (and the test's ring layout) with
+// queues of at most qmax entries, and the driver started on it.
+static int start_sized(uint64_t features, uint16_t qmax)
 {
   fb = tblk_create(BASE, 2, CAP);
   fb->m.vdm.offered = features | (1ull << VIRTIO_F_VERSION_1);
+  fb->m.vdm.queue_max = qmax;
   fix_layout(&fb->m.vdm);
   tblk_limits(fb, 1u << 20, 64);
-  return tblk_start_driver(&dev, &vb, BASE, lim);
+  if (!tblk_start_driver(&dev, &vb, BASE, 0))
+    return 0;
+  return fix_check_layout(&vb.vq, &dev);
+}
+
+static int start(uint64_t features)
+{
+  return start_sized(features, VDM_QUEUE_MAX);
 }
 
 #define F(bit) (1ull << (bit))
@@ -143,7 +156,9 @@ static void workload(uint8_t *data)
 // The two halves agree: every ADD's ring position is popped by the device
 // with the same head, every used element the device wrote at a position
 // is reaped there with the same id and length; counts match both sides'
-// own counters.
+// own counters. The same on the packed ring, where an ADD has the buffer
+// id in a and its first entry's position (slot and wrap counter) in b, and
+// the device's DPOP the other way round, as on the split ring.
 static void check_halves(uint32_t n, uint32_t added, uint32_t dev_notifies)
 {
   uint32_t i, j;
@@ -182,12 +197,22 @@ static void check_halves(uint32_t n, uint32_t added, uint32_t dev_notifies)
     expect(out[i].seq == i, "record %u has seq %u", (unsigned)i, (unsigned)out[i].seq);
 }
 
-static void both_halves(uint64_t features, const char *file)
+// The file a test leaves its recording in: name.vtr, or name-packed.vtr
+// on the packed ring.
+static void save_layout(const char *name, uint32_t n)
+{
+  char file[64];
+
+  snprintf(file, sizeof(file), "%s%s.vtr", name, host_packed ? "-packed" : "");
+  save(file, n);
+}
+
+static void both_halves(uint64_t features, const char *name)
 {
   uint8_t *data;
   uint32_t n, added0, notifies0, intr0;
 
-  if (!start(features, 0))
+  if (!start(features))
     return;
   data = vos_dma_alloc(48 * 512);
   expect(vblk_rw(&vb, 0, 1, data, 512) == 0, "warm-up read");
@@ -208,19 +233,29 @@ static void both_halves(uint64_t features, const char *file)
   else
     expect(count(n, VTR_IDESC) == 0 && count(n, VTR_DESC) >= 3 + 6 + 18,
            "%d DESC, %d IDESC records", count(n, VTR_DESC), count(n, VTR_IDESC));
-  save(file, n);
+  // Each layout's own snapshot, and nothing of the other's.
+  if (host_packed)
+    expect(count(n, VTR_PSTATE) == 1 && count(n, VTR_PEVENTS) == 1 &&
+           count(n, VTR_PRING) == vb.vq.size && count(n, VTR_STATE) == 0 &&
+           (out[1].c & VTR_Q_PACKED), "packed snapshot: %d PSTATE, %d PRING of %u entries",
+           count(n, VTR_PSTATE), count(n, VTR_PRING), (unsigned)vb.vq.size);
+  else
+    expect(count(n, VTR_STATE) == 1 && count(n, VTR_AVRING) > 0 && count(n, VTR_PRING) == 0 &&
+           !(out[1].c & VTR_Q_PACKED), "split snapshot: %d STATE, %d PRING",
+           count(n, VTR_STATE), count(n, VTR_PRING));
+  save_layout(name, n);
 out:
   vos_dma_free(data, 48 * 512);
 }
 
 static void test_both_halves(void)
 {
-  both_halves(ALL, "trace-blk.vtr");
+  both_halves(ALL, "trace-blk");
 }
 
 static void test_both_halves_plain(void)
 {
-  both_halves(F(VIRTIO_BLK_F_SEG_MAX) | F(VIRTIO_BLK_F_FLUSH), "trace-blk-plain.vtr");
+  both_halves(F(VIRTIO_BLK_F_SEG_MAX) | F(VIRTIO_BLK_F_FLUSH), "trace-blk-plain");
 }
 
 // Nobody traces: the queue's pointer is clear after set-up, and a begun
@@ -230,7 +265,7 @@ static void test_off_records_nothing(void)
   uint8_t *data;
   uint32_t n;
 
-  if (!start(ALL, 0))
+  if (!start(ALL))
     return;
   expect(vb.vq.trace == 0 && fb->m.vdm.q[0].trace == 0, "a fresh queue is traced");
   vtrace_init(&tr, buf, NREC, 0, 0);
@@ -249,18 +284,21 @@ static void test_off_records_nothing(void)
 static void test_bounded(void)
 {
   uint8_t *data;
-  uint32_t n, i, k;
+  uint32_t n, i, k, cap = 64;
   int r;
 
-  if (!start(ALL, 0))
+  if (!start(ALL))
     return;
   data = vos_dma_alloc(48 * 512);
-  if (trace_on(&tr, buf, 64) < 0)
+  // The packed snapshot holds every ring entry: room for those too.
+  if (host_packed)
+    cap += vb.vq.size;
+  if (trace_on(&tr, buf, cap) < 0)
     goto out;
   for (r = 0; r < 6; r++)
     workload(data);
   n = trace_off(&tr);
-  expect(n == 64 && out[n - 1].type == VTR_END && out[n - 1].d > 0,
+  expect(n == cap && out[n - 1].type == VTR_END && out[n - 1].d > 0,
          "%u records, last type %d, %u dropped", (unsigned)n, out[n - 1].type, (unsigned)out[n - 1].d);
   for (i = 0; i < n; i++) {
     if (out[i].type != VTR_ADD)
@@ -284,7 +322,7 @@ static void test_snapshot_held(void)
   uint32_t n, i, nfree = 0;
   int held = 0, j;
 
-  if (!start(ALL, 0))
+  if (!start(ALL))
     return;
   data = vos_dma_alloc(48 * 512);
   memset(reqs, 0, sizeof(reqs));
@@ -306,9 +344,18 @@ static void test_snapshot_held(void)
   for (i = 0; i < n; i++) {
     if (out[i].type == VTR_HELD) {
       held++;
-      expect(out[i].b == 0xffff && out[i].c == 1 && out[i + 1].type == VTR_DESC &&
-             (out[i + 1].b & VIRTQ_DESC_F_INDIRECT) && out[i + 2].type == VTR_IDESC,
-             "HELD chain %u: %u ring descriptors", out[i].a, out[i].c);
+      // An indirect chain: one ring descriptor, then its table. On the
+      // packed ring the entry itself is among the PRING records, and the
+      // table (header, two data buffers, status) follows the HELD.
+      if (host_packed)
+        expect(out[i].b == 0xffff && out[i].c == 1 && out[i + 1].type == VTR_IDESC &&
+               out[i + 4].type == VTR_IDESC && out[i + 2].d == 1024,
+               "HELD buffer %u: %u ring entries, then record type %d", out[i].a, out[i].c,
+               out[i + 1].type);
+      else
+        expect(out[i].b == 0xffff && out[i].c == 1 && out[i + 1].type == VTR_DESC &&
+               (out[i + 1].b & VIRTQ_DESC_F_INDIRECT) && out[i + 2].type == VTR_IDESC,
+               "HELD chain %u: %u ring descriptors", out[i].a, out[i].c);
     }
     if (out[i].type == VTR_FREE)
       nfree += out[i].a;
@@ -329,7 +376,7 @@ static void test_bad_used(void)
   uint32_t n, i;
   int bad = 0, broken = 0;
 
-  if (!start(ALL, 0))
+  if (!start(ALL))
     return;
   data = vos_dma_alloc(512);
   if (trace_on(&tr, buf, NREC) < 0)
@@ -340,8 +387,10 @@ static void test_bad_used(void)
   for (i = 0; i + 1 < n; i++) {
     if (out[i].type == VTR_BAD) {
       bad++;
+      // virtq.c and virtq_packed.c each say it in their own words.
+      const char *why = host_packed ? "used id out of range" : "used.id out of range";
       expect(out[i].d == (uint32_t)vb.vq.size + 5 && out[i + 1].type == VTR_TEXT &&
-             strncmp((char *)&out[i + 1] + 8, "used.id out of range", 20) == 0,
+             strncmp((char *)&out[i + 1] + 8, why, strlen(why)) == 0,
              "BAD record: id %u, text %.24s", (unsigned)out[i].d, (char *)&out[i + 1] + 8);
     }
     broken += out[i].type == VTR_BROKEN;
@@ -352,30 +401,71 @@ out:
   vos_dma_free(data, 512);
 }
 
-// The recording describes the split ring's three areas (its records and
-// tools/trace's replay): a packed queue is refused, not recorded wrong,
-// and the queue works on, its recording hooks never called.
-static void test_packed_refused(void)
+// The packed ring's wrap counters (2.8.1), as both sides recorded them: a
+// queue of 7 entries, requests of three entries each (no indirect tables),
+// 21 of them: 63 entries, so each of the four positions (the driver's
+// next to fill and next used, the device's next to read and next to use)
+// passes the end of the ring 9 times and ends at slot 0 with its wrap
+// counter 0. Each pass is one WRAP record, flipping 1, 0, 1, ...; every
+// entry the driver made available carries its lap's AVAIL/USED bits, and
+// every used entry the device wrote AVAIL = USED = its own counter.
+static void test_packed_wrap(void)
 {
   uint8_t *data;
-  uint32_t n;
-  int qid;
+  uint32_t n, i;
+  int j, flips[4] = { 0, 0, 0, 0 }, ok_bits = 1;
+  uint8_t expect_wrap[4] = { 0, 0, 0, 0 };
 
-  if (!start(ALL, 0))
+  if (!start_sized(F(VIRTIO_BLK_F_SEG_MAX) | F(VIRTIO_BLK_F_FLUSH) | F(VIRTIO_RING_F_EVENT_IDX), 7))
+    return;
+  if (!expect(vb.vq.size == 7, "queue of %u entries", (unsigned)vb.vq.size))
     return;
   data = vos_dma_alloc(512);
-  vtrace_init(&tr, buf, NREC, fake_clock, 1000000);
-  vtrace_begin(&tr);
-  vos_lock(&vb.lock);
-  qid = virtq_trace_start(&vb.vq, &tr, "blk requestq");
-  vos_unlock(&vb.lock);
-  expect(qid == -1 && vb.vq.trace == 0, "a packed queue was recorded (id %d)", qid);
-  expect(vblk_rw(&vb, 0, 3, data, 512) == 0 && tblk_is_pattern(data, 3, 512),
-         "a read on the refused queue failed");
-  vtrace_end(&tr);
-  n = vtrace_read(&tr, out, NREC);
-  expect(n == 2 && out[0].type == VTR_BEGIN && out[1].type == VTR_END,
-         "%u records, want BEGIN and END only", (unsigned)n);
+  if (trace_on(&tr, buf, NREC) < 0)
+    goto out;
+  for (j = 0; j < 21; j++)
+    expect(vblk_rw(&vb, 0, (uint64_t)j, data, 512) == 0 && tblk_is_pattern(data, (uint64_t)j, 512),
+           "read %d", j);
+  n = trace_off(&tr);
+  check_halves(n, 21, count(n, VTR_DNOTIFY));
+  for (i = 0; i < n; i++) {
+    if (out[i].type == VTR_WRAP && out[i].a < 4) {
+      // 1 -> 0 -> 1 ...: flip k leaves the counter at k % 2 == 1 ? 0 : 1.
+      expect(out[i].b == expect_wrap[out[i].a] && out[i].c < 7, "WRAP %u: counter %u at slot %u",
+             out[i].a, out[i].b, out[i].c);
+      expect_wrap[out[i].a] ^= 1;
+      flips[out[i].a]++;
+    }
+    if (out[i].type == VTR_ADD) {
+      // The entries after the end carry the next lap's bits.
+      uint16_t slot = out[i].b & 0x7fff, k;
+      uint8_t wrap = (uint8_t)(out[i].b >> 15);
+      for (k = 0; k < out[i].c; k++) {
+        uint16_t f = out[i + 1 + k].b;
+        ok_bits &= out[i + 1 + k].type == VTR_DESC && out[i + 1 + k].a == slot &&
+                   !!(f & VIRTQ_DESC_F_AVAIL) == wrap && !!(f & VIRTQ_DESC_F_USED) != wrap;
+        if (++slot == 7) {
+          slot = 0;
+          wrap ^= 1;
+        }
+      }
+    }
+    if (out[i].type == VTR_DUSED) {
+      uint8_t wrap = (uint8_t)(out[i].a >> 15);
+      ok_bits &= !!(out[i].b & VIRTQ_DESC_F_AVAIL) == wrap && !!(out[i].b & VIRTQ_DESC_F_USED) == wrap;
+    }
+  }
+  expect(ok_bits, "an entry's AVAIL/USED bits do not match its lap");
+  expect(flips[VTR_WRAP_DRIVER] == 9 && flips[VTR_WRAP_DRIVER_USED] == 9 &&
+         flips[VTR_WRAP_DEVICE_AVAIL] == 9 && flips[VTR_WRAP_DEVICE] == 9,
+         "wrap counters flipped %d (driver), %d (driver reading), %d (device reading), %d (device)",
+         flips[0], flips[1], flips[2], flips[3]);
+  expect(vb.vq.next_avail == 0 && vb.vq.avail_wrap == 0 && vb.vq.next_used == 0 &&
+         vb.vq.used_wrap == 0, "driver at %u (wrap %u), reading at %u (wrap %u)",
+         (unsigned)vb.vq.next_avail, (unsigned)vb.vq.avail_wrap, (unsigned)vb.vq.next_used,
+         (unsigned)vb.vq.used_wrap);
+  save("trace-blk-packed-wrap.vtr", n);
+out:
   vos_dma_free(data, 512);
 }
 
@@ -402,12 +492,12 @@ int main(int argc, char **argv)
 
   snprintf(outdir, sizeof(outdir), "%.*s", (int)len, slash ? argv[0] : ".");
   host_tests_begin(argc, argv, setup, cleanup);
-  host_run_split("trace_both_halves", test_both_halves);
-  host_run_split("trace_both_halves_plain", test_both_halves_plain);
-  host_run_split("trace_off_records_nothing", test_off_records_nothing);
-  host_run_split("trace_bounded", test_bounded);
-  host_run_split("trace_snapshot_held", test_snapshot_held);
-  host_run_split("trace_bad_used", test_bad_used);
-  host_run_packed("trace_packed_refused", test_packed_refused);
+  host_run("trace_both_halves", test_both_halves);
+  host_run("trace_both_halves_plain", test_both_halves_plain);
+  host_run("trace_off_records_nothing", test_off_records_nothing);
+  host_run("trace_bounded", test_bounded);
+  host_run("trace_snapshot_held", test_snapshot_held);
+  host_run("trace_bad_used", test_bad_used);
+  host_run_packed("trace_packed_wrap", test_packed_wrap);
   return host_tests_done();
 }
