@@ -9,7 +9,8 @@
 #   make cm3           the Cortex-M3 image (build/cm3/cm3.elf) and its sizes
 #   make reader        the annotated source as a static site (build/reader/index.html)
 #   make trace CMD='cat README.md'   record what a command does to the virtqueues
-#                      and step through it (build/trace/index.html; TRACEDEV=blk,net ...)
+#                      and step through it (build/trace/index.html; TRACEDEV=blk,net ...;
+#                      PACKED=1 on the packed ring)
 #   make grade         grade a lab (in a lab's starter; LAB=NAME in this tree);
 #                      labs/README.md lists the labs
 #   make lab LAB=vq DEST=dir    cut a lab's starter; make labs DEST=dir: every lab
@@ -292,12 +293,12 @@ reader: setup
 # The ring you can watch (tools/trace/run.py): boot, record the queues of
 # TRACEDEV (blk, console, net, rng or all; comma-separated) while CMD runs
 # at the guest's shell, and write a page that steps through the recording;
-# the last line printed is its path.
+# the last line printed is its path. PACKED=1: every device on the packed ring.
 CMD ?= cat README.md
 TRACEDEV ?= blk
 .PHONY: trace
 trace: all
-	@$(PYTHON) tools/trace/run.py --cmd '$(CMD)' --devices '$(TRACEDEV)' --cpus $(CPUS)
+	@$(PYTHON) tools/trace/run.py --cmd '$(CMD)' --devices '$(TRACEDEV)' --cpus $(CPUS) $(if $(PACKED),--packed)
 
 .PHONY: check host-tests
 host-tests: setup

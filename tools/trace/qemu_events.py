@@ -26,6 +26,15 @@ virtio_queue_notify; where that is not enough (the console, the network
 card), the QEMU queue whose notifications line up in time with the
 driver's is taken.
 
+On a packed ring (virtio 1.2 2.8) a buffer takes as many ring entries as
+it has (one with an indirect table), so positions do not count one per
+buffer; QEMU 7.2 also traces no virtqueue_flush there (its packed flush
+has no trace event). There the counting is in buffers instead: the k-th
+virtqueue_pop since the reset takes the k-th buffer the driver made
+available (struct virtq_stats.added counts them), and the k-th
+virtqueue_fill writes the k-th used entry, the one the driver's k-th reap
+reads (stats.completions); ring.py then finds the entries by id.
+
 The timestamps are the host's clock, the recording's the guest's time
 CSR; both run at the host's pace under QEMU, so one offset relates them,
 found from the notifications matched by count (the smallest difference:
@@ -60,6 +69,7 @@ class QVq:
         self.events = []          # (line number, host microseconds, kind, fields)
         self.pops = 0             # since the device's last reset
         self.used = 0
+        self.fills = 0
         self.notifies = 0
 
 
@@ -84,7 +94,7 @@ class QemuLog:
             if name == "virtio_set_status" and f.get("val") == "0":
                 for vq in self.vqs.values():
                     if vq.vdev == f.get("vdev"):
-                        vq.pops = vq.used = vq.notifies = 0
+                        vq.pops = vq.used = vq.fills = vq.notifies = 0
                         vq.events.append((lineno, us, "reset", {}))
                 continue
             vq = self.vqs.get(f.get("vq")) if "vq" in f else None
@@ -101,7 +111,9 @@ class QemuLog:
                 vq.pops += 1
             elif name == "virtqueue_fill" and vq:
                 vq.events.append((lineno, us, "fill", {"pos": (vq.used + int(f["idx"])) & 0xffff,
+                                                       "nfill": vq.fills & 0xffff,
                                                        "elem": f["elem"], "len": int(f["len"])}))
+                vq.fills += 1
             elif name == "virtqueue_flush" and vq:
                 vq.used += int(f["count"])
                 vq.events.append((lineno, us, "flush", {"count": int(f["count"]),
@@ -176,18 +188,38 @@ def find_vq(q, log):
     return best[0], best[1]
 
 
+def start_numbers(q):
+    """(avail0, used0): where the recording starts in the numbers QEMU's
+    pops and fills are counted in. Split: avail.idx published and used.idx
+    (ring positions). Packed: buffers made available and used entries read
+    since the queue's set-up (a buffer filled but not yet published when
+    recording began is taken as published: the next kick publishes it)."""
+    if q.packed:
+        return q.start_counts.get("added", 0) & 0xffff, q.start_counts.get("completions", 0) & 0xffff
+    return q.snapshot["avail_pub"], q.snapshot["used_idx"]
+
+
+def _published(q, avail0):
+    """The number the last kick of the recording published up to."""
+    published, added = avail0, avail0
+    for ev in q.events:
+        if ev.kind == "ADD":
+            added = (added + 1) & 0xffff
+        elif ev.kind == "KICK":
+            published = added if q.packed else ev.f["new"]
+    return published
+
+
 def window(q, vq, offset, t_end_us):
     """QEMU's events of vq that belong to the recording, as ring.Events
-    with positions (and guest-clock times when the offset is known)."""
+    with positions (and guest-clock times when the offset is known); on a
+    packed queue pos is the buffer's number instead (see above)."""
     s = q.snapshot
     n0 = q.start_counts.get("notifies", 0)
     n1 = q.stop_counts.get("notifies", n0 + len(_guest_notifies(q)))
-    avail0, used0 = s["avail_pub"], s["used_idx"]
-    published = avail0
-    for ev in q.events:
-        if ev.kind == "KICK":
-            published = ev.f["new"]
-    held = {f["head"] for f in s["held"]}
+    avail0, used0 = start_numbers(q)
+    published = _published(q, avail0)
+    held = {f.get("head", f.get("id")) for f in s["held"]}
 
     def t_of(us):
         return us - offset if offset is not None else None
@@ -220,7 +252,7 @@ def window(q, vq, offset, t_end_us):
         elif kind == "fill":
             # A chain the device held when the recording started comes
             # back too: its head is in the available ring at the pop's slot.
-            keep = not ahead(used0, f["pos"]) and in_time(us) and (
+            keep = not ahead(used0, f["nfill"] if q.packed else f["pos"]) and in_time(us) and (
                 f["elem"] in elems or (f["elem"] in popped_before and held))
         elif kind == "flush":
             keep = bool(picked) and picked[-1][2] == "fill" and in_time(us)
@@ -240,25 +272,32 @@ def window(q, vq, offset, t_end_us):
             fields = dict(f, line=line)
         if kind == "fill":
             fields["pop_pos"] = popped_before.get(f["elem"])
+            if q.packed:
+                fields["pos"] = f["nfill"]
         out.append(Event("qemu", "QEMU_" + kind.upper(), line, t_of(us), **fields))
     return out
 
 
-def merge(guest, qemu, avail0=0):
+def merge(guest, qemu, avail0=0, packed=False, used0=0):
     """One order for both halves: each QEMU event after the guest step it
     depends on (a pop after the kick that published its position, unless
     that was before the recording began, at avail.idx avail0; the k-th
     notify after the k-th notifying kick), each guest step after the QEMU
     event it depends on (a reap or an interrupt's used.idx after the flush
-    that made it visible); by time where both are free to go."""
+    that made it visible); by time where both are free to go. On a packed
+    queue (start_numbers) a kick publishes every buffer added before it,
+    and a reap follows the fill of the same number (no flush is traced)."""
     need_g = []                    # for each QEMU event: guest index it must follow
     nk = 0
-    kick_at = []                   # (index, new avail.idx, notify number or 0)
+    added = avail0
+    kick_at = []                   # (index, new avail.idx or buffer number, notify number or 0)
     for i, ev in enumerate(guest):
+        if ev.kind == "ADD":
+            added = (added + 1) & 0xffff
         if ev.kind == "KICK":
             if ev.f["notified"]:
                 nk += 1
-            kick_at.append((i, ev.f["new"], nk if ev.f["notified"] else 0))
+            kick_at.append((i, added if packed else ev.f["new"], nk if ev.f["notified"] else 0))
     qn = 0
     for ev in qemu:
         req = -1
@@ -274,14 +313,21 @@ def merge(guest, qemu, avail0=0):
                     req = i
                     break
         need_g.append(req)
-    flush_at = [(j, ev.f["used_idx"]) for j, ev in enumerate(qemu) if ev.kind == "QEMU_FLUSH"]
+    if packed:
+        flush_at = [(j, (ev.f["pos"] + 1) & 0xffff) for j, ev in enumerate(qemu) if ev.kind == "QEMU_FILL"]
+    else:
+        flush_at = [(j, ev.f["used_idx"]) for j, ev in enumerate(qemu) if ev.kind == "QEMU_FLUSH"]
     need_q = []
+    nused = used0
     for ev in guest:
         req = -1
         want = None
-        if ev.kind == "USED":
+        if ev.kind == "USED" and packed:
+            nused = (nused + 1) & 0xffff
+            want = nused
+        elif ev.kind == "USED":
             want = (ev.f["pos"] + 1) & 0xffff
-        elif ev.kind == "INTR":
+        elif ev.kind == "INTR" and not packed:
             want = ev.f["used_idx"]
         if want is not None:
             for j, used in flush_at:

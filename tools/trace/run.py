@@ -3,11 +3,12 @@
 record what the command does to the virtqueues, and write a page that
 steps through it. The last line printed is the page's path.
 
-    python3 tools/trace/run.py --cmd 'cat README.md' [--devices blk,net] [--cpus 3]
+    python3 tools/trace/run.py --cmd 'cat README.md' [--devices blk,net] [--cpus 3] [--packed]
 
 What happens:
   1. QEMU starts (tests/qemu/qemu.py, the harness every QEMU test uses) on
-     a copy of fs.img with the devices `make qemu` attaches, QEMU's own
+     a copy of fs.img with the devices `make qemu` attaches (with --packed,
+     as `make qemu PACKED=1`: every device offers the packed ring), QEMU's own
      virtio trace events going to build/trace/qemu-trace.log
      (-trace 'virtqueue_*' ... -D ... -msg timestamp=on) and its machine
      protocol (QMP) on a private socket.
@@ -84,7 +85,7 @@ def monitor_view(q, devices):
         mon.close()
 
 
-def record(cmd, devices, cpus, outdir, timeout, log=print):
+def record(cmd, devices, cpus, outdir, timeout, log=print, packed=False):
     """Boot, run cmd under vtrace, and return (console transcript, QEMU's
     trace log, lsdev -v before, after, monitor text)."""
     if '"' in cmd:
@@ -96,9 +97,10 @@ def record(cmd, devices, cpus, outdir, timeout, log=print):
     tlog = os.path.join(outdir, "qemu-trace.log")
     if os.path.exists(tlog):
         os.unlink(tlog)
-    with qemu.Qemu(disk, cpus=cpus, extra=qemu_args(outdir), log_name="trace", qmp=True) as q:
+    with qemu.Qemu(disk, cpus=cpus, extra=qemu_args(outdir), log_name="trace", qmp=True,
+                   packed=packed) as q:
         q.log_path = os.path.join(outdir, "console.log")
-        log("trace: booting QEMU (%d harts)" % cpus)
+        log("trace: booting QEMU (%d harts%s)" % (cpus, ", packed rings" if packed else ""))
         q.expect(qemu.PROMPT, 120)
         # vtrace itself is read from the disk the first time it runs: read it
         # into the cache now (through a pipe: a file would be a write, and
@@ -126,12 +128,14 @@ def main():
     ap.add_argument("--cpus", type=int, default=3)
     ap.add_argument("--timeout", type=int, default=300, help="seconds the command may take")
     ap.add_argument("--out", default=OUTDIR)
+    ap.add_argument("--packed", action="store_true",
+                    help="every device offers the packed ring (virtio 1.2 2.8), as PACKED=1")
     args = ap.parse_args()
     transcript, qlog, before, after, monitor = record(args.cmd, args.devices, args.cpus, args.out,
-                                                      args.timeout)
+                                                      args.timeout, packed=args.packed)
     ct = records.from_console(transcript)
     meta = {"title": "virtqueue trace: %s" % args.cmd, "command": args.cmd,
-            "devices": args.devices, "damaged": len(ct.damaged),
+            "devices": args.devices, "damaged": len(ct.damaged), "packed": args.packed,
             "lsdev_before": before.strip(), "lsdev_after": after.strip(), "monitor": monitor}
     data = vtrace.build(ct.records, qlog, meta)
     for q in data["queues"]:

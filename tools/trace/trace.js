@@ -2,15 +2,19 @@
 // tools/trace/vtrace.py writes; this file is copied into it). It only
 // shows: ring.py computed every state, and each step here applies that
 // step's changes (its "diff": key -> [before, after]) forwards or
-// backwards. Keys: ArrowRight / n next step, ArrowLeft / p previous,
-// Home / End first and last, 1..9 pick a queue.
+// backwards. A split queue (virtio 1.2 2.7) shows its descriptor table and
+// its two rings; a packed one (2.8) its one descriptor ring, each entry
+// with its flags and who owns it, the positions with their wrap counters,
+// the two event suppression structures and the buffer ids out. Keys:
+// ArrowRight / n next step, ArrowLeft / p previous, Home / End first and
+// last, 1..9 pick a queue.
 //
 // See it run: `make trace CMD='cat README.md'`, then open
 // build/trace/index.html; tests/qemu/test_trace.py drives it in Chromium.
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("trace-data").textContent);
-  var DESC_NEXT = 1, DESC_WRITE = 2, DESC_INDIRECT = 4;
+  var DESC_NEXT = 1, DESC_WRITE = 2, DESC_INDIRECT = 4, DESC_AVAIL = 1 << 7, DESC_USED = 1 << 15;
 
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -30,6 +34,30 @@
   }
 
   function mod(a, n) { return ((a % n) + n) % n; }
+
+  // A packed entry's flags: the names, then the two bits read against the lap.
+  function pflagNames(f) {
+    var n = flagNames(f), bits = "AVAIL=" + (f & DESC_AVAIL ? 1 : 0) + " USED=" + (f & DESC_USED ? 1 : 0);
+    return n === "0" ? bits : n + " " + bits;
+  }
+
+  // A packed position, [slot, wrap counter, times it passed the end].
+  function posText(p) {
+    if (!p) return "?";
+    return p[0] + " (wrap " + p[1] + (p[2] ? ", passed the end " + p[2] + "\u00d7" : "") + ")";
+  }
+
+  // What a packed entry is (ring.py's own<s>): its name, whose it is, why.
+  var OWN = {
+    free: ["free", "driver", "left from the lap before: the driver fills it next"],
+    held: ["held back", "driver", "filled; its flags wait for the kick, so the device cannot see it yet"],
+    unpub: ["not yet published", "driver", "filled after the held-back entry, past which the device does not read"],
+    avail: ["available", "device", "AVAIL = the lap's wrap counter, USED not (2.8.1): the device's until it marks it used"],
+    used: ["used", "driver", "AVAIL = USED = the lap's wrap counter: the driver's to read"],
+    stale: ["another lap's bits", "?", "in flight, but its bits fit no lap: a device error"]
+  };
+
+  var EVENT_FLAGS = ["ENABLE", "DISABLE", "DESC", "reserved (3)"];
 
   // What a step is on the timeline: its lane and whether it is a
   // notification or interrupt that was sent (solid) or held back (hollow).
@@ -56,11 +84,12 @@
     var q = this.q, self = this, r = this.root;
     var head = el("div", "q-head");
     head.appendChild(el("h2", null, q.name));
-    var facts = [q.size + " entries", "queue " + q.index, "device at " + q.base,
+    var facts = [q.packed ? "packed ring (2.8)" : "split ring (2.7)", q.size + " entries",
+                 "queue " + q.index, "device at " + q.base,
                  q.event_idx ? "EVENT_IDX" : "no EVENT_IDX",
                  q.indirect ? "indirect tables (" + q.tables[0] + " of " + q.tables[1] + ")" : "no indirect tables"];
     head.appendChild(el("p", "q-facts", facts.join(" \u00b7 ")));
-    var src = "driver: this kernel's virtq.c";
+    var src = "driver: this kernel's " + (q.packed ? "virtq_packed.c" : "virtq.c");
     if (q.device_model) src += "; device: the device model (devmodel/vdm.c)";
     if (q.qemu.used) src += "; device: QEMU's own trace events (marked QEMU): " + q.qemu.note;
     else if (q.qemu.note) src += "; " + q.qemu.note;
@@ -90,13 +119,20 @@
     r.appendChild(this.timeline);
     this.buildTimeline();
 
-    var rings = el("div", "q-rings");
-    this.descBox = el("section", "q-desc");
-    this.availBox = el("section", "q-avail");
-    this.usedBox = el("section", "q-used");
-    rings.appendChild(this.descBox);
-    rings.appendChild(this.availBox);
-    rings.appendChild(this.usedBox);
+    var rings = el("div", "q-rings" + (q.packed ? " packed" : ""));
+    if (q.packed) {
+      this.ringBox = el("section", "q-ring");
+      this.eventBox = el("section", "q-events");
+      rings.appendChild(this.ringBox);
+      rings.appendChild(this.eventBox);
+    } else {
+      this.descBox = el("section", "q-desc");
+      this.availBox = el("section", "q-avail");
+      this.usedBox = el("section", "q-used");
+      rings.appendChild(this.descBox);
+      rings.appendChild(this.availBox);
+      rings.appendChild(this.usedBox);
+    }
     r.appendChild(rings);
     this.sideBox = el("section", "q-side");
     r.appendChild(this.sideBox);
@@ -195,9 +231,14 @@
     this.cursor.setAttribute("x1", this.cursorX(Math.max(k - 1, 0)));
     this.cursor.setAttribute("x2", this.cursorX(Math.max(k - 1, 0)));
     this.cursor.style.display = k > 0 ? "" : "none";
-    this.renderDesc();
-    this.renderAvail();
-    this.renderUsed();
+    if (q.packed) {
+      this.renderRing();
+      this.renderEvents();
+    } else {
+      this.renderDesc();
+      this.renderAvail();
+      this.renderUsed();
+    }
     this.renderSide();
   };
 
@@ -272,11 +313,12 @@
       var cls = "slot";
       spans.forEach(function (sp) { if (sp.has(s)) cls += " " + sp.cls; });
       if (ch[prefix + s]) cls += " changed";
-      var c = el("span", cls, v === undefined ? "" : cellText(v));
+      var c = el("span", cls, v === undefined ? "" : cellText(v, s));
       c.setAttribute("data-s", s);
-      var tip = "slot " + s + (v === undefined ? "" : ": " + cellText(v));
+      var tip = "slot " + s + (v === undefined ? "" : ": " + cellText(v, s, true));
       marks.forEach(function (m) {
-        if (m.pos !== undefined && mod(m.pos, q.size) === s) {
+        var at = Array.isArray(m.pos) ? m.pos[0] : m.pos;
+        if (at !== undefined && mod(at, q.size) === s) {
           c.classList.add("mark-" + m.cls);
           c.appendChild(el("i", "pos pos-" + m.cls, m.label));
           tip += " \u2190 " + m.title;
@@ -341,20 +383,127 @@
     box.appendChild(el("p", "legend", "each entry id:len; green: written by the device, not yet reaped by the driver"));
   };
 
+  // ---- a packed queue (2.8) ----
+
+  QueueView.prototype.renderRing = function () {
+    var q = this.q, st = this.state, ch = this.changed(), box = this.ringBox;
+    box.innerHTML = "";
+    box.appendChild(el("h3", null, "descriptor ring (2.8.13): one ring, both sides write it"));
+    var f = el("div", "fields");
+    field(f, "driver: next to fill", posText(st["drv.next_avail"]), "drv.next_avail", ch, "next-avail");
+    field(f, "published up to", posText(st["drv.pub"]), "drv.pub", ch, "published");
+    field(f, "next used to read", posText(st["drv.next_used"]), "drv.next_used", ch, "next-used");
+    field(f, "in flight", st["drv.inflight"], "drv.inflight", ch);
+    field(f, "filled since the kick", st["drv.unpub"], "drv.unpub", ch);
+    if (st["drv.held_flags"] !== undefined)
+      field(f, "flags the kick stores", pflagNames(st["drv.held_flags"]), "drv.held_flags", ch, "held-flags");
+    field(f, "device: next to read", posText(st["dev.next_avail"]), "dev.next_avail", ch, "dev-next-avail");
+    field(f, "next to mark used", posText(st["dev.next_used"]), "dev.next_used", ch, "dev-next-used");
+    box.appendChild(f);
+    var marks = [
+      { pos: st["drv.next_avail"], cls: "drv", label: "D", title: "the driver's next entry to fill" },
+      { pos: st["drv.pub"], cls: "idx", label: "pub", title: "published up to here" },
+      { pos: st["drv.next_used"], cls: "rd", label: "R", title: "the driver's next used entry to read" },
+      { pos: st["dev.next_avail"], cls: "dev", label: "dev", title: "the device's next entry to read" },
+      { pos: st["dev.next_used"], cls: "devu", label: "U", title: "where the device writes its next used entry" }
+    ];
+    var spans = Object.keys(OWN).map(function (k) {
+      return { has: function (s) { return st["own" + s] === k; }, cls: "own-" + k };
+    });
+    box.appendChild(this.ringGrid("r", function (v, s, tip) {
+      var own = st["own" + s];
+      if (tip) return "id " + v[3] + ", " + pflagNames(v[2]) + ": " + OWN[own][0] + " (" + OWN[own][1] + "'s)";
+      return own === "free" ? "" : String(v[3]);
+    }, marks, spans));
+    box.appendChild(el("p", "legend", "each entry shows the buffer id in it; yellow: filled, not yet " +
+                       "published (darker: its flags held back until the kick); green: available, the " +
+                       "device's; blue: used, the driver's to read; grey: free. Marks: D the driver fills " +
+                       "next, pub published up to, R the driver reads next, dev the device reads next, U the " +
+                       "device marks used next"));
+    // The entries that hold something, in ring order, with their tables.
+    var table = el("table", "ring-table");
+    var hdr = el("tr");
+    ["slot", "addr", "len", "id", "flags", "AVAIL", "USED", "what it is"].forEach(function (h) { hdr.appendChild(el("th", null, h)); });
+    table.appendChild(hdr);
+    var rows = 0;
+    for (var s = 0; s < q.size; s++) {
+      var own = st["own" + s], e = st["r" + s];
+      if (!e || (own === "free" && !ch["r" + s] && !ch["own" + s])) continue;
+      var tr = el("tr", (ch["r" + s] || ch["own" + s]) ? "changed" : "");
+      tr.setAttribute("data-i", s);
+      tr.setAttribute("data-id", e[3]);
+      tr.title = OWN[own][2];
+      [s, hex(e[0]), e[1], e[3], flagNames(e[2]), e[2] & DESC_AVAIL ? 1 : 0, e[2] & DESC_USED ? 1 : 0,
+       OWN[own][0] + " (" + OWN[own][1] + "'s)"].forEach(function (v) {
+        tr.appendChild(el("td", null, String(v)));
+      });
+      table.appendChild(tr);
+      rows++;
+      // A held-back entry's INDIRECT is in the flags the kick will store.
+      var flags = own === "held" && st["drv.held_flags"] !== undefined ? st["drv.held_flags"] : e[2];
+      var t = st["t" + e[3]];
+      if (t && (flags & DESC_INDIRECT) && own !== "free" && own !== "used") {
+        t.forEach(function (te, j) {
+          var sub = el("tr", "indirect" + (ch["t" + e[3]] ? " changed" : ""));
+          ["  table[" + j + "]", hex(te[0]), te[1], "", flagNames(te[2]), "", "", ""].forEach(function (v) {
+            sub.appendChild(el("td", null, String(v)));
+          });
+          table.appendChild(sub);
+        });
+      }
+    }
+    if (!rows) {
+      var none = el("tr");
+      var td = el("td", "empty", "every entry is free");
+      td.colSpan = 8;
+      none.appendChild(td);
+      table.appendChild(none);
+    }
+    box.appendChild(table);
+  };
+
+  QueueView.prototype.renderEvents = function () {
+    var st = this.state, ch = this.changed(), box = this.eventBox;
+    box.innerHTML = "";
+    box.appendChild(el("h3", null, "event suppression structures (2.8.10, 2.8.14)"));
+    [["driver_event", "the driver's (Driver Area): the driver writes it, the device reads it before it interrupts"],
+     ["device_event", "the device's (Device Area): the device writes it, the driver reads it before it notifies"]].forEach(function (p) {
+      var ev = st[p[0]] || [0, 0, 0], d = el("div", "event " + p[0].replace("_", "-"));
+      d.appendChild(el("p", "what", p[1]));
+      var f = el("div", "fields");
+      field(f, "flags", EVENT_FLAGS[ev[2]], p[0], ch, "event-flags");
+      field(f, "desc_event_off", ev[2] === 2 ? ev[0] : "-", p[0], ch);
+      field(f, "desc_event_wrap", ev[2] === 2 ? ev[1] : "-", p[0], ch);
+      d.appendChild(f);
+      box.appendChild(d);
+    });
+    box.appendChild(el("p", "legend", "ENABLE: tell me every time; DISABLE: do not; DESC (with EVENT_IDX): " +
+                       "tell me once the entry at desc_event_off, in the lap whose wrap counter is " +
+                       "desc_event_wrap, is made available (the device's structure) or used (the driver's)"));
+  };
+
+  // The counters: key, then the words for a split and a packed queue.
   var COUNTS = [
-    ["added", "chains added"], ["kicks", "kicks (avail.idx published)"], ["notified", "notifications sent"],
-    ["suppressed", "notifications suppressed"], ["interrupts", "interrupts taken"],
-    ["completions", "used elements reaped"], ["bad", "used elements refused"],
-    ["dev_notifies", "notifications the device saw"], ["dev_pops", "chains the device took"],
-    ["dev_used", "used elements the device wrote"], ["dev_irqs", "interrupts the device sent"],
-    ["dev_irqs_suppressed", "interrupts the device held back"],
+    ["added", "chains added", "buffers made available"],
+    ["kicks", "kicks (avail.idx published)", "kicks (entries published)"],
+    ["notified", "notifications sent"], ["suppressed", "notifications suppressed"],
+    ["interrupts", "interrupts taken"],
+    ["completions", "used elements reaped", "used entries read"],
+    ["bad", "used elements refused", "used entries refused"],
+    ["wraps", "", "wrap counters flipped"],
+    ["dev_notifies", "notifications the device saw"],
+    ["dev_pops", "chains the device took", "buffers the device took"],
+    ["dev_used", "used elements the device wrote", "used entries the device wrote"],
+    ["dev_irqs", "interrupts the device sent"],
+    ["dev_irqs_suppressed", "interrupts the device held back"]
   ];
 
   QueueView.prototype.renderSide = function () {
     var q = this.q, st = this.state, ch = this.changed(), box = this.sideBox;
     box.innerHTML = "";
     var free = el("div", "free-list");
-    free.appendChild(el("h3", null, "free list (the driver's own, never shown to the device)"));
+    free.appendChild(el("h3", null, q.packed ? "free buffer ids (the driver's own, the next buffer takes the first)" :
+                        "free list (the driver's own, never shown to the device)"));
     var fl = st.free || [];
     var shown = fl.slice(0, 24).join(" \u2192 ") + (fl.length > 24 ? " \u2192 \u2026 (" + (fl.length - 24) + " more)" : "");
     var p = el("p", ch.free ? "changed" : "", fl.length + " free: " + (shown || "none"));
@@ -363,11 +512,19 @@
     box.appendChild(free);
 
     var out = el("div", "outstanding");
-    out.appendChild(el("h3", null, "chains the driver has handed out (outstanding tokens)"));
+    out.appendChild(el("h3", null, q.packed ? "buffers out, by id (outstanding tokens)" :
+                       "chains the driver has handed out (outstanding tokens)"));
     var list = st.out || [];
     if (!list.length) out.appendChild(el("p", null, "none"));
     list.forEach(function (h) {
-      out.appendChild(el("p", ch["o" + h] ? "changed" : "", "head " + h + ", token " + (st["tok" + h] || "?")));
+      var b = st["b" + h];
+      var p = q.packed ?
+        el("p", ch["b" + h] ? "changed" : "", "id " + h + ", token " + (st["tok" + h] || "?") +
+           (b ? ", " + b[1] + " ring entr" + (b[1] === 1 ? "y" : "ies") + (b[0] >= 0 ? " from slot " + b[0] : "") : "") +
+           (st["t" + h] ? ", an indirect table of " + st["t" + h].length : "")) :
+        el("p", ch["o" + h] ? "changed" : "", "head " + h + ", token " + (st["tok" + h] || "?"));
+      p.setAttribute("data-out", h);
+      out.appendChild(p);
     });
     if (st["dev.held"]) out.appendChild(el("p", "held", "the device holds: " + (st["dev.held"].join(", ") || "none")));
     if (st.broken) out.appendChild(el("p", "broken", "BROKEN: " + st.broken));
@@ -376,13 +533,13 @@
     var c = el("div", "q-counts");
     c.appendChild(el("h3", null, "counted in this recording so far"));
     var t = el("table");
-    COUNTS.forEach(function (pair) {
-      var key = "n." + pair[0];
+    COUNTS.forEach(function (c) {
+      var key = "n." + c[0];
       if (st[key] === undefined) return;
       var tr = el("tr", ch[key] ? "changed" : "");
-      tr.appendChild(el("td", null, pair[1]));
+      tr.appendChild(el("td", null, q.packed && c[2] ? c[2] : c[1]));
       var v = el("td", "count", String(st[key]));
-      v.setAttribute("data-count", pair[0]);
+      v.setAttribute("data-count", c[0]);
       tr.appendChild(v);
       t.appendChild(tr);
     });

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """vtrace.py: turns a virtqueue recording into a page that steps through
 it: per queue, the descriptor table, the available ring and the used ring
-as each step changes them, and a timeline of notifications and
-interrupts. The page is one static HTML file (opens from file://).
+(a packed queue: its one descriptor ring, the positions with their wrap
+counters, the event suppression structures and the buffer ids out) as
+each step changes them, and a timeline of notifications and interrupts.
+The page is one static HTML file (opens from file://).
 
     python3 tools/trace/vtrace.py --records build/host/trace-blk.vtr -o build/trace/host.html
     python3 tools/trace/vtrace.py --console tests/out/trace.log --qemu-log LOG -o page.html
@@ -67,7 +69,8 @@ def queue_data(rec, q, qlog=None, match=None):
             if rec.end_t is not None:
                 t_end = rec.us(rec.end_t)
             qev = qemu_events.window(q, vq, offset, t_end)
-            events = qemu_events.merge(q.events, qev, q.snapshot["avail_pub"])
+            avail0, used0 = qemu_events.start_numbers(q)
+            events = qemu_events.merge(q.events, qev, avail0, q.packed, used0)
             qemu.update(used=True, events=len(qev), clock=offset is not None,
                         note="%d of QEMU's trace events (device %s, queue %d)%s"
                         % (len(qev), vq.vdev, vq.n,
@@ -76,7 +79,7 @@ def queue_data(rec, q, qlog=None, match=None):
     initial, steps, final, warnings = ring.replay(q)
     return {
         "qid": q.qid, "name": q.name, "size": q.size, "index": q.index, "base": "%#x" % q.base,
-        "event_idx": q.event_idx, "indirect": q.indirect, "tables": list(q.tables),
+        "packed": q.packed, "event_idx": q.event_idx, "indirect": q.indirect, "tables": list(q.tables),
         "device_model": q.device is not None,
         "initial": initial, "steps": steps, "final": final,
         "start_counts": q.start_counts, "stop_counts": q.stop_counts,
