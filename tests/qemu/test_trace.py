@@ -33,7 +33,31 @@ END_RE = re.compile(r"==vtrace end \d+ records==\n")
 # The kinds of record that are steps on the page (the rest are the
 # snapshot, the frame, and the parts of an ADD or a BAD).
 STEP_KINDS = {"ADD", "KICK", "INTR", "USED", "BAD", "BROKEN", "INTR_ON", "INTR_OFF", "DRAIN",
-              "DNOTIFY", "DPOP", "DUSED", "DEVENT", "DIRQ"}
+              "DNOTIFY", "DPOP", "DUSED", "DEVENT", "DIRQ", "WRAP"}
+
+
+# What the page and the replay call the same things on each ring layout
+# (virtio 1.2 2.7, 2.8): the tests below run once per layout with these.
+LAYOUTS = {
+    "split": {
+        "packed": False,
+        "added": "head",                        # an ADD step's field naming the chain
+        "rows": ".desc-table tr[data-i]",       # the table rows on the page, and ...
+        "row_attr": "data-i",                   # ... the attribute that holds that name
+        "published": ".avail-idx .value",       # where the page shows what is published
+        "pub_key": "avail.idx",                 # the state key behind it
+        "pub_text": str,                        # its value as the page writes it
+    },
+    "packed": {
+        "packed": True,
+        "added": "id",
+        "rows": ".ring-table tr[data-id]",
+        "row_attr": "data-id",
+        "published": ".published .value",
+        "pub_key": "drv.pub",
+        "pub_text": lambda p: "%d (wrap %d%s)" % (p[0], p[1], ", passed the end %d\u00d7" % p[2] if p[2] else ""),
+    },
+}
 
 
 def page_data(path):
@@ -174,6 +198,155 @@ def test_trace_replay_known():
     assert any("free list" in w for w in rp2.warnings), rp2.warnings
 
 
+def known_packed_recording(bad_id=False):
+    """The packed ring (virtio 1.2 2.8), both halves, on a 4-entry queue
+    with EVENT_IDX and indirect tables. Buffer 0 in three entries; buffer 1
+    in one entry pointing at a table (the ring's last entry, so the
+    driver's position passes the end); the device answers 1 first, its used
+    entry landing on buffer 0's first entry; id 1 again in entry 0 of the
+    next lap (AVAIL=0 USED=1), published without a notification while
+    buffer 0 is still out, so the entries in flight span two laps; then
+    both come back, and id 1 once more in entry 1. bad_id: the second
+    buffer takes id 3 although the free ids begin with 1."""
+    p = records.pack
+    Q = records.NAMES
+    W1 = 1 << 15                                   # a ppos's wrap bit
+    A, U, NEXT, WR, IND = 0x80, 0x8000, 1, 2, 4
+    DESC = 2 << 16                                 # RING_EVENT_FLAGS_DESC in a structure's word
+    rs = [p("BEGIN", a=records.VERSION, d=1000000, x=64),
+          p("QUEUE", a=4, b=0, c=Q["VTR_Q_EVENT_IDX"] | Q["VTR_Q_INDIRECT"] | Q["VTR_Q_PACKED"],
+            d=2 << 16 | 4, x=0x10001000),
+          p("TEXT", payload="virtio-blk requestq"),
+          p("PSTATE", a=W1, b=W1, c=W1, d=4 << 16, x=0),
+          p("PEVENTS", d=DESC | W1, x=DESC | W1)]
+    rs += [p("COUNT", a=i, b=0, d=0) for i in range(8)]
+    rs += [p("FREE", a=4, payload=[0, 1, 2, 3])]
+    rs += [p("PRING", a=i) for i in range(4)]
+    bid = 3 if bad_id else 1
+    rs += [
+        # 1-5: buffer 0, header, data, status in entries 0..2; entry 0's flags held back.
+        p("ADD", a=0, b=W1 | 0, c=3, d=513, x=0x8000),
+        p("DESC", a=0, b=A | NEXT, c=0, d=16, x=0x1000),
+        p("DESC", a=1, b=A | NEXT | WR, c=0, d=512, x=0x2000),
+        p("DESC", a=2, b=A | WR, c=0, d=1, x=0x3000),
+        p("KICK", a=W1 | 0, b=W1 | 3, c=1, d=1, x=DESC | W1 | 0),
+        p("DNOTIFY", a=W1 | 0, b=A | NEXT), p("DPOP", a=W1 | 0, b=0, c=3),
+        p("DEVENT", x=DESC | W1 | 3),
+        # 6-10: buffer 1 in entry 3 with a table: the driver's position passes the end.
+        p("ADD", a=bid, b=W1 | 3, c=1, d=1025, x=0x8100),
+        p("DESC", a=3, b=A | IND, c=bid, d=48, x=0x9000),
+        p("IDESC", a=0, b=0, d=16, x=0xa000), p("IDESC", a=1, b=WR, d=1024, x=0xa100),
+        p("IDESC", a=2, b=WR, d=1, x=0xa200),
+        p("WRAP", a=0, b=0, c=0),
+        p("KICK", a=W1 | 3, b=0, c=1, d=1, x=DESC | W1 | 3),
+        p("DPOP", a=W1 | 3, b=bid, c=1), p("WRAP", a=2, b=0, c=0),
+        # 11-15: the device finishes buffer 1 first; its used entry lands on entry 0.
+        p("DUSED", a=W1 | 0, b=A | U | WR, c=1, d=bid, x=1025),
+        p("DIRQ", a=W1 | 0, b=W1 | 1, c=1, d=1, x=DESC | W1 | 0),
+        p("INTR", a=W1 | 0, b=A | U | WR),
+        p("USED", a=W1 | 0, b=A | U | WR, c=1, d=bid, x=1025),
+        p("INTR_ON", b=1, x=DESC | W1 | 1),
+        # 16-18: id 1 again, entry 0 of the next lap; the device asked for entry 3 of
+        # the lap before, so no notification; it takes the buffer anyway (polling).
+        p("ADD", a=1, b=0, c=1, d=16, x=0x8200),
+        p("DESC", a=0, b=U | WR, c=1, d=16, x=0x4000),
+        p("KICK", a=0, b=1, c=0, d=1, x=DESC | W1 | 3),
+        p("DPOP", a=0, b=1, c=1),
+        # 19-25: buffer 0 comes back; both sides' used positions pass the end.
+        p("DUSED", a=W1 | 1, b=A | U | WR, c=3, d=0, x=513), p("WRAP", a=3, b=0, c=0),
+        p("DIRQ", a=W1 | 1, b=0, c=1, d=1, x=DESC | W1 | 1),
+        p("INTR", a=W1 | 1, b=A | U | WR),
+        p("USED", a=W1 | 1, b=A | U | WR, c=3, d=0, x=513), p("WRAP", a=1, b=0, c=0),
+        p("INTR_ON", b=1, x=DESC | 0),
+        # 26-30: id 1 comes back, marked used in the new lap: AVAIL = USED = 0.
+        p("DUSED", a=0, b=WR, c=1, d=1, x=16),
+        p("DIRQ", a=0, b=1, c=1, d=1, x=DESC | 0),
+        p("INTR", a=0, b=WR),
+        p("USED", a=0, b=WR, c=1, d=1, x=16),
+        p("INTR_ON", b=1, x=DESC | 1),
+        # 31-33: and once more, in entry 1, which the device asked to hear about.
+        p("DEVENT", x=DESC | 1),
+        p("ADD", a=1, b=1, c=1, d=16, x=0x8200),
+        p("DESC", a=1, b=U | WR, c=1, d=16, x=0x5000),
+        p("KICK", a=1, b=2, c=1, d=1, x=DESC | 1)]
+    rs += [p("COUNT", a=i, b=1, d=v) for i, v in enumerate([4, 1, 4, 3, 3, 3, 0, 0])]
+    rs += [p("END", d=0, x=len(rs) + 1)]
+    return seal(rs)
+
+
+def test_trace_replay_known_packed():
+    """The replay of a packed queue (ring.PackedReplay) on a recording
+    made by hand: the held-back first entry and the kick that stores its
+    flags, each entry's state read from its AVAIL/USED bits against its
+    lap (entries in flight across two laps included), the wrap counters
+    passing the end of the ring, a used entry over another buffer's entry,
+    the free ids, the event structures, the counters; every step
+    reversible; a recording that contradicts itself flagged."""
+    rec = ring.split(known_packed_recording())
+    q = rec.queues[0]
+    assert q.packed and q.size == 4 and q.event_idx and q.indirect, (q.flags, q.size)
+    rp = ring.replayer(q)
+    assert isinstance(rp, ring.PackedReplay), rp
+    own = lambda st: [st["own%d" % i] for i in range(4)]  # noqa: E731
+    steps, at = [], [dict(rp.state)]                        # at[k]: the state after step k
+    for ev in q.events:
+        steps.append(rp.apply(ev))
+        at.append(dict(rp.state))
+    assert len(steps) == 33, "%d steps" % len(steps)
+    # Filled, not published: entry 0 still shows the old lap, its flags wait.
+    s = at[1]
+    assert s["r0"] == [0x1000, 16, 0, 0] and s["drv.held_flags"] == 0x81, (s["r0"], s.get("drv.held_flags"))
+    assert own(s) == ["held", "unpub", "unpub", "free"], own(s)
+    assert s["drv.next_avail"] == [3, 1, 0] and s["free"] == [1, 2, 3] and s["out"] == [0], s
+    s = at[2]
+    assert s["r0"][2] == 0x81 and "drv.held_flags" not in s, s["r0"]
+    assert own(s) == ["avail", "avail", "avail", "free"] and s["drv.pub"] == [3, 1, 0], own(s)
+    assert s["drv.inflight"] == 3 and s["drv.unpub"] == 0, s
+    assert "notifies the device" in steps[1]["text"] and "one of" in steps[1]["text"], steps[1]["text"]
+    s = at[7]
+    assert s["drv.next_avail"] == [0, 0, 1] and s["t1"] == [[0xa000, 16, 0, 0], [0xa100, 1024, 2, 0],
+                                                            [0xa200, 1, 2, 0]], s
+    # Buffer 1's used entry on entry 0, read; buffer 0's entries 1, 2 still available.
+    s = at[14]
+    assert s["r0"] == [0x1000, 1025, 0x8082, 1] and s["drv.next_used"] == [1, 1, 0], s["r0"]
+    assert own(s) == ["free", "avail", "avail", "avail"] and s["free"] == [1, 2, 3], (own(s), s["free"])
+    # Entry 0 of the next lap, held back over the used entry it replaces; then in
+    # flight with entries 1..3 of the lap before, each read against its own lap.
+    s = at[16]
+    assert s["r0"] == [0x4000, 16, 0x8082, 1] and own(s) == ["held", "avail", "avail", "avail"], (s["r0"], own(s))
+    s = at[17]
+    assert s["r0"][2] == 0x8002 and own(s) == ["avail"] * 4 and s["drv.inflight"] == 4, (s["r0"], own(s))
+    assert steps[16]["held"] and "does not notify" in steps[16]["text"], steps[16]["text"]
+    # Reading buffer 0 takes the driver's position past the end, and its
+    # wrap counter with it; the WRAP step after it counts the lap.
+    s = at[23]
+    assert s["drv.next_used"] == [0, 0, 0] and own(s) == ["avail", "free", "free", "free"], own(s)
+    assert at[24]["drv.next_used"] == [0, 0, 1] and "WRAP" == steps[23]["kind"], at[24]["drv.next_used"]
+    st = rp.state
+    assert st["drv.next_avail"] == [2, 0, 1] and st["drv.pub"] == [2, 0, 1] and st["drv.next_used"] == [1, 0, 1], st
+    assert st["dev.next_avail"] == [1, 0, 1] and st["dev.next_used"] == [1, 0, 1], st
+    assert st["r1"] == [0x5000, 16, 0x8002, 1] and own(st) == ["free", "avail", "free", "free"], (st["r1"], own(st))
+    assert st["free"] == [0, 2, 3] and st["out"] == [1] and st["b1"] == [1, 1], (st["free"], st["out"])
+    assert st["device_event"] == [1, 0, 2] and st["driver_event"] == [1, 0, 2], st
+    n = {k[2:]: v for k, v in st.items() if k.startswith("n.")}
+    assert n == {"added": 4, "kicks": 4, "notified": 3, "suppressed": 1, "interrupts": 3,
+                 "completions": 3, "bad": 0, "wraps": 4, "dev_notifies": 1, "dev_pops": 3,
+                 "dev_used": 3, "dev_irqs": 3, "dev_irqs_suppressed": 0}, n
+    assert [s["side"] for s in steps if s["kind"] == "WRAP"] == ["driver", "device", "device", "driver"]
+    assert rp.warnings == [], rp.warnings
+    back = dict(st)
+    for s in reversed(steps):
+        for k, (old, new) in s["diff"].items():
+            assert back.get(k) == new, "step %s: %s is %r, not %r" % (s["kind"], k, back.get(k), new)
+            if old is None:
+                back.pop(k, None)
+            else:
+                back[k] = old
+    assert back == rp.initial, "stepping back does not return to the snapshot"
+    _, _, _, warnings = ring.replay(ring.split(known_packed_recording(bad_id=True)).queues[0])
+    assert any("took id 3" in w for w in warnings), warnings
+
+
 def test_trace_console_and_qemu_merge():
     """The console framing survives another writer's line and rejects a
     damaged record; QEMU's events (a log written by hand in QEMU 7.2's
@@ -253,36 +426,51 @@ def run_host_tests():
 
 
 def test_trace_host_both_halves():
-    """The host tests' recordings (driver and device model in one buffer)
-    become pages showing both halves of every request: each chain the
-    driver added is taken by the device from the same slot and comes back
-    through the used slot the device wrote."""
+    """The host tests' recordings (driver and device model in one buffer),
+    on the split and the packed ring, become pages showing both halves of
+    every request: each chain (buffer) the driver added is taken by the
+    device from the same position and comes back through the used entry
+    the device wrote; on the small packed ring that goes round nine times,
+    every wrap counter flips as often on the page as in the recording."""
     d = run_host_tests()
-    for name, indirect in (("trace-blk.vtr", True), ("trace-blk-plain.vtr", False)):
+    for name, indirect, layout, nadd in (("trace-blk.vtr", True, "split", 5),
+                                         ("trace-blk-plain.vtr", False, "split", 5),
+                                         ("trace-blk-packed.vtr", True, "packed", 5),
+                                         ("trace-blk-plain-packed.vtr", False, "packed", 5),
+                                         ("trace-blk-packed-wrap.vtr", False, "packed", 21)):
+        lay = LAYOUTS[layout]
         recs = records.from_file(os.path.join(d, name))
         out = vtrace.page(vtrace.build(recs, meta={"title": name}),
                           os.path.join(ROOT, "build", "trace", name + ".html"))
         q = page_data(out)["queues"][0]
-        assert q["device_model"] and not q["warnings"], q["warnings"]
-        assert q["indirect"] == indirect, "indirect tables: %s" % q["indirect"]
+        assert q["device_model"] and not q["warnings"], (name, q["warnings"])
+        assert q["indirect"] == indirect and q["packed"] == lay["packed"], (name, q["indirect"], q["packed"])
         steps = q["steps"]
         adds = [s for s in steps if s["kind"] == "ADD"]
-        assert len(adds) == 5 and len(steps) == sum(1 for r in recs if r.kind in STEP_KINDS)
+        assert len(adds) == nadd and len(steps) == sum(1 for r in recs if r.kind in STEP_KINDS), name
         for a in adds:
-            pops = [s for s in steps if s["kind"] == "DPOP" and s["f"]["pos"] == a["f"]["pos"]]
-            assert len(pops) == 1 and pops[0]["f"]["head"] == a["f"]["head"], \
-                "the device did not take chain %d from position %d" % (a["f"]["head"], a["f"]["pos"])
-        dused = {s["f"]["pos"]: (s["f"]["id"], s["f"]["len"]) for s in steps if s["kind"] == "DUSED"}
-        reaped = {s["f"]["pos"]: (s["f"]["id"], s["f"]["len"]) for s in steps if s["kind"] == "USED"}
-        assert len(dused) == 5 and dused == reaped, (dused, reaped)
+            pops = [s for s in steps if s["kind"] == "DPOP" and s["f"]["pos"] == a["f"]["pos"] and
+                    s["f"][lay["added"]] == a["f"][lay["added"]]]
+            assert len(pops) >= 1, "%s: the device did not take %s %d from position %#x" % (
+                name, lay["added"], a["f"][lay["added"]], a["f"]["pos"])
+        dused = [(s["f"]["pos"], s["f"]["id"], s["f"]["len"]) for s in steps if s["kind"] == "DUSED"]
+        reaped = [(s["f"]["pos"], s["f"]["id"], s["f"]["len"]) for s in steps if s["kind"] == "USED"]
+        assert len(dused) == nadd and dused == reaped, (name, dused, reaped)
+        wraps = sum(1 for r in recs if r.kind == "WRAP")
+        if lay["packed"]:
+            assert q["final"]["n.wraps"] == wraps, (name, q["final"]["n.wraps"], wraps)
+    fin = page_data(os.path.join(ROOT, "build", "trace", "trace-blk-packed-wrap.vtr.html"))["queues"][0]["final"]
+    assert fin["n.wraps"] == 36 and all(fin[k][:2] == [0, 0] and fin[k][2] == 9 for k in (
+        "drv.next_avail", "drv.next_used", "dev.next_avail", "dev.next_used")), fin
     with chromium.Browser() as b:
-        b.goto("file://" + os.path.join(ROOT, "build", "trace", "trace-blk.vtr.html"))
-        total = int(b.eval("document.querySelector('.q-step').getAttribute('data-steps')"))
-        b.eval("window.vtrace.views[0].go(%d)" % total)
-        sides = b.eval("Array.from(new Set(window.vtrace.views[0].q.steps.map(s => s.side)))")
-        assert sorted(sides) == ["device", "driver"], sides
-        b.eval("window.vtrace.views[0].go(6)")
-        b.screenshot(os.path.join(OUT, "trace-host.png"), full=True)
+        for name, shot in (("trace-blk.vtr", "trace-host.png"), ("trace-blk-packed-wrap.vtr", "trace-host-packed.png")):
+            b.goto("file://" + os.path.join(ROOT, "build", "trace", name + ".html"))
+            total = int(b.eval("document.querySelector('.q-step').getAttribute('data-steps')"))
+            b.eval("window.vtrace.views[0].go(%d)" % total)
+            sides = b.eval("Array.from(new Set(window.vtrace.views[0].q.steps.map(s => s.side)))")
+            assert sorted(sides) == ["device", "driver"], sides
+            b.eval("window.vtrace.views[0].go(%d)" % (6 if shot == "trace-host.png" else 22))
+            b.screenshot(os.path.join(OUT, shot), full=True)
 
 
 # ---------------------------------------------------------------- make trace, in a browser
@@ -290,31 +478,39 @@ def test_trace_host_both_halves():
 _made = {}
 
 
-def make_trace():
-    """`make trace CMD='cat README.md'`, once per run: (last line, page data, console text)."""
-    if "page" not in _made:
-        p = subprocess.run(["make", "-s", "trace", "CMD=cat README.md"], cwd=ROOT, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True, timeout=600)
-        assert p.returncode == 0, "make trace failed:\n" + p.stdout[-3000:]
+def make_trace(layout="split"):
+    """`make trace CMD='cat README.md'` (with PACKED=1 for the packed ring),
+    once per run and layout: (the page, its data, console text, output).
+    The page is copied to build/trace/test-LAYOUT.html, since the other
+    layout's run writes build/trace/index.html again."""
+    if layout not in _made:
+        cmd = ["make", "-s", "trace", "CMD=cat README.md"] + (["PACKED=1"] if LAYOUTS[layout]["packed"] else [])
+        p = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           timeout=600)
+        assert p.returncode == 0, "%s failed:\n%s" % (" ".join(cmd), p.stdout[-3000:])
         last = p.stdout.strip().split("\n")[-1]
+        assert last == "build/trace/index.html", "last line: %r" % last
+        page = os.path.join("build", "trace", "test-%s.html" % layout)
+        shutil.copyfile(os.path.join(ROOT, last), os.path.join(ROOT, page))
         with open(os.path.join(ROOT, "build", "trace", "console.log"), errors="replace") as f:
             console = f.read()
-        _made["page"] = (last, page_data(os.path.join(ROOT, last)), console, p.stdout)
-    return _made["page"]
+        _made[layout] = (page, page_data(os.path.join(ROOT, page)), console, p.stdout)
+    return _made[layout]
 
 
-def test_trace_make():
+def check_make(layout):
     """`make trace CMD='cat README.md'`: the command ran, its last line is
-    the page under build/, the page holds the disk's queue with QEMU's
-    events merged in as the device's half, and the replay found nothing
-    inconsistent."""
-    last, data, console, out = make_trace()
-    assert last == "build/trace/index.html", "last line: %r" % last
+    the page under build/, the page holds the disk's queue on the layout
+    asked for with QEMU's events merged in as the device's half (QEMU took
+    and returned every chain or buffer the driver added), and the replay
+    found nothing inconsistent."""
+    page, data, console, out = make_trace(layout)
     assert "An xv6-style operating system kernel" in console, "cat README.md did not run"
     ct = records.from_console(console)
     assert ct.damaged == [], ct.damaged
     assert len(data["queues"]) == 1 and data["queues"][0]["name"] == "virtio-blk requestq"
     q = data["queues"][0]
+    assert q["packed"] == LAYOUTS[layout]["packed"], "the disk's queue is %s" % ("packed" if q["packed"] else "split")
     assert q["warnings"] == [], q["warnings"]
     assert q["qemu"]["used"] and q["qemu"]["clock"], q["qemu"]
     kinds = [s["kind"] for s in q["steps"]]
@@ -325,6 +521,30 @@ def test_trace_make():
     guest = sum(1 for r in ct.records if r.kind in STEP_KINDS)
     assert len(q["steps"]) == guest + q["qemu"]["events"], (len(q["steps"]), guest, q["qemu"]["events"])
     assert data["meta"]["dropped"] == 0
+    return q
+
+
+def test_trace_make():
+    """`make trace CMD='cat README.md'` on the split ring (check_make)."""
+    check_make("split")
+
+
+def test_trace_make_packed():
+    """`make trace CMD='cat README.md' PACKED=1`: the same on the packed
+    ring (check_make); and QEMU's half lands where the driver's says it
+    must: each buffer QEMU took is the one the driver made available at
+    that position, and each used entry QEMU wrote is the one the driver
+    read there."""
+    q = check_make("packed")
+    steps = q["steps"]
+    adds = [s["f"]["id"] for s in steps if s["kind"] == "ADD"]
+    pops = [re.search(r"takes buffer id (\d+)", s["text"]) for s in steps if s["kind"] == "QEMU_POP"]
+    assert all(pops) and [int(m.group(1)) for m in pops] == adds, ([s["text"] for s in steps], adds)
+    fills = [re.search(r"used entry at slot (\d+) \(wrap (\d)\): id (\d+), len (\d+)", s["text"])
+             for s in steps if s["kind"] == "QEMU_FILL"]
+    reads = [(s["f"]["pos"] & 0x7fff, s["f"]["pos"] >> 15, s["f"]["id"], s["f"]["len"])
+             for s in steps if s["kind"] == "USED"]
+    assert all(fills) and [tuple(int(x) for x in m.groups()) for m in fills] == reads, (fills, reads)
 
 
 def key(b, name, code):
@@ -333,14 +553,16 @@ def key(b, name, code):
                                           "windowsVirtualKeyCode": code})
 
 
-def test_trace_page():
+def check_page(layout):
     """The page of `make trace` in headless Chromium: as many steps as the
-    recording has events; each key press moves one step and the rings on
-    the screen change with it (the chain appears in the descriptor table,
-    avail.idx moves when published); stepping back returns to the start;
-    at the end the counters equal what `lsdev -v` counted around the
-    command (chains, notifications, interrupts)."""
-    last, data, console, out = make_trace()
+    recording has events; each key press moves one step and the ring on
+    the screen changes with it (the chain or buffer appears in the table
+    of descriptors or ring entries, what is published moves with the
+    kick); stepping back returns to the start; at the end the counters
+    equal what `lsdev -v` counted around the command (chains,
+    notifications, interrupts)."""
+    lay = LAYOUTS[layout]
+    page, data, console, out = make_trace(layout)
     ct = records.from_console(console)
     q = data["queues"][0]
     before = lsdev_counts(data["meta"]["lsdev_before"])
@@ -348,26 +570,28 @@ def test_trace_page():
     delta = {k: after[k] - before[k] for k in before}
     events = sum(1 for r in ct.records if r.kind in STEP_KINDS) + q["qemu"]["events"]
     with chromium.Browser() as b:
-        b.goto("file://" + os.path.join(ROOT, last))
+        b.goto("file://" + os.path.join(ROOT, page))
         shown = b.eval("document.querySelector('.q-step').textContent")
         assert shown == "step 0 of %d" % events, "%r, the recording has %d events" % (shown, events)
         rings0 = b.eval("document.querySelector('.q-rings').innerText")
-        idx0 = b.eval("document.querySelector('.avail-idx .value').textContent")
+        pub0 = b.eval("document.querySelector('%s').textContent" % lay["published"])
         first_add = next(k for k, s in enumerate(q["steps"]) if s["kind"] == "ADD")
         first_kick = next(k for k, s in enumerate(q["steps"]) if s["kind"] == "KICK")
         for _ in range(first_add + 1):
             key(b, "ArrowRight", 39)
         assert b.eval("document.querySelector('.q-step').textContent") == "step %d of %d" % (first_add + 1, events)
-        head = q["steps"][first_add]["f"]["head"]
-        rows = b.eval("Array.from(document.querySelectorAll('.desc-table tr[data-i]')).map(r => r.getAttribute('data-i'))")
-        assert str(head) in rows, "chain %d is not in the descriptor table on screen: %r" % (head, rows)
+        name = q["steps"][first_add]["f"][lay["added"]]
+        rows = b.eval("Array.from(document.querySelectorAll('%s')).map(r => r.getAttribute('%s'))"
+                      % (lay["rows"], lay["row_attr"]))
+        assert str(name) in rows, "%s %d is not in the table on screen: %r" % (lay["added"], name, rows)
         assert b.eval("document.querySelector('.q-rings').innerText") != rings0, "the rings did not change"
         for _ in range(first_kick - first_add):
             key(b, "ArrowRight", 39)
-        idx1 = b.eval("document.querySelector('.avail-idx .value').textContent")
-        want = q["steps"][first_kick]["diff"]["avail.idx"][1]
-        assert idx1 == str(want) and idx1 != idx0, "avail.idx on screen %s -> %s, published %d" % (idx0, idx1, want)
-        b.screenshot(os.path.join(OUT, "trace.png"), full=True)
+        pub1 = b.eval("document.querySelector('%s').textContent" % lay["published"])
+        want = lay["pub_text"](q["steps"][first_kick]["diff"][lay["pub_key"]][1])
+        assert pub1 == want and pub1 != pub0, "published on screen %s -> %s, the kick published %s" % (
+            pub0, pub1, want)
+        b.screenshot(os.path.join(OUT, "trace.png" if layout == "split" else "trace-%s.png" % layout), full=True)
         for _ in range(first_kick + 1):
             key(b, "ArrowLeft", 37)
         assert b.eval("document.querySelector('.q-rings').innerText") == rings0, "stepping back did not return"
@@ -383,15 +607,31 @@ def test_trace_page():
     assert counts["completions"] == counts["added"], counts
 
 
+def test_trace_page():
+    """The page of `make trace` on the split ring (check_page)."""
+    check_page("split")
+
+
+def test_trace_page_packed():
+    """The page of `make trace PACKED=1`, a packed queue (check_page)."""
+    check_page("packed")
+
+
 # ---------------------------------------------------------------- QEMU's monitor
 
-def test_trace_monitor():
+def check_monitor(layout):
     """The recording's last ring state against QEMU's own view of the
-    queue (QMP x-query-virtio-queue-status and -element, the JSON of `info
-    virtio-queue-status` and `info virtio-queue-element`), asked while the
-    guest is idle: avail.idx, used.idx, and the last chain's head and
-    buffers."""
-    with Qemu(fresh_disk("trace_monitor"), cpus=1, log_name="trace_monitor", qmp=True) as q:
+    queue (QMP x-query-virtio-queue-status, the JSON of `info
+    virtio-queue-status`), asked while the guest is idle. Split: avail.idx,
+    used.idx, and (x-query-virtio-queue-element) the last chain's head and
+    buffers. Packed: QEMU 7.2 reports its two positions as slots, without
+    their wrap counters, and refuses x-query-virtio-queue-element on a
+    packed ring ("Packed ring not supported"); so there: the slot it reads
+    next is where the driver published up to, the slot it marks used next
+    is where the driver reads next, nothing in use."""
+    packed = LAYOUTS[layout]["packed"]
+    name = "trace_monitor" + ("_packed" if packed else "")
+    with Qemu(fresh_disk(name), cpus=1, log_name=name, qmp=True, packed=packed) as q:
         q.expect(PROMPT, BOOT_TIMEOUT)
         q.send('vtrace -d blk "cat README.md | wc"\n')
         text = q.expect(END_RE, 120)
@@ -403,21 +643,31 @@ def test_trace_monitor():
             status = mon.call("x-query-virtio-queue-status", path=path, queue=0)
             # Without an index QEMU shows the entry it will read next, which
             # is still last lap's: ask for the last one it took.
-            elem = mon.call("x-query-virtio-queue-element", path=path, queue=0,
-                            index=(status["last-avail-idx"] - 1) & 0xffff)
+            elem = None if packed else mon.call("x-query-virtio-queue-element", path=path, queue=0,
+                                                index=(status["last-avail-idx"] - 1) & 0xffff)
         finally:
             mon.close()
     assert path.startswith("/machine/peripheral-anon/device["), path
     recs = records.from_console(text).records
     rec = ring.split(recs)
     q0 = rec.queues[0]
+    assert q0.packed == packed, "the disk's queue is %s" % ("packed" if q0.packed else "split")
     initial, steps, st, warnings = ring.replay(q0)
     assert warnings == [], warnings
+    assert status["vring-num"] == q0.size and status["inuse"] == 0, status
+    if packed:
+        pub, nu = st["drv.pub"], st["drv.next_used"]
+        assert status["last-avail-idx"] == status["shadow-avail-idx"] == pub[0], \
+            "QEMU reads next at %d/%d, the recording published up to %s" % (
+                status["last-avail-idx"], status["shadow-avail-idx"], pub)
+        assert status["used-idx"] == nu[0] and nu[:2] == pub[:2], \
+            "QEMU marks used next at %d, the recording reads next at %s" % (status["used-idx"], nu)
+        assert st["drv.inflight"] == 0 and st["out"] == [], (st["drv.inflight"], st["out"])
+        return
     assert status["shadow-avail-idx"] == st["avail.idx"] and status["last-avail-idx"] == st["avail.idx"], \
         "QEMU: avail %d/%d, the recording: %d" % (status["shadow-avail-idx"], status["last-avail-idx"], st["avail.idx"])
     assert status["used-idx"] == st["used.idx"] == st["drv.last_used"], \
         "QEMU: used %d, the recording: %d (reaped %d)" % (status["used-idx"], st["used.idx"], st["drv.last_used"])
-    assert status["vring-num"] == q0.size and status["inuse"] == 0, status
     last = [e for e in q0.events if e.kind == "ADD"][-1]
     assert elem["index"] == last.f["head"], "QEMU's last element is chain %d, the recording's %d" % (
         elem["index"], last.f["head"])
@@ -425,6 +675,16 @@ def test_trace_monitor():
     mine = [(d[0], d[1], bool(d[2] & 2)) for d in bufs]
     theirs = [(d["addr"], d["len"], "write" in d["flags"]) for d in elem["descs"]]
     assert sorted(theirs) == sorted(mine), "QEMU's buffers %r, the recording's %r" % (theirs, mine)
+
+
+def test_trace_monitor():
+    """The recording against QEMU's monitor on the split ring (check_monitor)."""
+    check_monitor("split")
+
+
+def test_trace_monitor_packed():
+    """The recording against QEMU's monitor on the packed ring (check_monitor)."""
+    check_monitor("packed")
 
 
 # ---------------------------------------------------------------- gdb
