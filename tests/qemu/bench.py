@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""bench.py: `make bench`. Three QEMU runs (COLUMNS below): the disk on
-virtio-mmio with the split ring, on virtio-mmio with the packed ring (as
-`make qemu PACKED=1`), and on virtio-pci (modern, split ring, as `make
-qemu PCI=1`); each measures the file system and the raw disk, and the
-summary the README shows puts them side by side, one column per run.
+"""bench.py: `make bench`. Four QEMU runs (COLUMNS below): the disk on
+virtio-mmio with the split ring and with the packed ring (as `make qemu
+PACKED=1`), and on virtio-pci (modern, as `make qemu PCI=1`) with the
+split ring and with the packed ring (`make qemu PCI=1 PACKED=1`); each
+measures the file system and the raw disk, and the summary the README
+shows puts them side by side, one column per run.
 
 In the guest, on a copy of fs.img grown by SCRATCH_MB (the raw write
 benchmark writes only past the file system's end):
@@ -28,10 +29,10 @@ calls, the classic one by the device) moves with the host's load, so the
 summary reports the host's load and the QEMUs running beside this one,
 and marks a figure "noise-bound" when its rounds straddle its target.
 The exit status is 1 when a target is not met by the best round of any
-run. After the summary, side by side: blkbench's raw write and read
-tables, and notifications and interrupts per request (full and baseline
-mode), the runs' values side by side in each cell. Standard library only;
-the transcripts are kept in tests/out/bench_*.log, one per column.
+run. After the summary: blkbench's raw write and read tables, one line
+per run under each request size, and notifications and interrupts per
+request (full and baseline mode), one column per run. Standard library
+only; the transcripts are kept in tests/out/bench_*.log, one per column.
 """
 import datetime
 import os
@@ -137,11 +138,12 @@ def num(rx, text, cast=float):
 # layout its disk must use (blkbench says which it got), and the Qemu()
 # options that make it: virtio 1.2 2.7 the split ring, 2.8 every device
 # offering the packed ring (`make qemu PACKED=1`), 4.1 virtio-pci (`make
-# qemu PCI=1`). Another column is one more entry; every table below has
-# one cell per entry.
+# qemu PCI=1`), both layouts on both transports. Another column is one
+# more entry; every table below has one cell (or line) per entry.
 COLUMNS = [("mmio-split", "split", {}),
            ("mmio-packed", "packed", {"packed": True}),
-           ("pci-split", "split", {"transport": "pci"})]
+           ("pci-split", "split", {"transport": "pci"}),
+           ("pci-packed", "packed", {"transport": "pci", "packed": True})]
 
 
 def summarize(fs, blk):
@@ -241,35 +243,37 @@ def ring_of(blk):
     return m.group(1) if m else None
 
 
-def joined(cells, key, fmt, sep):
-    """One value per column of COLUMNS for key, "-" where a run lacks it."""
-    return sep.join(fmt(cells[c][key]) if key in cells[c] else "-" for c, _, _ in COLUMNS)
-
-
 def print_grid(title, cells):
-    """blkbench's table shape, request size by queue depth, with the runs'
-    values side by side in each cell: "split/packed"."""
+    """blkbench's table shape, request size by queue depth, with one line
+    per run under each request size, so that the runs' figures for a cell
+    stand in one column, one above the other."""
     keys = set(k for c in cells.values() for k in c)
     sizes = sorted(set(s for s, _ in keys))
     depths = sorted(set(d for _, d in keys))
-    width = 5 * len(COLUMNS) + 1
+    names = [c for c, _, _ in COLUMNS]
+    w = max(len(n) for n in names)
     print()
-    print("%s, MB/s, each cell %s" % (title, "/".join(c for c, _, _ in COLUMNS)))
-    print("  size \\ depth" + "".join("%*d" % (width, d) for d in depths))
+    print("%s, MB/s (request size by queue depth, one line per run)" % title)
+    print("  size     %-*s" % (w, "depth") + "".join("%7d" % d for d in depths))
     for s in sizes:
-        print("  %4d KB     " % s + "".join(
-            "%*s" % (width, joined(cells, (s, d), lambda v: "%.0f" % v, "/")) for d in depths))
+        for i, name in enumerate(names):
+            print("  %-7s  %-*s" % ("%d KB" % s if i == 0 else "", w, name) + "".join(
+                "%7s" % ("%.0f" % cells[name][(s, d)] if (s, d) in cells[name] else "-")
+                for d in depths))
 
 
 def print_side_by_side(title, cells, keys, label, fmt):
-    """A table with one row per key and one cell per column of COLUMNS:
-    cells[c][key] formatted by fmt."""
+    """A table with one row per key and one column per run (COLUMNS),
+    cells[c][key] formatted by fmt, "-" where a run lacks it; the columns
+    are as wide as their longest value, so each run's figures line up."""
     names = [c for c, _, _ in COLUMNS]
-    w = max([len(label(k)) for k in keys] + [10])
+    rows = [[label(k)] + [fmt(cells[c][k]) if k in cells[c] else "-" for c in names] for k in keys]
+    widths = [max(len(r[i]) for r in rows + [[""] + names]) for i in range(len(names) + 1)]
     print()
-    print("%s (%s)" % (title, " | ".join(names)))
-    for key in keys:
-        print("  %-*s  %s" % (w, label(key), joined(cells, key, fmt, " | ")))
+    print(title)
+    print("  " + "  ".join("%-*s" % (w, h) for w, h in zip(widths, [""] + names)).rstrip())
+    for r in rows:
+        print("  " + "  ".join("%-*s" % (w, v) for w, v in zip(widths, r)).rstrip())
 
 
 def main():
