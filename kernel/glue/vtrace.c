@@ -15,8 +15,8 @@
 // does the whole dance around one command and prints the records on the
 // console in a framed hexadecimal form that tools/trace/ decodes.
 //
-// Follows virtio 1.2 section 2.7 through what it records (see
-// virtio/virtq_trace.h); nothing here touches a ring.
+// Follows virtio 1.2 sections 2.7 and 2.8 (split and packed rings) through
+// what it records (see virtio/virtq_trace.h); nothing here touches a ring.
 //
 // See it run: `make trace CMD='cat README.md'`; or at the shell prompt
 // `vtrace cat README.md`.
@@ -32,7 +32,7 @@
 
 // 4096 records of 32 bytes: 128 KB, room for a few thousand steps (a
 // `cat README.md` takes a few dozen; a snapshot of a 256-entry queue
-// about 50 records).
+// about 50 records, or about 290 on the packed ring, one per entry).
 #define VTRACE_NREC 4096
 #define TIMEBASE_HZ 10000000   // the `time` CSR on QEMU virt (riscv.h r_time)
 
