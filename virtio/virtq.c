@@ -639,7 +639,7 @@ static int refresh_used(struct virtq *vq)
   // wrote: stale ones from an earlier lap of the ring, which may name a
   // head that is outstanding now and finish a request that is still in
   // flight (host test blk_used_idx_runs_ahead). Mod 2^16, like the index.
-  // >>> lab vq: refuse a used.idx more than `outstanding` entries ahead (virtq_mark_broken, return -1); then barrier (3)
+  // >>> lab vq: step 4: refuse a used.idx more than `outstanding` entries ahead (virtq_mark_broken, return -1)
   uint16_t pending = (uint16_t)(used_idx - vq->last_used);
   if (pending > vq->outstanding) {
     vos_log("virtq %u: used.idx %u but only %u requests outstanding after %u\n",
@@ -648,6 +648,8 @@ static int refresh_used(struct virtq *vq)
     virtq_mark_broken(vq, "used.idx ran ahead of the outstanding requests");
     return -1;
   }
+  // <<< lab vq
+  // >>> lab vq: step 3: barrier (3), between the read of used.idx above and the reads of the entries it covers
   // Barrier (3), the pair of the device's order of stores (2.7.8.2).
   //   The device wrote: the data into our buffers, then the used entry
   //   {id, len}, then used.idx (2.7.8.2 requires that order of it).
@@ -691,7 +693,7 @@ int virtq_get(struct virtq *vq, void **token, uint32_t *len)
   // Believe nothing the device wrote until it checks out (2.7.8). For an
   // indirect chain, id must be the ring descriptor that points at the
   // table and len must fit the table's writable buffers.
-  // >>> lab vq: refuse (bad_used) an id that is not an outstanding chain head, and a len larger than the chain's writable bytes
+  // >>> lab vq: step 4: refuse (bad_used) an id that is not an outstanding chain head, and a len larger than the chain's writable bytes
   //   id past the table would index past our arrays (blk_used_id_out_of_range).
   if (id >= vq->size)
     return bad_used(vq, "used.id out of range", id, n);
