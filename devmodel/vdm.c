@@ -62,7 +62,7 @@ _Static_assert(VDM_QUEUE_MAX <= VIRTQ_SIZE_LIMIT && (VDM_QUEUE_MAX & (VDM_QUEUE_
 static const char *const fault_names[VDM_FAULT_COUNT] = {
   "none", "ioerr", "unsupp", "bad-status", "no-status", "bad-id", "dup-id",
   "big-len", "idx-jump", "never", "needs-reset", "reset-inflight", "refuse-features",
-  "short-len",
+  "short-len", "scribble",
 };
 
 const char *vdm_fault_name(enum vdm_fault f)
@@ -821,6 +821,33 @@ static int fault_blocks(struct vdm *d)
   }
 }
 
+// VDM_FAULT_SCRIBBLE: the chain at head is back in the used ring, and the
+// device writes over its descriptors as a buggy or hostile one may: every
+// `next` pointing back at the head, NEXT cleared and WRITE flipped. The
+// descriptor table is the driver's to fill, never to read back: a driver
+// that walks `next` (or the flags) to put the chain on its free list now
+// loses descriptors or hands one out twice. One pass, reading each
+// descriptor before overwriting it; at most num steps, whatever the table
+// says. An indirect chain's ring descriptor is one descriptor like any.
+static void scribble_chain(struct vdm *d, struct vdm_queue *q, uint16_t head)
+{
+  uint8_t *table = desc_area(d, q);
+  uint16_t i = head, n, flags, next;
+
+  if (table == 0)
+    return;
+  for (n = 0; n < q->num && i < q->num; n++) {
+    uint8_t *e = table + 16 * (uint32_t)i;
+    flags = ld16(e + 12);
+    next = ld16(e + 14);
+    st16(e + 12, (uint16_t)((flags & ~VIRTQ_DESC_F_NEXT) ^ VIRTQ_DESC_F_WRITE));
+    st16(e + 14, head);
+    if (!(flags & VIRTQ_DESC_F_NEXT))
+      break;
+    i = next;
+  }
+}
+
 // The split ring's half of vdm_complete: a used element {head, len}, the
 // used-ring faults, and maybe an interrupt.
 static void complete_split(struct vdm *d, int qi, uint16_t head, uint32_t len)
@@ -832,6 +859,8 @@ static void complete_split(struct vdm *d, int qi, uint16_t head, uint32_t len)
   if (d->fault == VDM_FAULT_BAD_ID)
     id = (uint32_t)q->num + 5;
   push_used(d, qi, id, len);
+  if (d->fault == VDM_FAULT_SCRIBBLE)
+    scribble_chain(d, q, head);
   if (d->observer)
     d->observer(d, VDM_EV_DONE, qi, head);
   if (d->fault == VDM_FAULT_DUP_ID) {

@@ -153,6 +153,9 @@ enum vdm_fault {
   VDM_FAULT_REFUSE_FEATURES,// leave FEATURES_OK clear: "cannot work with these features"
   VDM_FAULT_SHORT_LEN,      // used.len 2 when the device wrote more: shorter than any
                             // header a driver expects back (net: 10 or 12 bytes)
+  VDM_FAULT_SCRIBBLE,       // split: once a chain is in the used ring, rewrite its
+                            // descriptors' next and flags (a device may: the driver
+                            // must find its free list in its own memory, not there)
   VDM_FAULT_COUNT
 };
 const char *vdm_fault_name(enum vdm_fault f);

@@ -14,7 +14,7 @@ lab = Lab("vq", "the split virtqueue", files=["virtio/virtq.c"],
 
 lab.host("free_list", 15,
          "descriptors come off the free list as chains and go back when the device returns them",
-         ring=["ring_chains", "ring_free_list"],
+         ring=["ring_chains", "ring_free_list", "ring_free_list_scribbled"],
          virtio=["virtq_tokens_reverse", "virtq_multi_segment", "virtq_add_errors"])
 
 lab.host("publish", 15,
@@ -26,7 +26,8 @@ lab.host("used", 10,
          ring=["ring_used_barrier", "ring_used_batch", "ring_wraparound"])
 
 lab.host("checks", 15,
-         "what a device must not write is refused: unknown ids, ids twice, long lengths, a runaway used.idx",
+         "what a device must not write is refused: unknown ids, ids twice, long lengths, a runaway "
+         "used.idx (also across the 65536 wrap)",
          ring=["ring_used_checks"],
          virtio=["blk_used_id_out_of_range", "blk_used_id_repeated", "blk_used_len_too_big",
                  "blk_used_idx_runs_ahead"],

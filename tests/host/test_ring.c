@@ -231,6 +231,69 @@ out:
   stop();
 }
 
+// A device that writes over a chain's descriptors once it has returned it
+// (VDM_FAULT_SCRIBBLE: every `next` pointing at the head, NEXT cleared).
+// The descriptors' next and flags are the device's copy of the chain: the
+// driver writes them and must never read them back. Its free list is in
+// link[], its own memory, so after many rounds of chains of 1 to 4
+// descriptors every descriptor is still free exactly once: a full queue's
+// worth of one-buffer chains fits, each on a descriptor of its own, and the
+// device finds every chain well formed.
+static void test_ring_free_list_scribbled(void)
+{
+  void *tokens[MAXQ];
+  uint8_t used[MAXQ];
+  int i, k, round, n;
+
+  if (!start(16)) {
+    stop();
+    return;
+  }
+  fr->m.vdm.fault = VDM_FAULT_SCRIBBLE;
+  for (round = 0; round < 50 && !host_test_failure(); round++) {
+    int added = 0, first = 0;
+    while (first < 40) {
+      int len = 1 + (round + first) % 4;
+      if (add_chain(first, len) != VIRTQ_OK)
+        break;
+      first += len;
+      added++;
+    }
+    virtq_kick(&vq);
+    n = run_and_reap(tokens, MAXQ);
+    if (!expect(n == added, "round %d: %d completions for %d chains, with a device that "
+                "rewrites the next and flags of the descriptors it returned", round, n, added))
+      break;
+    expect(virtq_free_count(&vq) == 16, "round %d: %d descriptors free after every chain came "
+           "back, not 16", round, virtq_free_count(&vq));
+  }
+  fr->m.vdm.fault = VDM_FAULT_NONE;
+  memset(used, 0, sizeof(used));
+  for (i = 0; i < 16 && !host_test_failure(); i++) {
+    uint16_t pos = (uint16_t)(vq.avail_idx % vq.size), head;
+    if (!expect(add_chain(i, 1) == VIRTQ_OK, "one-buffer chain %d of 16 refused after the "
+                "device had rewritten the descriptors of returned chains", i + 1))
+      break;
+    head = vq.avail->ring[pos];
+    expect(head < vq.size && !used[head], "one-buffer chain %d of 16 got descriptor %u, %s: "
+           "the free list followed the descriptors' next or flags, which the device rewrote, "
+           "instead of link[] (free_chain)", i + 1, (unsigned)head,
+           head >= vq.size ? "past the table" : "already in another chain");
+    if (head < vq.size)
+      used[head] = 1;
+  }
+  if (!host_test_failure()) {
+    expect(add_chain(20, 1) == VIRTQ_ERR_FULL, "a 17th chain in a queue of 16 was not refused");
+    virtq_kick(&vq);
+    n = run_and_reap(tokens, MAXQ);
+    expect(n == 16, "%d completions for 16 chains", n);
+    for (k = 0; k < 16 && k < n; k++)
+      expect(tokens[k] == &tok[k], "completion %d: token %p, want %p", k, tokens[k],
+             (void *)&tok[k]);
+  }
+  stop();
+}
+
 // ---- publishing: barrier (1) ----
 
 #define MAXSNAP 16
@@ -512,32 +575,51 @@ static void test_ring_used_batch(void)
 // The device lies in its used ring in the way `fault` names, as it
 // finishes one of two chains. (A first round of two chains that come back
 // properly leaves entries in the used ring from the lap before, as a ring
-// in use has.) Whatever it wrote, no chain may come back that the device
-// did not finish, none twice, none with more bytes than it holds, and the
-// lie itself must be refused: virtq_get returns -1 and the queue is broken
-// from then on.
-static void used_lie(enum vdm_fault fault, const char *what)
+// in use has; and every entry the device has not written in this lap is
+// made to name the chain still out, with a length that fits it, so a
+// driver that reads an entry the device never wrote takes it for a
+// completion.) Whatever the device wrote, no chain may come back that the
+// device did not finish, none twice, none with more bytes than it holds,
+// and the lie itself must be refused: virtq_get returns -1 and the queue
+// is broken from then on. near_wrap: the indices first run to 8 short of
+// 65536, so the lie's used.idx lands past the wrap, a small number, while
+// the driver's last_used is still near 65535.
+static void used_lie(enum vdm_fault fault, const char *what, int near_wrap)
 {
   void *tokens[MAXQ];
   void *token;
   uint32_t len, done0;
   int seen[2] = { 0, 0 };
   int i, r, n = 0;
+  uint16_t stale;
 
   if (!start(16)) {
     stop();
     return;
   }
+  while (near_wrap && vq.avail_idx != (uint16_t)(65536 - 8)) {
+    add_chain(0, 1);
+    virtq_kick(&vq);
+    if (!expect(run_and_reap(tokens, MAXQ) == 1, "%s: chain %u did not come back", what,
+                (unsigned)vq.avail_idx))
+      goto out;
+  }
   add_chain(0, 2);
   add_chain(2, 1);
   virtq_kick(&vq);
-  if (!expect(run_and_reap(tokens, MAXQ) == 2, "%s: the first two chains did not come back", what))
+  if (!expect(run_and_reap(tokens, MAXQ) == 2, "%s: before any lie, the first two chains did "
+              "not come back", what))
     goto out;
-  // Heads 2 and 0 (the free list gives back the last freed first): the
-  // stale entries of the first round name head 0, still out after this.
   add_chain(0, 1);
   add_chain(2, 1);
   virtq_kick(&vq);
+  // The device finishes the first of the two (complete_on_ack, in order);
+  // the second one's head is what the unwritten entries name.
+  stale = vq.avail->ring[(uint16_t)(vq.avail_idx - 1) % vq.size];
+  for (i = 0; i < vq.size; i++) {
+    vq.used->ring[i].id = stale;
+    vq.used->ring[i].len = 0;
+  }
   done0 = fr->m.vdm.q[0].stats.completions;
   fr->m.vdm.fault = fault;
   fr->m.vdm.complete_on_ack = 1;   // one chain finished per vdm_run
@@ -572,13 +654,17 @@ out:
 
 static void test_ring_used_checks(void)
 {
-  used_lie(VDM_FAULT_BAD_ID, "used.id past the queue (21 in a queue of 16)");
+  used_lie(VDM_FAULT_BAD_ID, "used.id past the queue (21 in a queue of 16)", 0);
   if (!host_test_failure())
-    used_lie(VDM_FAULT_DUP_ID, "the same used.id twice");
+    used_lie(VDM_FAULT_DUP_ID, "the same used.id twice", 0);
   if (!host_test_failure())
-    used_lie(VDM_FAULT_BIG_LEN, "used.len larger than the chain");
+    used_lie(VDM_FAULT_BIG_LEN, "used.len larger than the chain", 0);
   if (!host_test_failure())
-    used_lie(VDM_FAULT_IDX_JUMP, "used.idx 40 entries ahead");
+    used_lie(VDM_FAULT_IDX_JUMP, "used.idx 40 entries ahead", 0);
+  // Compared as plain ints, a used.idx that wrapped looks far behind
+  // last_used, never ahead: only the uint16_t difference sees the lie.
+  if (!host_test_failure())
+    used_lie(VDM_FAULT_IDX_JUMP, "used.idx 40 entries ahead, across the 65536 wrap", 1);
 }
 
 // ---- indices wrap ----
@@ -630,6 +716,7 @@ int main(int argc, char **argv)
   host_tests_begin(argc, argv, setup, cleanup);
   host_run_split("ring_chains", test_ring_chains);
   host_run_split("ring_free_list", test_ring_free_list);
+  host_run_split("ring_free_list_scribbled", test_ring_free_list_scribbled);
   host_run_split("ring_publish_barrier", test_ring_publish_barrier);
   host_run_split("ring_notify_barrier", test_ring_notify_barrier);
   host_run_split("ring_notify_suppressed", test_ring_notify_suppressed);

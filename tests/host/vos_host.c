@@ -16,6 +16,9 @@ int host_sleep_calls;
 // ---- errors and aborts ----
 
 static char first_error[256];
+// The line a virtqueue logged as it broke (vos_log keeps it), for expect.
+static char last_log[256];
+static char broke_log[520];
 static char abort_reason[256];
 static jmp_buf *abort_jmp;
 
@@ -199,6 +202,11 @@ void host_bus_detach(uintptr_t base)
     if (bus[i].ops && bus[i].base == base)
       bus[i].ops = 0;
   }
+  // A queue that broke on this device broke with it: a test that goes on
+  // with a new device starts without it (expect reports only a break of
+  // the devices still in use).
+  last_log[0] = 0;
+  broke_log[0] = 0;
 }
 
 void host_set_irq_handler(uintptr_t base, void (*fn)(void *arg), void *arg)
@@ -487,17 +495,45 @@ void vos_sleep(void *chan, vos_lock_t *lk)
   lk->held = 1;
 }
 
+// The line a virtqueue logs when it breaks (virtq_mark_broken: "virtq N
+// of device P broken: why"), with the line before it when that one is the
+// queue's too (bad_used's entry, refresh_used's run-ahead): kept even when
+// the log is quiet, so that a failing test's message can say why its
+// queue broke (expect). The first break is the one kept, until its device
+// is detached (host_bus_detach).
+static void keep_broken(const char *line)
+{
+  size_t n;
+
+  if (broke_log[0] == 0 && strstr(line, " broken: ") != 0) {
+    if (strncmp(last_log, "virtq ", 6) == 0 && strstr(last_log, " broken: ") == 0)
+      snprintf(broke_log, sizeof(broke_log), "%s; %s", last_log, line);
+    else
+      snprintf(broke_log, sizeof(broke_log), "%s", line);
+  }
+  snprintf(last_log, sizeof(last_log), "%s", line);
+  n = strlen(broke_log);
+  while (n > 0 && (broke_log[n - 1] == '\n' || broke_log[n - 1] == ' '))
+    broke_log[--n] = 0;
+  n = strlen(last_log);
+  while (n > 0 && last_log[n - 1] == '\n')
+    last_log[--n] = 0;
+}
+
 void vos_log(const char *fmt, ...)
 {
   va_list ap;
+  char line[256];
 
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof(line), fmt, ap);
+  va_end(ap);
+  keep_broken(line);
   if (!host_verbose)
     return;
   // Indented, so no log line can be mistaken for a PASS/FAIL line.
   fputs("    log: ", stdout);
-  va_start(ap, fmt);
-  vprintf(fmt, ap);
-  va_end(ap);
+  fputs(line, stdout);
 }
 
 void host_reset(void)
@@ -516,6 +552,8 @@ void host_reset(void)
   spins = 0;
   first_error[0] = 0;
   abort_reason[0] = 0;
+  last_log[0] = 0;
+  broke_log[0] = 0;
 }
 
 // ---- the test runner (see host.h) ----
@@ -534,6 +572,15 @@ int expect(int ok, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(failure, sizeof(failure), fmt, ap);
     va_end(ap);
+    // A queue of the devices in use broke: say what the driver logged as
+    // it broke. A check that refused a proper completion (an off-by-one,
+    // say) shows up there, where the test's own words can only name what
+    // did not come back.
+    if (broke_log[0] && strstr(failure, broke_log) == 0) {
+      strncat(failure, " (the driver's log: ", sizeof(failure) - strlen(failure) - 1);
+      strncat(failure, broke_log, sizeof(failure) - strlen(failure) - 1);
+      strncat(failure, ")", sizeof(failure) - strlen(failure) - 1);
+    }
   }
   return ok;
 }
