@@ -327,9 +327,12 @@ int vblk_rw(struct vblk *vb, int write, uint64_t sector, void *buf, uint32_t len
   // in flight will free both when it completes.
   while (usable(vb) && (vb->nslot_free == 0 || !virtq_room(&vb->vq, 3)))
     wait_for_room(vb);
-  // The device may have died while we slept (vblk_fail wakes us).
+  // The device may have died while we slept (vblk_fail wakes us). The
+  // request fails like one the device failed: finish_req counts it in
+  // vb->errors (once) and marks it done.
   if (!usable(vb)) {
-    vb->errors++;
+    r.drv.failed = 1;
+    finish_req(vb, &r);
     vos_unlock(&vb->lock);
     return -1;
   }
@@ -357,8 +360,14 @@ int vblk_rw(struct vblk *vb, int write, uint64_t sector, void *buf, uint32_t len
   // queue or a driver bug, since we checked for room.
   if (virtq_add(&vb->vq, vb->chain, 3, &vb->dma[slot]) != VIRTQ_OK) {
     slot_free(vb, slot);
+    r.drv.failed = 1;
+    finish_req(vb, &r);
     fail_locked(vb, "the request queue refused a request");
     vos_unlock(&vb->lock);
+    // fail_locked failed every request still in flight; those with a
+    // callback (part 3's) only went on the callback list, to be run
+    // without the lock: now.
+    run_callbacks(vb);
     return -1;
   }
   // 7. Publish the chain and notify the device, unless it said it does

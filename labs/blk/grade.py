@@ -24,8 +24,10 @@ lab.host("errors", 15,
                  "blk_never_completes", "blk_needs_reset", "blk_used_id_repeated"])
 
 lab.host("many", 20,
-         "several callers of vblk_rw in flight at once, completed out of order, each woken for its own",
-         virtio=["blk_out_of_order", "blk_queue_full", "blk_ack_race", "blk_no_notify"])
+         "several callers of vblk_rw in flight at once, completed out of order, each woken for its own; "
+         "room for the chain in a queue that long chains filled",
+         virtio=["blk_out_of_order", "blk_queue_full", "blk_ack_race", "blk_no_notify"],
+         perf_features=["perf_mixed_long_chains"])
 
 lab.host("async", 20,
          "part 3 on many slots: 32 requests in flight, completions found by token, one notification per batch",

@@ -752,6 +752,47 @@ static void test_async_more_than_slots(void)
   vos_dma_free(buf, (size_t)n * 512);
 }
 
+// Mixed traffic on a small queue without indirect tables: two of part 3's
+// long chains (6 data segments each, 8 descriptors) fill all 16 of the
+// queue's descriptors while 3 of its 5 slots are still free. A vblk_rw
+// that comes now has a slot but no room for its 3 descriptors: it must
+// wait for room (virtq_room), not hand virtq_add a chain it cannot take.
+static void test_mixed_long_chains(void)
+{
+  const uint32_t seg = 512;
+  uint8_t *buf;
+  int i, r;
+
+  new_device(2, F(VIRTIO_BLK_F_SEG_MAX) | F(VIRTIO_BLK_F_BLK_SIZE));
+  fb->m.vdm.queue_max = 16;
+  if (!start_driver(0))
+    return;
+  if (!expect(vb.vq.size == 16 && vb.nslot == 5 && !vb.vq.itab_count,
+              "queue of %u, %d slots, %d indirect tables: want 16, 5 and none",
+              (unsigned)vb.vq.size, vb.nslot, (int)vb.vq.itab_count))
+    return;
+  buf = vos_dma_alloc(13 * seg);
+  for (i = 0; i < 2; i++) {
+    make_read(&reqs[i], buf + (size_t)i * 6 * seg, (uint64_t)i * 10, 6, seg);
+    reqs[i].complete = record_cb;
+    expect(vblk_submit(&vb, &reqs[i]) == 0, "submit %d", i);
+  }
+  if (expect(virtq_free_count(&vb.vq) < 3 && vb.nslot_free > 0,
+             "%d descriptors and %d slots free after two 8-descriptor chains: want fewer than "
+             "3 descriptors and a free slot", virtq_free_count(&vb.vq), vb.nslot_free)) {
+    r = vblk_rw(&vb, 0, 40, buf + 12 * seg, seg);
+    expect(r == 0 && tblk_is_pattern(buf + 12 * seg, 40, seg), "vblk_rw with a free slot but "
+           "no room in the queue for its 3 descriptors returned %d%s: it must wait until "
+           "virtq_room says the chain fits", r, vb.dead ? " and the driver gave up on the "
+           "device" : "");
+  }
+  for (i = 0; i < 2; i++)
+    expect(vblk_wait(&vb, &reqs[i]) == 0 && tblk_is_pattern(buf + (size_t)i * 6 * seg,
+           (uint64_t)i * 10, 6 * seg), "long request %d failed or got wrong data", i);
+  expect(ncb == 2, "%d callbacks for 2 requests", ncb);
+  vos_dma_free(buf, 13 * seg);
+}
+
 static void test_async_rejected(void)
 {
   uint8_t *buf;
@@ -899,6 +940,7 @@ int main(int argc, char **argv)
   host_run("perf_flush_not_offered", test_flush_not_offered);
   host_run("perf_async_out_of_order", test_async_out_of_order);
   host_run("perf_async_more_than_slots", test_async_more_than_slots);
+  host_run("perf_mixed_long_chains", test_mixed_long_chains);
   host_run("perf_async_rejected", test_async_rejected);
   host_run("perf_async_device_dies", test_async_device_dies);
   host_run("perf_depth8_ratios", test_depth8_ratios);
