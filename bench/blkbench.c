@@ -15,6 +15,7 @@
 //   $ blkbench            the whole run (on a disk larger than fs.img:
 //                         cp fs.img bench.img; truncate -s 64M bench.img)
 //   $ blkbench quick      fewer requests per cell (the QEMU tests)
+//   $ blkbench info       only the features and the scratch area
 //
 // Writes go only to the scratch area past the end of the file system; on a
 // disk without one (plain `make qemu`) the write table is skipped.
@@ -82,7 +83,14 @@ print_features(void)
          r.event_idx ? " EVENT_IDX" : "", r.indirect_desc ? " INDIRECT_DESC" : "",
          r.flush ? " FLUSH" : "", r.queue_size, r.nslot, r.seg_max,
          r.packed ? "packed" : "split");
-  printf("scratch area: sectors %ld..%ld\n", r.area_start, r.area_end);
+  // The probe above is a read, and reads use the whole disk when there
+  // is no room past the file system: area_start 0 (where the file system
+  // itself starts) means no scratch area, and the write table is skipped.
+  if(r.area_start > 0)
+    printf("scratch area: sectors %ld..%ld\n", r.area_start, r.area_end);
+  else
+    printf("scratch area: none (the file system fills the disk's %ld sectors): "
+           "writes skipped, reads from sector 0\n", r.area_end);
 }
 
 // Returns 0, or BLKBENCH_NOSCRATCH when writes have nowhere to go.
@@ -166,14 +174,16 @@ main(int argc, char *argv[])
   if(argc > 1 && strcmp(argv[1], "quick") == 0){
     bytes_per_cell = 512 * 1024;
     min_requests = 16;
-  } else if(argc > 1){
-    fprintf(2, "usage: blkbench [quick]\n");
+  } else if(argc > 1 && strcmp(argv[1], "info") != 0){
+    fprintf(2, "usage: blkbench [quick|info]\n");
     exit(1);
   }
   if(diskmode(-1) != 0)
     diskmode(0);
   printf("blkbench: raw virtio-blk throughput\n");
   print_features();
+  if(argc > 1 && strcmp(argv[1], "info") == 0)
+    exit(0);
   // Writes first: then the reads find data the host really holds. Reads
   // of a never-written scratch area would be reads of a hole in the image
   // file, which the host answers with zeros faster than any real read.

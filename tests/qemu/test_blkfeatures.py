@@ -52,6 +52,21 @@ def check_bench(out):
     assert "blkbench: done" in out, "blkbench did not finish:\n" + out[-2000:]
     assert "fail" not in out and "errors" not in out, "blkbench saw errors:\n" + out
     assert "no scratch area" not in out, out
+    m = re.search(r"^scratch area: sectors (\d+)\.\.(\d+)$", out, re.M)
+    assert m and 0 < int(m.group(1)) < int(m.group(2)), "no scratch area past the file system:\n" + out
+
+
+def test_blkfeatures_no_scratch():
+    """`blkbench info` on plain fs.img, which the file system fills: the
+    scratch line says there is none and that writes are skipped, rather
+    than naming the whole disk, which only reads use then."""
+    with Qemu(fresh_disk("blkfeatures_no_scratch"), log_name="blkfeatures_no_scratch") as q:
+        q.expect(PROMPT, BOOT_TIMEOUT)
+        out = q.run("blkbench info", timeout=60)
+    lines = [l for l in out.split("\n") if l.startswith("scratch area:")]
+    assert len(lines) == 1, out
+    assert re.match(r"scratch area: none \(the file system fills the disk's \d+ sectors\): "
+                    r"writes skipped", lines[0]), lines[0]
 
 
 def depth_ratios(out, section):
