@@ -483,11 +483,13 @@ static void reap(struct vblk *vb)
       slot = token_slot(vb, token);
       part_done(vb, slot, request_ok(vb, slot));
     }
-    // A used entry that did not check out: the device broke the ring
-    // protocol, so nothing more it writes can be believed. Reset it and
-    // fail everything in flight.
+    // The queue broke: a used entry that did not check out, a used.idx
+    // that ran ahead (the device broke the ring protocol), or the queue's
+    // own give-up. Nothing more the device writes can be believed. Reset
+    // it and fail everything in flight; vio_give_up adds the queue's
+    // reason to ours.
     if (r < 0) {
-      fail_locked(vb, "bad entry in the used ring");
+      fail_locked(vb, "the request queue broke");
       return;
     }
   } while (virtq_enable_intr(&vb->vq));

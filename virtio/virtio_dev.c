@@ -70,12 +70,22 @@ int vio_start(struct vio_dev *d, uint32_t type, const char *drv, uint64_t wanted
 void vio_give_up(struct vio_dev *d, const char *drv, const char *why,
                  struct virtq **qs, int nq)
 {
+  const char *queue_why = 0;
   int i;
 
+  // A queue that broke before the driver gave up knows what the device
+  // did (virtq.c's broken_why: the entry it refused, the index that ran
+  // ahead); the driver's own reason often says only where it noticed
+  // ("receive queue broken"). The first such queue's reason goes on the
+  // line too.
+  for (i = 0; i < nq && queue_why == 0; i++)
+    if (qs[i]->broken && qs[i]->broken_why && qs[i]->broken_why != why)
+      queue_why = qs[i]->broken_why;
   // One line that names the driver and the reason: the misbehaving-device
   // tests look for it, and it is the first thing to read in a log when a
   // device stops working.
-  vos_log("%s: giving up on the device: %s\n", drv, why);
+  vos_log("%s: giving up on the device: %s%s%s\n", drv, why, queue_why ? ": " : "",
+          queue_why ? queue_why : "");
   // Broken first: a queue that is broken refuses new chains and returns
   // nothing more from its used ring, whatever the device still writes.
   for (i = 0; i < nq; i++)

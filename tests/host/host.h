@@ -70,6 +70,9 @@ const char *host_abort_reason(void);
 void        host_reset(void);
 // 1: print vos_log lines (default), 0: keep them quiet.
 extern int  host_verbose;
+// The running test's most recent vos_log line (of its last 64, kept
+// whatever host_verbose says) that contains `text`, or NULL.
+const char *host_log_find(const char *text);
 
 // ---- the test runner all three test programs share ----
 //

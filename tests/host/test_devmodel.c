@@ -1017,6 +1017,28 @@ static void check_device_quiet(struct vdm *m, void *mem, size_t n, const char *w
   check_quiet_poked(mem, n, what, 0);
 }
 
+// A driver that gave up says so in one line (vio_give_up), and the line
+// carries the reason of every queue that broke: the queue that found the
+// lie (virtq.c's refused entry, or the used.idx that ran ahead) as well as
+// the driver's own words, which often only say where it noticed.
+static void give_up_names_queues(const char *drv, struct virtq *const *qs, int nq,
+                                 enum vdm_fault f)
+{
+  const char *line = host_log_find("giving up on the device");
+  int i;
+
+  if (!expect(line != 0, "%s: no \"giving up on the device\" line in the log",
+              vdm_fault_name(f)))
+    return;
+  expect(strncmp(line, drv, strlen(drv)) == 0, "%s: the give-up line does not name %s: %s",
+         vdm_fault_name(f), drv, line);
+  for (i = 0; i < nq; i++)
+    if (qs[i]->broken && qs[i]->broken_why)
+      expect(strstr(line, qs[i]->broken_why) != 0, "%s: the give-up line does not say why "
+             "queue %u broke (\"%s\"): %s", vdm_fault_name(f), (unsigned)qs[i]->index,
+             qs[i]->broken_why, line);
+}
+
 static void blk_fault(enum vdm_fault f)
 {
   uint8_t *buf;
@@ -1060,6 +1082,10 @@ static void blk_fault(enum vdm_fault f)
     expect(tb->m.vdm.regs.status & VIRTIO_STATUS_FAILED, "%s: device not marked FAILED",
            vdm_fault_name(f));
     expect(!tb->m.vdm.q[0].ready, "%s: device not reset", vdm_fault_name(f));
+    {
+      struct virtq *q = &vb.vq;
+      give_up_names_queues("virtio-blk", &q, 1, f);
+    }
     check_device_quiet(&tb->m.vdm, vb.dma, (size_t)vb.nslot * sizeof(struct vblk_dma),
                        vdm_fault_name(f));
   } else {
@@ -1114,6 +1140,10 @@ static void cons_fault(enum vdm_fault f, int transmit)
            "%s: the driver did not give up on the device", vdm_fault_name(f));
     expect(!tc->m.vdm.q[0].ready && !tc->m.vdm.q[1].ready, "%s: device not reset",
            vdm_fault_name(f));
+    {
+      struct virtq *qs[2] = { &vc.port[0].rxq, &vc.port[0].txq };
+      give_up_names_queues("virtio-console", qs, 2, f);
+    }
     fakechar_push(&tc->fc[0], "late bytes", 10);
     check_device_quiet(&tc->m.vdm, vc.dma, (size_t)VCONS_RX_BUFS * VCONS_RX_BUF_SIZE,
                        vdm_fault_name(f));
@@ -1146,6 +1176,10 @@ static void rng_fault(enum vdm_fault f)
   if (!fault_needs_timeout(f) && f != VDM_FAULT_NEEDS_RESET) {
     expect(vr.broken && (tr->m.vdm.regs.status & VIRTIO_STATUS_FAILED),
            "%s: the driver did not give up on the device", vdm_fault_name(f));
+    {
+      struct virtq *q = &vr.vq;
+      give_up_names_queues("virtio-rng", &q, 1, f);
+    }
     check_device_quiet(&tr->m.vdm, vr.buf, VRNG_BUF_SIZE, vdm_fault_name(f));
   }
   expect(guard_ok(buf, 40), "%s: caller buffer overrun", vdm_fault_name(f));
@@ -1220,6 +1254,10 @@ static void net_fault(enum vdm_fault f, int transmit)
            "%s: the driver did not give up on the device", vdm_fault_name(f));
     expect(!tn->m.vdm.q[0].ready && !tn->m.vdm.q[1].ready, "%s: device not reset",
            vdm_fault_name(f));
+    {
+      struct virtq *qs[2] = { &vn.rxq, &vn.txq };
+      give_up_names_queues("virtio-net", qs, 2, f);
+    }
     check_quiet_poked(vn.bufs, NET_DMA, vdm_fault_name(f), late_frames);
   }
   expect(rxl.bad == 0, "%s: a frame came up changed", vdm_fault_name(f));

@@ -19,6 +19,10 @@ static char first_error[256];
 // The line a virtqueue logged as it broke (vos_log keeps it), for expect.
 static char last_log[256];
 static char broke_log[520];
+// The running test's last LOG_KEEP log lines, for host_log_find.
+#define LOG_KEEP 64
+static char log_lines[LOG_KEEP][256];
+static int log_next;
 static char abort_reason[256];
 static jmp_buf *abort_jmp;
 
@@ -529,11 +533,25 @@ void vos_log(const char *fmt, ...)
   vsnprintf(line, sizeof(line), fmt, ap);
   va_end(ap);
   keep_broken(line);
+  snprintf(log_lines[log_next % LOG_KEEP], sizeof(log_lines[0]), "%s", line);
+  log_next++;
   if (!host_verbose)
     return;
   // Indented, so no log line can be mistaken for a PASS/FAIL line.
   fputs("    log: ", stdout);
   fputs(line, stdout);
+}
+
+const char *host_log_find(const char *text)
+{
+  int i;
+
+  for (i = 1; i <= LOG_KEEP && i <= log_next; i++) {
+    const char *l = log_lines[(log_next - i) % LOG_KEEP];
+    if (strstr(l, text))
+      return l;
+  }
+  return 0;
 }
 
 void host_reset(void)
@@ -554,6 +572,7 @@ void host_reset(void)
   abort_reason[0] = 0;
   last_log[0] = 0;
   broke_log[0] = 0;
+  log_next = 0;
 }
 
 // ---- the test runner (see host.h) ----
