@@ -82,8 +82,11 @@ static struct vtr_rec *reserve(struct vtrace *t, uint32_t n)
 
   // All or nothing: an ADD without its descriptors would leave the replay
   // guessing. The last slot stays free for END, so a full buffer can
-  // still say how many steps it lost.
-  if (t->ended || t->cap == 0 || n > t->cap - 1 - t->n) {
+  // still say how many steps it lost. And once one step is lost, so is
+  // every later one, small enough to fit or not: a USED kept after its
+  // ADD was dropped would name a chain the recording never handed out.
+  // What is kept is then always the whole beginning.
+  if (t->ended || t->cap == 0 || t->dropped > 0 || n > t->cap - 1 - t->n) {
     if (!t->ended)
       t->dropped++;
     return 0;
