@@ -100,7 +100,11 @@ def test_labs_starters():
             assert todos == nregions, "%s starter: %d TODO lines for %d regions" % (lab, todos, nregions)
             for need in ("labs/%s/README.md" % lab, "labs/%s/grade.py" % lab,
                          "labs/%s/release.json" % lab, "labs/README.md",
-                         ".github/workflows/grade.yml", "user/labtest.c"):
+                         ".github/workflows/grade.yml", "user/labtest.c",
+                         # what a failing QEMU test's trace page is made with
+                         "user/vtrace.c", "kernel/glue/vtrace.c", "tools/trace/records.py",
+                         "tools/trace/ring.py", "tools/trace/vtrace.py", "tools/trace/trace.js",
+                         "tools/trace/trace.css", "tools/trace/pagecheck.py"):
                 assert os.path.isfile(os.path.join(dest, need)), "%s starter lacks %s" % (lab, need)
             for gone in ("tests/qemu/test_labs.py", "tools/labs/checklabs.py"):
                 assert not os.path.exists(os.path.join(dest, gone)), "%s starter holds %s" % (lab, gone)
@@ -144,6 +148,74 @@ def test_labs_grader_word():
         for name in ("one", "two"):
             ok, why, _ = gradelib.run_host_program(G, fake, [name], 10)
             assert not ok and "crashed" in why, (name, why)
+    finally:
+        shutil.rmtree(tmp)
+
+
+# Bugs students made that the grader once let through, each as a change to
+# the solution: (what, file, the solution's text, the bug's text, lab, test,
+# a piece of the reason the grader must give). The bug's test must fail,
+# for that reason.
+MUTANTS = [
+    ("a used.len check off by one (>=): a proper completion refused",
+     "virtio/virtq.c", "if (n > vq->writable[id])", "if (n >= vq->writable[id])",
+     "vq", "checks", "broken: used.len larger than the chain's writable buffers"),
+    ("free_chain walks the descriptors' next, which the device may rewrite",
+     "virtio/virtq.c", "    d = vq->link[d];\n  vq->link[d] = vq->free_head;",
+     "    d = vq->desc[d].next;\n  vq->link[d] = vq->free_head;",
+     "vq", "free_list", "ring_free_list_scribbled"),
+    ("the used.idx run-ahead check in int arithmetic, without the uint16_t difference",
+     "virtio/virtq.c",
+     "  uint16_t pending = (uint16_t)(used_idx - vq->last_used);\n  if (pending > vq->outstanding) {",
+     "  if (used_idx - vq->last_used > vq->outstanding) {",
+     "vq", "checks", "across the 65536 wrap"),
+    ("vblk_rw waits for a slot but not for room in the queue",
+     "virtio/virtio_blk.c",
+     "while (usable(vb) && (vb->nslot_free == 0 || !virtq_room(&vb->vq, 3)))",
+     "while (usable(vb) && vb->nslot_free == 0)",
+     "blk", "many", "no room in the queue for its 3 descriptors"),
+]
+
+
+def test_labs_graders_catch_known_bugs():
+    """Bugs that once scored full marks now fail their lab's test, each with a
+    reason that names it: the solution with one of them put in, its host tests
+    rebuilt in a copy of the tree (only the changed file is compiled again) and
+    run as the grader runs them."""
+    import grade
+    import gradelib
+    tmp = tempfile.mkdtemp(prefix="labs-mutants-")
+    try:
+        for d in ("virtio", "devmodel", "net", "tests/host", "build/host"):
+            shutil.copytree(os.path.join(ROOT, d), os.path.join(tmp, d), symlinks=True,
+                            copy_function=shutil.copy2)
+
+        class G:
+            word = gradelib.new_word()
+            scale = 1.0
+        saved = gradelib.HOST_BUILD
+        gradelib.HOST_BUILD = os.path.join(tmp, "build", "host")
+        try:
+            for what, rel, good, bad, lab_name, test_name, reason in MUTANTS:
+                path = os.path.join(tmp, rel)
+                with open(path) as f:
+                    text = f.read()
+                assert text.count(good) == 1, "%s: %r is not in %s once" % (what, good, rel)
+                with open(path, "w") as f:
+                    f.write(text.replace(good, bad))
+                test = next(t for t in grade.load_lab(lab_name).tests if t.name == test_name)
+                exes = ["../../build/host/" + prog for prog, _ in test.programs]
+                p = subprocess.run(["make", "-s", "-C", os.path.join(tmp, "tests", "host")] + exes,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                assert p.returncode == 0, "%s: the build failed:\n%s" % (what, p.stdout[-2000:])
+                ok, why, _ = gradelib.run_host(G, test)
+                assert not ok and reason in why, \
+                    "%s: lab %s test %s %s" % (what, lab_name, test_name,
+                                                "passed" if ok else "failed for another reason: " + why)
+                with open(path, "w") as f:
+                    f.write(text)
+        finally:
+            gradelib.HOST_BUILD = saved
     finally:
         shutil.rmtree(tmp)
 
