@@ -10,7 +10,8 @@ import re
 from gradelib import Lab
 
 lab = Lab("blk", "many block requests in flight", files=["virtio/virtio_blk.c"],
-          trusts=["devmodel/"])
+          trusts=["devmodel/"],
+          trace="blk")
 
 lab.host("rw", 20,
          "vblk_rw: reads and writes round trip (modern, legacy), bad requests refused, "

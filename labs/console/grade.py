@@ -25,7 +25,8 @@ import netutil  # noqa: E402
 import test_vconsole  # noqa: E402
 
 lab = Lab("console", "the console's data path", files=["virtio/virtio_console.c"],
-          trusts=["devmodel/", "tests/qemu/test_vconsole.py"])
+          trusts=["devmodel/", "tests/qemu/test_vconsole.py"],
+          trace="console")
 
 lab.host("rx", 15,
          "receive buffers stay posted; while the reader is slow the bytes wait in them, in order, "

@@ -22,7 +22,8 @@ import netutil  # noqa: E402
 import test_net  # noqa: E402
 
 lab = Lab("evidx", "EVENT_IDX on both sides", files=["virtio/virtq.c", "devmodel/vdm.c"],
-          trusts=["tests/qemu/test_net.py"], starter_boots=False)
+          trusts=["tests/qemu/test_net.py"], starter_boots=False,
+          trace="blk,net")
 
 # The solution's figures at depth 8, notifications and interrupts per
 # request: blkbench on QEMU (labtest blk), and the host test

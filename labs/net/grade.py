@@ -27,7 +27,8 @@ import test_net  # noqa: E402
 from netutil import GATEWAY_IP, GUEST_IP  # noqa: E402
 
 lab = Lab("net", "the network driver", files=["virtio/virtio_net.c"],
-          trusts=["devmodel/", "tests/qemu/test_net.py"])
+          trusts=["devmodel/", "tests/qemu/test_net.py"],
+          trace="net")
 
 lab.host("tx", 15,
          "frames go out behind a header of zeros, transmit buffers come back and are used again",

@@ -14,7 +14,8 @@ from gradelib import Lab, ROOT
 sys.path.insert(0, os.path.join(ROOT, "tests", "qemu"))
 import netutil  # noqa: E402
 
-lab = Lab("rng", "the entropy driver", files=["virtio/virtio_rng.c"], trusts=["devmodel/"])
+lab = Lab("rng", "the entropy driver", files=["virtio/virtio_rng.c"], trusts=["devmodel/"],
+          trace="rng")
 
 lab.host("handshake", 15,
          "the status handshake, no features, the request queue, DRIVER_OK (modern and legacy)",

@@ -10,7 +10,8 @@ import re
 from gradelib import Lab
 
 lab = Lab("vq", "the split virtqueue", files=["virtio/virtq.c"],
-          trusts=["devmodel/"], starter_boots=False)
+          trusts=["devmodel/"], starter_boots=False,
+          trace="blk")
 
 lab.host("free_list", 15,
          "descriptors come off the free list as chains and go back when the device returns them",

@@ -12,6 +12,8 @@ For every lab:
      is below full marks, every test fails, and each for the reason its
      row of the handout predicts; the kernel boots where the lab says it
      does (Lab.starter_boots), and does not where it says it does not;
+     where it boots, each failed QEMU test left the ring's trace page
+     (Lab.trace), which tools/trace/pagecheck.py accepts;
   4. the solution tree, graded the same way, scores full marks.
 One line per check, then "labs: N passed, N failed"; exit status 0 only if
 all passed. Starters and their logs are kept in build/labs/check/.
@@ -35,6 +37,7 @@ WORK = os.path.join(ROOT, "build", "labs", "check")
 ROW = re.compile(r"^\|\s*`([a-z0-9_]+)`\s*\|\s*(\d+)\s*\|(.*)\|\s*`([^`]+)`\s*\|\s*$")
 
 results = []
+trace_pages = []     # the starters' trace pages pagecheck accepted
 
 
 def report(ok, what, why="", secs=None):
@@ -120,6 +123,34 @@ def seed_build(dest):
                     ignore=lambda d, names: ["labs"] if os.path.samefile(d, src) else [])
 
 
+def check_trace_pages(lab_name, test_name, tree, res):
+    """A failing QEMU test of a starter that boots leaves the ring's trace
+    page in its log folder, names it in its failure, and the trace tools'
+    checker (tools/trace/pagecheck.py) accepts it: it holds the recording,
+    with steps, and its replay found nothing inconsistent."""
+    sys.path.insert(0, os.path.join(ROOT, "tools", "trace"))
+    import pagecheck
+    out = next((t["output"] for t in res["tests"] if t["name"].split(":")[0] == test_name), "")
+    pages = re.findall(r"^ring trace: (\S+/index\.html)$", out, re.M)
+    want = "tests/out/grade/%s/%s-trace/index.html" % (lab_name, test_name)
+    # A starter whose driver never set its queue up has no ring to show.
+    if not pages and re.search(r"^ring trace: none: no queue of \S+ was recorded", out, re.M):
+        report(True, "%s: starter test %s: no trace page, rightly: the starter's driver set "
+               "up no queue" % (lab_name, test_name))
+        return
+    lines = []
+    ok = bool(pages) and pages[0] == want
+    for p in pages:
+        good, line = pagecheck.check(os.path.join(tree, p))
+        ok &= good
+        lines.append(line)
+    report(ok, "%s: starter test %s leaves a trace page the trace tools accept (%s)"
+           % (lab_name, test_name, want),
+           "\n".join(lines) or "no \"ring trace: %s\" line in its output:\n%s" % (want, out[-1500:]))
+    if ok:
+        trace_pages.append(want)
+
+
 def check_lab(name):
     import grade as grader
     lab = grader.load_lab(name)
@@ -180,6 +211,8 @@ def check_lab(name):
         report(status == "failed" and predicted in why,
                "%s: starter test %s fails as the handout predicts" % (name, t.name),
                "handout predicts: %s\ngrader said (%s): %s" % (predicted, status, why))
+        if t.kind == "qemu" and lab.trace and lab.starter_boots and status == "failed":
+            check_trace_pages(name, t.name, dest, res)
 
     # 4. the solution tree passes
     t0 = time.time()
@@ -210,6 +243,12 @@ def main():
         return 1
     for name in wanted or labs:
         check_lab(name)
+    import grade as grader
+    if any(grader.load_lab(n).trace and grader.load_lab(n).starter_boots and
+           any(t.kind == "qemu" for t in grader.load_lab(n).tests) for n in wanted or labs):
+        report(bool(trace_pages), "a failing starter test left a trace page the trace tools "
+               "accept (%d pages)" % len(trace_pages),
+               "no starter's failing QEMU test left one")
     passed = sum(1 for r in results if r)
     print("labs: %d passed, %d failed" % (passed, len(results) - passed))
     return 0 if passed == len(results) else 1

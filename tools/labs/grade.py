@@ -31,6 +31,8 @@ Environment: LAB_RESULTS (default for --results).
 import hashlib
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -50,7 +52,7 @@ LOG_TAIL = 12       # lines of a failing test's log printed under it
 # files the student edits are never among them.
 COMMON_GRADING = ["Makefile", "cm3/Makefile", "scripts/setup.sh", "tests/host/",
                   "tests/qemu/qemu.py", "tests/qemu/netutil.py", "tests/qemu/test_cm3.py",
-                  "tools/labs/", "user/labtest.c"]
+                  "tools/labs/", "tools/trace/", "user/labtest.c"]
 
 
 def results_problems(res):
@@ -162,6 +164,7 @@ class Grader:
         self.logdir = os.path.join(ROOT, "tests", "out", "grade", lab.name)
         self.lines = []          # everything printed, for results.json's output
         self.notes = []          # what the running test noted (Context.note)
+        self.traces = []         # the running test's trace pages (Context.save_trace)
         self.records = []
 
     def say(self, text=""):
@@ -219,6 +222,8 @@ class Grader:
             else:
                 ctx = gradelib.Context(self, test)
                 self.notes = ctx.notes
+                self.traces = ctx.traces
+                self.remove_traces(test)
                 test.fn(ctx)
                 ok, why = True, ""
         except (TestFailure, AssertionError, QemuError) as e:
@@ -227,8 +232,29 @@ class Grader:
             ok, why = False, "%s: %s\n%s" % (type(e).__name__, e, traceback.format_exc())
         if test.kind != "host" and os.path.isfile(log):
             with open(log, errors="replace") as f:
-                out = f.read()
+                out = gradelib.without_trace_dumps(f.read())
         return ok, why, out, time.time() - t0
+
+    def remove_traces(self, test):
+        """A page left by an earlier run is not this run's: remove them."""
+        for n in os.listdir(self.logdir):
+            if re.fullmatch(r"%s(\.\d+)?-trace" % re.escape(test.name), n):
+                shutil.rmtree(os.path.join(self.logdir, n))
+
+    def trace_lines(self, test):
+        """The lines that point at a failed QEMU test's trace pages."""
+        if test.kind != "qemu" or not self.lab.trace:
+            return []
+        lines = []
+        for path, why in self.traces:
+            if path:
+                lines.append("ring trace: " + os.path.relpath(path, ROOT))
+            else:
+                lines.append("ring trace: none: " + why)
+        if not lines:
+            lines.append("ring trace: none: the test typed no command (the kernel did not "
+                         "reach its shell, or the test failed before)")
+        return lines
 
     # ---- reporting ----
 
@@ -246,6 +272,9 @@ class Grader:
             why_line = "why: " + why.strip().replace("\n", "\n     ")
             self.say("    " + why_line.replace("\n", "\n    "))
             detail = why_line + ("\n" + detail if detail else "")
+            for l in self.trace_lines(test):
+                self.say("    " + l)
+                detail += ("\n" if detail.endswith("\n") else "\n\n") + l
             logrel = os.path.relpath(os.path.join(self.logdir, test.name + ".log"), ROOT)
             if out.strip():
                 last = gradelib.tail(out, LOG_TAIL)
@@ -321,6 +350,7 @@ class Grader:
         score = 0
         for t in tests:
             self.notes = []
+            self.traces = []
             if failure:
                 ok, why, out, secs = False, failure, "", 0.0
             elif self.boot_failure and t.kind == "qemu":

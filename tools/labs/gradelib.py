@@ -23,6 +23,12 @@ A lab declares its tests with points; each test is one of three kinds:
     # (t.guest(extra=[QEMU options]) adds devices; t.path("pcap") names a
     # file of the test in its log folder, a packet capture say)
 
+    # Lab(..., trace="blk"): the queues of those devices (blk, console,
+    # net, rng: /dev/vtrace's names) are recorded while each labtest line
+    # runs; when a QEMU test fails, the recording of the last command it
+    # typed becomes a step-through page of the ring (tools/trace/),
+    # tests/out/grade/LAB/TEST-trace/index.html, and the failure says so
+
     # the Cortex-M3 image (QEMU lm3s6965evb), driven through its shell
     @lab.cm3("m3", 10, "what it checks")
     def m3(t):
@@ -42,12 +48,14 @@ t.scale, which grade.py measured from a boot of the kernel before the tests
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "qemu"))
+sys.path.insert(0, os.path.join(ROOT, "tools", "trace"))
 import qemu  # noqa: E402
 from qemu import Qemu, QemuError  # noqa: E402
 
@@ -56,6 +64,8 @@ HOST_BUILD = os.path.join(ROOT, "build", "host")
 # its file system and ran a program from it. Typing may begin then (the
 # console keeps what is typed until sh reads it).
 BOOTED = "init: starting sh"
+# The line user/vtrace.c ends its printout of a recording with.
+TRACE_END = re.compile(r"^==vtrace end \d+ records==$", re.M)
 
 
 class TestFailure(Exception):
@@ -79,12 +89,15 @@ class Lab:
     files it trusts besides the common ones (grade.py's release check), and
     its tests in the order they run."""
 
-    def __init__(self, name, title, files, trusts=(), starter_boots=True):
+    def __init__(self, name, title, files, trusts=(), starter_boots=True, trace=None):
         self.name = name
         self.title = title
         self.files = list(files)
         self.trusts = list(trusts)
         self.starter_boots = starter_boots
+        # The devices whose queues a failing QEMU test's trace page shows
+        # ("blk", "blk,net"), or None for no recording.
+        self.trace = trace
         self.tests = []
 
     def _add(self, test):
@@ -130,7 +143,15 @@ class Guest(Qemu):
     def __init__(self, ctx, disk, log_name, **kw):
         self.ctx = ctx
         self.nchecks = 0
+        self.log_name = log_name
         Qemu.__init__(self, disk, log_name=log_name, **kw)
+
+    def __exit__(self, exc_type, exc, tb):
+        # The test failed while this machine ran: keep what the ring did
+        # in its last command, while the machine is still there to ask.
+        if exc_type is not None and self.nchecks > 0 and self.ctx.test.lab.trace:
+            self.ctx.save_trace(self)
+        return Qemu.__exit__(self, exc_type, exc, tb)
 
     def boot(self, timeout):
         """Wait for the boot marker; the time it took, in seconds."""
@@ -157,7 +178,12 @@ class Guest(Qemu):
         self.nchecks += 1
         name = "c%d" % self.nchecks
         word = self.ctx.word
-        self.send("labtest %s %s %s\n" % (word, args[0], " ".join([name] + list(args[1:]))))
+        # A new recording of the lab's devices for each command: if the
+        # test fails, the page shows what its last command did to the ring.
+        # One line, so that the shell prints one prompt for both.
+        trace = self.ctx.test.lab.trace
+        on = "echo on %s > /dev/vtrace; " % trace.replace(",", " ") if trace else ""
+        self.send("%slabtest %s %s %s\n" % (on, word, args[0], " ".join([name] + list(args[1:]))))
         # The frame lines start a line of their own; the echo of what we
         # typed cannot match them (no "<<" before the word).
         self.expect(re.compile(r"^<<%s %s begin>>$" % (word, name), re.M), timeout)
@@ -251,6 +277,7 @@ class Context:
         self.scale = grader.scale
         self.nmachines = 0
         self.notes = []
+        self.traces = []      # (page path or None, why there is none), one per failed machine
 
     def note(self, text):
         """A line the grader prints under the test's result, passed or not
@@ -289,6 +316,39 @@ class Context:
             raise
         return g
 
+    def save_trace(self, g):
+        """Stop g's recording, have it printed (`vtrace -p`) and write its
+        page into the log folder: LOGNAME-trace/index.html. Whatever goes
+        wrong (a guest that no longer answers) is noted, never raised:
+        the test's own failure is the one that counts."""
+        out_dir = os.path.join(self.grader.logdir, g.log_name + "-trace")
+        if os.path.isdir(out_dir):
+            shutil.rmtree(out_dir)
+        try:
+            # One line: no prompt between the two can land in front of
+            # the printout's first marker line.
+            g.send("echo off > /dev/vtrace; vtrace -p\n")
+            text = g.expect(TRACE_END, self.timeout(30))
+        except (QemuError, OSError) as e:
+            self.traces.append((None, "the guest did not print its recording (%s)"
+                                % str(e).split("\n")[0][:200]))
+            return
+        try:
+            if not trace_has_queue(text):
+                self.traces.append((None, "no queue of %s was recorded (its driver had none "
+                                    "set up)" % self.test.lab.trace))
+                return
+            path = trace_page(text, os.path.join(out_dir, "index.html"), {
+                "title": "lab %s, test %s: the ring in its last command" % (self.test.lab.name,
+                                                                              self.test.name),
+                "command": "the test's last labtest line (%s)" % g.log_name,
+                "devices": self.test.lab.trace})
+        except Exception as e:  # a recording the tools cannot read must not hide the result
+            self.traces.append((None, "the recording could not be read: %s: %s"
+                                % (type(e).__name__, e)))
+            return
+        self.traces.append((path, ""))
+
     def path(self, name):
         """A file of this test in the lab's log folder (a packet capture, say):
         tests/out/grade/LAB/TEST.name, removed first."""
@@ -306,6 +366,36 @@ class Context:
             b.m.kill()
             raise
         return b
+
+
+def trace_has_queue(console_text):
+    """Does the last recording in console_text hold a queue? (Not when the
+    lab's driver never set its queue up: there is no ring to show.)"""
+    import records
+    return any(r.kind == "QUEUE" for r in records.from_console(console_text).records)
+
+
+def trace_page(console_text, out, meta):
+    """The page of the last recording user/vtrace.c printed in
+    console_text (tools/trace/: records.py decodes it, vtrace.py replays
+    and writes it); returns out."""
+    import records
+    import vtrace
+    ct = records.from_console(console_text)
+    meta = dict(meta, damaged=len(ct.damaged))
+    return vtrace.page(vtrace.build(ct.records, None, meta), out)
+
+
+# From the line that stopped a recording (Context.save_trace) to the end of
+# its printout: the failure's tail shows the test, not the records.
+TRACE_DUMP = re.compile(r"^[^\n]*echo off > /dev/vtrace\n(?:[^\n]*\n)*?==vtrace end \d+ records==\n?",
+                        re.M)
+
+
+def without_trace_dumps(text):
+    """A console log with each recording's printout cut to one line."""
+    return TRACE_DUMP.sub("(the ring's recording for the trace page: printed, left out here)\n",
+                          text)
 
 
 def tail(text, n):
