@@ -164,7 +164,7 @@ class Grader:
         self.logdir = os.path.join(ROOT, "tests", "out", "grade", lab.name)
         self.lines = []          # everything printed, for results.json's output
         self.notes = []          # what the running test noted (Context.note)
-        self.traces = []         # the running test's trace pages (Context.save_trace)
+        self.ctx = None          # the running QEMU test's Context (its trace pages)
         self.records = []
 
     def say(self, text=""):
@@ -222,7 +222,7 @@ class Grader:
             else:
                 ctx = gradelib.Context(self, test)
                 self.notes = ctx.notes
-                self.traces = ctx.traces
+                self.ctx = ctx
                 self.remove_traces(test)
                 test.fn(ctx)
                 ok, why = True, ""
@@ -241,20 +241,26 @@ class Grader:
             if re.fullmatch(r"%s(\.\d+)?-trace" % re.escape(test.name), n):
                 shutil.rmtree(os.path.join(self.logdir, n))
 
-    def trace_lines(self, test):
-        """The lines that point at a failed QEMU test's trace pages."""
+    def trace_lines(self, test, ctx):
+        """The lines that point at a failed QEMU test's trace pages, or
+        say why there is none."""
         if test.kind != "qemu" or not self.lab.trace:
             return []
         lines = []
-        for path, why in self.traces:
+        for path, why in ctx.traces if ctx else []:
             if path:
                 lines.append("ring trace: " + os.path.relpath(path, ROOT))
             else:
                 lines.append("ring trace: none: " + why)
-        if not lines:
-            lines.append("ring trace: none: the test typed no command (the kernel did not "
-                         "reach its shell, or the test failed before)")
-        return lines
+        if lines:
+            return lines
+        if ctx and ctx.stopped:
+            why = "the test failed after its machine had stopped"
+        elif ctx and ctx.nmachines:
+            why = "the test typed no labtest command before it failed"
+        else:
+            why = "the kernel did not reach its shell"
+        return ["ring trace: none: " + why]
 
     # ---- reporting ----
 
@@ -272,7 +278,7 @@ class Grader:
             why_line = "why: " + why.strip().replace("\n", "\n     ")
             self.say("    " + why_line.replace("\n", "\n    "))
             detail = why_line + ("\n" + detail if detail else "")
-            for l in self.trace_lines(test):
+            for l in self.trace_lines(test, self.ctx):
                 self.say("    " + l)
                 detail += ("\n" if detail.endswith("\n") else "\n\n") + l
             logrel = os.path.relpath(os.path.join(self.logdir, test.name + ".log"), ROOT)
@@ -350,7 +356,7 @@ class Grader:
         score = 0
         for t in tests:
             self.notes = []
-            self.traces = []
+            self.ctx = None
             if failure:
                 ok, why, out, secs = False, failure, "", 0.0
             elif self.boot_failure and t.kind == "qemu":

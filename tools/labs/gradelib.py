@@ -151,6 +151,8 @@ class Guest(Qemu):
         # in its last command, while the machine is still there to ask.
         if exc_type is not None and self.nchecks > 0 and self.ctx.test.lab.trace:
             self.ctx.save_trace(self)
+        elif exc_type is None:
+            self.ctx.stopped += 1
         return Qemu.__exit__(self, exc_type, exc, tb)
 
     def boot(self, timeout):
@@ -278,6 +280,7 @@ class Context:
         self.nmachines = 0
         self.notes = []
         self.traces = []      # (page path or None, why there is none), one per failed machine
+        self.stopped = 0      # machines whose `with` block ended without a failure
 
     def note(self, text):
         """A line the grader prints under the test's result, passed or not
@@ -328,7 +331,7 @@ class Context:
             # One line: no prompt between the two can land in front of
             # the printout's first marker line.
             g.send("echo off > /dev/vtrace; vtrace -p\n")
-            text = g.expect(TRACE_END, self.timeout(30))
+            text = g.expect(TRACE_END, self.timeout(15))
         except (QemuError, OSError) as e:
             self.traces.append((None, "the guest did not print its recording (%s)"
                                 % str(e).split("\n")[0][:200]))
