@@ -18,7 +18,9 @@ What it does, in order:
      longer instead of failing a right answer;
   4. runs the tests: one line each with points and time; for a failure the
      reason and the last lines of its log (all logs stay in
-     tests/out/grade/LAB/);
+     tests/out/grade/LAB/), and for a QEMU test of a lab with Lab.trace the
+     page of the ring in its last command (TEST-trace/index.html), or why
+     there is none;
   5. prints "Score: N/M", writes results.json (Gradescope's format) and
      exits 0 only at full marks (1 otherwise; 2 for a usage error).
 
@@ -256,7 +258,7 @@ class Grader:
             return lines
         if ctx and ctx.stopped:
             why = "the test failed after its machine had stopped"
-        elif ctx and ctx.nmachines:
+        elif ctx and ctx.booted:
             why = "the test typed no labtest command before it failed"
         else:
             why = "the kernel did not reach its shell"

@@ -281,6 +281,7 @@ class Context:
         self.notes = []
         self.traces = []      # (page path or None, why there is none), one per failed machine
         self.stopped = 0      # machines whose `with` block ended without a failure
+        self.booted = 0       # machines that reached their shell
 
     def note(self, text):
         """A line the grader prints under the test's result, passed or not
@@ -317,6 +318,7 @@ class Context:
         except BaseException:
             g.kill()
             raise
+        self.booted += 1
         return g
 
     def save_trace(self, g):
