@@ -314,7 +314,7 @@ check: all cm3 $B/mkfs/fsck
 N ?= 200
 .PHONY: bench crashtest
 bench: all $B/mkfs/fsck
-	@$(PYTHON) tests/qemu/bench.py
+	@RUNS="$(RUNS)" $(PYTHON) tests/qemu/bench.py
 
 crashtest: all $B/mkfs/fsck
 	@$(PYTHON) tests/qemu/crashtest.py -n $(N)

@@ -57,8 +57,11 @@ int vio_is_type(struct vio_dev *d, uint32_t want, const char *drv)
   return 0;
 }
 
-// Every driver's init begins here, so every driver does 3.1.1 steps 1-6
-// the same way; what differs between drivers is only `wanted`.
+// The console, net and rng drivers' init begins here, so they do 3.1.1
+// steps 1-6 the same way; what differs between them is only `wanted`.
+// The block driver makes the same two calls apart (vio_is_type in
+// vblk_init, vio_negotiate in its setup()), because vblk_reinit runs
+// setup() again on a device whose type is already known.
 int vio_start(struct vio_dev *d, uint32_t type, const char *drv, uint64_t wanted)
 {
   if (!vio_is_type(d, type, drv))

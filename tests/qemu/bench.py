@@ -31,7 +31,10 @@ and marks a figure "noise-bound" when its rounds straddle its target.
 The exit status is 1 when a target is not met by the best round of any
 run. After the summary: blkbench's raw write and read tables, one line
 per run under each request size, and notifications and interrupts per
-request (full and baseline mode), one column per run. Standard library
+request (full and baseline mode), one column per run. `make bench
+RUNS=mmio-split` (a comma-separated list of COLUMNS' names) runs only
+those: the quick way to compare one configuration before and after a
+change, alternating runs in one session. Standard library
 only; the transcripts are kept in tests/out/bench_*.log, one per column.
 """
 import datetime
@@ -276,7 +279,25 @@ def print_side_by_side(title, cells, keys, label, fmt):
         print("  " + "  ".join("%-*s" % (w, v) for w, v in zip(widths, r)).rstrip())
 
 
+def choose_columns(wanted):
+    """`make bench RUNS=mmio-split,pci-split`: only the named columns, in
+    COLUMNS's order (a quick before/after comparison of one
+    configuration); an unknown name stops the run and lists the known
+    ones."""
+    global COLUMNS
+    if not wanted:
+        return
+    names = [w.strip() for w in wanted.split(",") if w.strip()]
+    known = [c for c, _, _ in COLUMNS]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise SystemExit("bench: no run called %s; RUNS takes a comma-separated list of %s"
+                         % (", ".join(unknown), ", ".join(known)))
+    COLUMNS = [c for c in COLUMNS if c[0] in names]
+
+
 def main():
+    choose_columns(os.environ.get("RUNS", ""))   # a wrong name stops before anything runs
     claim_outdir("make bench")
     cpus = int(os.environ.get("CPUS", "3"))
     when = datetime.date.today().isoformat()

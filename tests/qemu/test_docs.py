@@ -20,3 +20,21 @@ def test_docs_links():
     for section in ("## Follow one block read", "## Follow one received UDP datagram"):
         assert section in text, "missing section " + section
     assert text.count("](../") >= 40, "the walks have lost their links"
+
+
+def test_bench_runs_option():
+    """`make bench RUNS=...` (the README's before/after recipe) keeps only
+    the named runs, in the table's order, and refuses an unknown name by
+    listing the known ones, before any QEMU starts."""
+    env = dict(os.environ, RUNS="pci-split,mmio-split")
+    code = ("import sys; sys.path.insert(0, %r); import bench; "
+            "bench.choose_columns(bench.os.environ['RUNS']); "
+            "print(','.join(c for c, _, _ in bench.COLUMNS))"
+            % os.path.join(ROOT, "tests", "qemu"))
+    p = subprocess.run([sys.executable, "-c", code], env=env, text=True,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert p.returncode == 0 and p.stdout.strip() == "mmio-split,pci-split", p.stdout
+    p = subprocess.run(["make", "-s", "-C", ROOT, "bench", "RUNS=mmio-split,pcie"],
+                       text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
+    assert p.returncode != 0, "an unknown run name was accepted"
+    assert "no run called pcie" in p.stdout and "mmio-packed" in p.stdout, p.stdout[-600:]
