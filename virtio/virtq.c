@@ -307,9 +307,11 @@ void virtq_count_intr(struct virtq *vq)
 
 // Check a chain before it touches the ring: the spec's rules (2.7.4.2:
 // writable buffers after readable ones; 2.7.5.2: at most 2^32 bytes in all;
-// 2.7.5.3.1: no longer than the queue) plus ours (no empty buffers).
-static int check_chain(struct virtq *vq, const struct virtq_buf *bufs, int n,
-                       uint32_t *writable)
+// 2.7.5.3.1: no longer than the queue; the packed ring's 2.8.17 says the
+// same of its lists) plus ours (no empty buffers). virtq_packed.c checks
+// its lists here too.
+int virtq_check_bufs(struct virtq *vq, const struct virtq_buf *bufs, int n,
+                     uint32_t *writable)
 {
   uint64_t total = 0, wr = 0;
   int seen_writable = 0;
@@ -340,8 +342,8 @@ static int check_chain(struct virtq *vq, const struct virtq_buf *bufs, int n,
 
 // Would this chain go into an indirect table? Only chains of two or more
 // buffers (one buffer is one descriptor either way), only while a table is
-// free, and only if it fits in one.
-static int use_indirect(struct virtq *vq, int n)
+// free, and only if it fits in one. (The packed ring asks the same.)
+int virtq_use_indirect(struct virtq *vq, int n)
 {
   return n >= 2 && vq->itab_nfree > 0 && n <= vq->itab_entries;
 }
@@ -354,7 +356,7 @@ int virtq_room(struct virtq *vq, int n)
   if (vq->packed) return vpq_room(vq, n);
   if (vq->broken || n <= 0 || n > vq->size)
     return 0;
-  if (use_indirect(vq, n))
+  if (virtq_use_indirect(vq, n))
     return vq->nfree >= 1;
   return vq->nfree >= n;
 }
@@ -388,7 +390,7 @@ static void fill_table(struct virtq_desc *d, const struct virtq_buf *bufs, int n
 // would be ignored by the device (2.7.5.3.1, 2.7.5.3.2).
 static uint16_t add_indirect(struct virtq *vq, const struct virtq_buf *bufs, int n)
 {
-  uint16_t t = vq->itab_free[--vq->itab_nfree];  // use_indirect saw one free
+  uint16_t t = vq->itab_free[--vq->itab_nfree];  // virtq_use_indirect saw one free
   struct virtq_desc *table = &vq->itab[(size_t)t * vq->itab_entries];
   uint16_t head = vq->free_head;
   struct virtq_desc *desc = &vq->desc[head];
@@ -463,14 +465,14 @@ int virtq_add(struct virtq *vq, const struct virtq_buf *bufs, int n, void *token
   // A null token could not be told apart from "no chain" in token[].
   if (token == 0)
     return VIRTQ_ERR_INVAL;
-  err = check_chain(vq, bufs, n, &writable);
+  err = virtq_check_bufs(vq, bufs, n, &writable);
   if (err != VIRTQ_OK)
     return err;
   if (!virtq_room(vq, n))
     return VIRTQ_ERR_FULL;
 
   // 2.7.13 step 1: the buffers go into free descriptors.
-  if (use_indirect(vq, n))
+  if (virtq_use_indirect(vq, n))
     head = add_indirect(vq, bufs, n);
   else
     head = add_direct(vq, bufs, n);

@@ -246,6 +246,14 @@ int  virtq_drain(struct virtq *vq, void **token);
 int  virtq_free_count(struct virtq *vq);
 void virtq_log_stats(struct virtq *vq, const char *name);
 
+// Shared by both layouts (virtq.c): the checks of a buffer list before it
+// touches the ring (VIRTQ_OK and *writable = the bytes the device may
+// write, or VIRTQ_ERR_INVAL), and whether a list of n goes into an
+// indirect table.
+int  virtq_check_bufs(struct virtq *vq, const struct virtq_buf *bufs, int n,
+                      uint32_t *writable);
+int  virtq_use_indirect(struct virtq *vq, int n);
+
 // The packed layout's versions (virtq_packed.c), called only by the first
 // line of the virtq_* function of the same name. vpq_select records in vq
 // whether d negotiated VIRTIO_F_RING_PACKED and returns that.

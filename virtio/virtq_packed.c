@@ -225,44 +225,6 @@ int vpq_init(struct virtq *vq, struct vio_dev *d, uint16_t index, uint16_t want_
 
 // ---- supplying buffers (2.8.21) ----
 
-// The driver's rules for a list (2.8.17): no longer than the queue, every
-// device-writable element after every device-readable one; and ours, as
-// in virtq.c's check_chain: no empty or null buffers, at most 2^32 bytes
-// in all. Returns VIRTQ_OK with *writable = bytes the device may write,
-// the bound vpq_get holds a used len to.
-static int check_list(struct virtq *vq, const struct virtq_buf *bufs, int n,
-                      uint32_t *writable)
-{
-  uint64_t total = 0, wr = 0;
-  int i;
-
-  if (n <= 0 || n > vq->size)
-    return VIRTQ_ERR_INVAL;
-  for (i = 0; i < n; i++) {
-    // An empty element carries nothing: only a caller's bug makes one.
-    if (bufs[i].addr == 0 || bufs[i].len == 0)
-      return VIRTQ_ERR_INVAL;
-    // A readable element once a writable one was seen (wr > 0: every
-    // writable element has len > 0, checked just above).
-    if (!bufs[i].device_writes && wr > 0)
-      return VIRTQ_ERR_INVAL;
-    if (bufs[i].device_writes)
-      wr += bufs[i].len;
-    total += bufs[i].len;  // at most 32768 lengths below 2^32: no overflow
-  }
-  if (total > 0xffffffffu)
-    return VIRTQ_ERR_INVAL;
-  *writable = (uint32_t)wr;
-  return VIRTQ_OK;
-}
-
-// A list of two or more elements goes into an indirect table when one is
-// free and long enough; then it takes one ring entry instead of n.
-static int use_indirect(struct virtq *vq, int n)
-{
-  return n >= 2 && vq->itab_nfree > 0 && n <= vq->itab_entries;
-}
-
 int vpq_room(struct virtq *vq, int n)
 {
   if (vq->broken || n <= 0 || n > vq->size)
@@ -270,7 +232,7 @@ int vpq_room(struct virtq *vq, int n)
   // 2.8.17: room for the whole list before its first entry is made
   // available. Free ring entries are the only limit (ids cannot run out
   // first, see vpq_init).
-  if (use_indirect(vq, n))
+  if (virtq_use_indirect(vq, n))
     return vq->nfree >= 1;
   return vq->nfree >= n;
 }
@@ -329,7 +291,7 @@ static uint16_t put_direct(struct virtq *vq, const struct virtq_buf *bufs, int n
 static uint16_t put_indirect(struct virtq *vq, const struct virtq_buf *bufs, int n,
                              uint16_t id)
 {
-  uint16_t t = vq->itab_free[--vq->itab_nfree];  // use_indirect saw one free
+  uint16_t t = vq->itab_free[--vq->itab_nfree];  // virtq_use_indirect saw one free
   struct pvirtq_desc *table = (struct pvirtq_desc *)&vq->itab[(size_t)t * vq->itab_entries];
   int i;
 
@@ -356,7 +318,7 @@ int vpq_add(struct virtq *vq, const struct virtq_buf *bufs, int n, void *token)
     return VIRTQ_ERR_BROKEN;
   if (token == 0)
     return VIRTQ_ERR_INVAL;  // token[] uses 0 for "no buffer"
-  err = check_list(vq, bufs, n, &writable);
+  err = virtq_check_bufs(vq, bufs, n, &writable);
   if (err != VIRTQ_OK)
     return err;
   if (!vpq_room(vq, n))
@@ -366,7 +328,7 @@ int vpq_add(struct virtq *vq, const struct virtq_buf *bufs, int n, void *token)
   id = vq->free_head;
   vq->free_head = vq->link[id];
   // Steps 1 and 3-10, for each element (or the table).
-  if (use_indirect(vq, n))
+  if (virtq_use_indirect(vq, n))
     used = put_indirect(vq, bufs, n, id);
   else
     used = put_direct(vq, bufs, n, id);
