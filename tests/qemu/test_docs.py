@@ -4,6 +4,7 @@ the source names a line that really defines the function written beside it
 moves. Run alone with:  python3 tests/run_tests.py docs
 """
 import os
+import re
 import subprocess
 import sys
 
@@ -38,3 +39,35 @@ def test_bench_runs_option():
                        text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
     assert p.returncode != 0, "an unknown run name was accepted"
     assert "no run called pcie" in p.stdout and "mmio-packed" in p.stdout, p.stdout[-600:]
+
+
+def test_run_targets_listen_on_localhost():
+    """Every port `make qemu`, `make qemu-gdb` and `make qemu-cm3` open
+    (the gdb stub, the UDP forward, the second console, the M3's UART2)
+    listens on 127.0.0.1 only: nobody else on the network can attach a
+    debugger to a student's kernel or type into its consoles. Read from
+    the commands make would run (make -n)."""
+    found = []
+    for target in ("qemu", "qemu-gdb", "qemu-cm3"):
+        p = subprocess.run(["make", "-n", "-C", ROOT, target], text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
+        assert p.returncode == 0, p.stdout[-600:]
+        cmd = [l for l in p.stdout.replace("\\\n", " ").splitlines() if "qemu-system" in l]
+        assert cmd, "make -n %s runs no QEMU:\n%s" % (target, p.stdout[-600:])
+        text = " ".join(cmd)
+        # -gdb tcp:HOST:PORT, -serial tcp:HOST:PORT,..., hostfwd=udp:HOST:PORT-:GPORT,
+        # -chardev socket,...,host=HOST,port=PORT
+        for m in re.finditer(r"(?:-gdb|-serial|-monitor|-qmp)\s+tcp:([^:,\s]*):(\d+)"
+                             r"|hostfwd=(?:tcp|udp):([^:,\s]*):(\d+)"
+                             r"|socket,[^\s]*?host=([^,\s]*),port=(\d+)", text):
+            host = next(g for g in (m.group(1), m.group(3), m.group(5)) if g is not None)
+            found.append((target, m.group(0), host))
+        assert "-gdb" not in text or re.search(r"-gdb\s+tcp:", text), text
+    kinds = {"-gdb": 0, "hostfwd": 0, "socket": 0, "-serial": 0}
+    for target, what, host in found:
+        assert host == "127.0.0.1", "make %s listens on %r (%s), not 127.0.0.1" % (
+            target, host or "every interface", what)
+        for k in kinds:
+            kinds[k] += what.startswith(k)
+    assert all(kinds.values()), "expected a gdb stub, a UDP forward, a console socket " \
+        "and a TCP serial among %s" % found
