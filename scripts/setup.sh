@@ -23,6 +23,7 @@
 #   python3-pygments,
 #   python3-markdown         `make reader`, the annotated source (tools/reader/)
 #   chromium                 the reader's tests run it headless (tests/qemu/test_reader.py)
+#   tcpdump                  reads packets.pcap, the network's capture (README, lab net)
 set -e
 
 # command or file that shows the package is there  ->  package
@@ -40,6 +41,7 @@ make make
 rest="
 gdb-multiarch gdb-multiarch
 chromium chromium
+tcpdump tcpdump
 /usr/lib/python3/dist-packages/pygments python3-pygments
 /usr/lib/python3/dist-packages/markdown python3-markdown
 "

@@ -188,7 +188,7 @@ static void reap_rx(struct vnet *vn)
     // drained: re-posted at once, a buffer could take the descriptors of
     // the chain just finished, and a used id the device repeats in the
     // same batch would pass virtq_get as that new chain's completion.
-    // >>> lab net: give the n buffers in done[] back to the device (post_rx), and count them
+    // >>> lab net: give the n buffers in done[] back to the device (post_rx), and count them in a variable of yours: the one kick after the loop needs to know whether any went back
     for (k = 0; k < n; k++)
       post_rx(vn, done[k]);
     posted += n;

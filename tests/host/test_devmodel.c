@@ -636,14 +636,18 @@ static void cons_roundtrip(int version)
 {
   static const char msg[] = "hello, virtio-console\n";
   uint8_t *buf = guarded(64);
-  uint32_t n = sizeof(msg) - 1;
+  uint32_t n = sizeof(msg) - 1, got;
 
   tc = tcons_create(CONS_BASE, version);
   if (!start_cons_driver())
     goto out;
   fakechar_push(&tc->fc[0], msg, n);
-  expect(cons_collect(buf, n, 50) == n && memcmp(buf, msg, n) == 0, "read back %.*s",
-         (int)n, buf);
+  got = cons_collect(buf, n, 50);
+  // What came, on one line (without the message's newline): the lab
+  // grader reads the FAIL lines.
+  expect(got == n && memcmp(buf, msg, n) == 0,
+         "%u of the %u bytes written to the console's wire came back to the driver: \"%.*s\"",
+         (unsigned)got, (unsigned)n, (int)(got > 0 && buf[got - 1] == '\n' ? got - 1 : got), buf);
   expect(vcons_write(&vc, 0, buf, n) == (int)n, "write");
   steps(3);
   expect(tc->fc[0].out_len == n && memcmp(tc->fc[0].out, msg, n) == 0, "%u bytes out",

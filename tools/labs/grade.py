@@ -285,7 +285,7 @@ class Grader:
                 detail += ("\n" if detail.endswith("\n") else "\n\n") + l
             logrel = os.path.relpath(os.path.join(self.logdir, test.name + ".log"), ROOT)
             if out.strip():
-                last = gradelib.tail(out, LOG_TAIL)
+                last = gradelib.tail(gradelib.without_leak_reports(out), LOG_TAIL)
                 self.say("    last lines of %s:" % logrel)
                 for l in last.split("\n"):
                     self.say("    | " + l)

@@ -403,6 +403,20 @@ def without_trace_dumps(text):
                           text)
 
 
+# LeakSanitizer's report, printed when a host test program exits after
+# tests that aborted half-way (and so never freed what they allocated):
+# true, but never the reason a test failed, so a failure's tail leaves it
+# out (the log keeps it).
+LEAK_REPORT = re.compile(r"^=+\n==\d+==ERROR: LeakSanitizer: detected memory leaks\n"
+                         r"(?:.*\n)*?SUMMARY: AddressSanitizer: [^\n]*leaked[^\n]*\n?", re.M)
+
+
+def without_leak_reports(text):
+    """Host test output with LeakSanitizer's exit report cut to one line."""
+    return LEAK_REPORT.sub("(LeakSanitizer's report of what the failed tests left allocated: "
+                           "in the log, left out here)\n", text)
+
+
 def tail(text, n):
     lines = [l for l in text.rstrip("\n").split("\n")]
     return "\n".join(lines[-n:])
