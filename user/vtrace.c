@@ -75,7 +75,11 @@ print_all(int fd)
   static uchar buf[CHUNK * RECSIZE];
   int n, total = 0;
 
-  printf("==vtrace begin v1==\n");
+  // The begin marker starts a line of its own even when something else
+  // ended without a newline just before it: a shell prompt ("$ ") that
+  // was printed after the command line was typed ahead (a grader types
+  // while the previous command is still running), for one.
+  printf("\n==vtrace begin v1==\n");
   while((n = read(fd, buf, sizeof(buf))) > 0){
     for(int i = 0; i + RECSIZE <= n; i += RECSIZE)
       print_record(buf + i);
