@@ -124,11 +124,17 @@ int vrng_read(struct vrng *rng, void *buf, uint32_t len)
     got = one_request(rng, n);
     if (got < 0)
       break;
+    // A device that answers 0 bytes breaks 5.4.6.2 ("MUST place one or
+    // more random bytes"); asking again could go on for ever, with the
+    // reader asleep and the device busy. Give up on it like on any other
+    // broken rule: this read, and every later one, fails with -1.
+    if (got == 0) {
+      give_up(rng, "the device answered a request with 0 bytes (5.4.6.2: at least one)");
+      break;
+    }
     // virtq_get checked got <= n, the size of the buffer we posted, so
     // the copy stays inside both buf and the caller's dst. Bytes past got
     // are whatever the buffer held before: never handed out (2.7.8.3).
-    // A device that answers 0 bytes (5.4.6.2 forbids it) makes us ask
-    // again; only `interrupted` ends that wait.
     for (k = 0; k < (uint32_t)got; k++)
       dst[done + k] = rng->buf[k];
     done += (uint32_t)got;

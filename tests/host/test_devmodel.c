@@ -773,6 +773,45 @@ out:
   free(buf);
 }
 
+// A device that answers with 0 bytes, which 5.4.6.2 forbids: the driver
+// gives up on it at the first such answer instead of asking again for
+// ever. (The backend gives 0 bytes 50 times and then real ones, so a
+// driver that keeps asking ends too, and the test says how often it asked.)
+static int zero_answers;
+
+static uint32_t fill_zero_then_some(void *ctx, uint8_t *p, uint32_t len)
+{
+  (void)ctx;
+  if (zero_answers < 50) {
+    zero_answers++;
+    return 0;
+  }
+  memset(p, 0x5a, len);
+  return len;
+}
+
+static void test_rng_zero_bytes(void)
+{
+  uint8_t *buf = guarded(16);
+  int r;
+
+  tr = trng_create(RNG_BASE, 2, 3);
+  if (!start_rng_driver())
+    goto out;
+  zero_answers = 0;
+  tr->m.be.fill = fill_zero_then_some;
+  r = vrng_read(&vr, buf, 16);
+  expect(r == -1 && zero_answers == 1, "a device answering 0 bytes (5.4.6.2 forbids it): "
+         "vrng_read returned %d after %d such answers; want -1 after the first", r,
+         zero_answers);
+  expect(vr.broken && (tr->m.vdm.regs.status & VIRTIO_STATUS_FAILED),
+         "the driver did not give up on a device that answered 0 bytes");
+  expect(vrng_read(&vr, buf, 4) == -1, "a read after giving up did not fail");
+  expect(guard_ok(buf, 16), "caller buffer overrun");
+out:
+  free(buf);
+}
+
 // ---- the net driver against the net model ----
 
 // Frames out through the driver and back through the model's loopback:
@@ -1791,6 +1830,7 @@ int main(int argc, char **argv)
   host_run("console_flow_control", test_console_flow_control);
   host_run("rng_stream", test_rng_stream);
   host_run("rng_short_fills", test_rng_short_fills);
+  host_run("rng_zero_bytes", test_rng_zero_bytes);
   host_run("net_roundtrip_modern", test_net_roundtrip_modern);
   host_run_split("net_roundtrip_legacy", test_net_roundtrip_legacy);
   host_run("net_mac_from_config", test_net_mac_from_config);
