@@ -24,6 +24,7 @@
 #   python3-markdown         `make reader`, the annotated source (tools/reader/)
 #   chromium                 the reader's tests run it headless (tests/qemu/test_reader.py)
 #   tcpdump                  reads packets.pcap, the network's capture (README, lab net)
+#   netcat-openbsd           `nc`: the second console's TCP port (README, lab console)
 set -e
 
 # command or file that shows the package is there  ->  package
@@ -42,6 +43,7 @@ rest="
 gdb-multiarch gdb-multiarch
 chromium chromium
 tcpdump tcpdump
+nc netcat-openbsd
 /usr/lib/python3/dist-packages/pygments python3-pygments
 /usr/lib/python3/dist-packages/markdown python3-markdown
 "

@@ -856,6 +856,16 @@ void vcons_intr(struct vcons *vc)
     return;
   }
   vc->stats.interrupts++;
+  // Every queue counts the interrupt too (and a recording of it shows the
+  // step, virtq_trace.c): the interrupt does not say which queue it is for.
+  if (vc->multiport) {
+    virtq_count_intr(&vc->crxq);
+    virtq_count_intr(&vc->ctxq);
+  }
+  for (i = 0; i < vc->nports; i++) {
+    virtq_count_intr(&vc->port[i].rxq);
+    virtq_count_intr(&vc->port[i].txq);
+  }
   // A configuration change alone (QEMU sends one when a port is
   // hot-plugged) tells us nothing the control queue does not; only
   // DEVICE_NEEDS_RESET (2.1.2) is news.

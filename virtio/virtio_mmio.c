@@ -39,7 +39,9 @@ static void reg_write(struct vio_dev *d, uint32_t off, uint32_t val)
 
 // Version 1 is the legacy register layout (4.2.4): 32 feature bits, no
 // FEATURES_OK, a queue located by its page number. Version 2 is the
-// layout of 4.2.2. The difference stays in this file.
+// layout of 4.2.2. The register-level difference stays in this file; the
+// protocol's (the second feature word, FEATURES_OK, ConfigGeneration) is
+// in virtio_transport.c, for the legacy PCI header too.
 static int is_legacy(struct vio_dev *d)
 {
   return d->version == 1;

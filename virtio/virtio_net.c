@@ -363,6 +363,9 @@ void vnet_intr(struct vnet *vn)
     return;
   }
   vn->stats.interrupts++;
+  // Each queue counts the interrupt too (and a recording of it shows the
+  // step, virtq_trace.c): one interrupt line stands for both queues.
+  virtq_count_intr(&vn->rxq);
   // A configuration change: either the device needs a reset (2.1.2: it
   // sets DEVICE_NEEDS_RESET and then notifies; requests in flight may or
   // may not complete, 2.1.1), or the link status changed.
@@ -379,8 +382,10 @@ void vnet_intr(struct vnet *vn)
   // `broken` may have been set under rx_lock just now; the transmit path
   // reads it under tx_lock before it touches its queue.
   vos_lock(&vn->tx_lock);
-  if (vn->ready && !vn->broken)
+  if (vn->ready && !vn->broken) {
+    virtq_count_intr(&vn->txq);
     reap_tx(vn);
+  }
   vos_unlock(&vn->tx_lock);
 }
 

@@ -162,6 +162,9 @@ void vrng_intr(struct vrng *rng)
     vos_unlock(&rng->lock);
     return;
   }
+  // The queue's own count of interrupts (and, when the queue is recorded,
+  // the interrupt's step: virtq_trace.c); the driver's count is below.
+  virtq_count_intr(&rng->vq);
   // >>> lab rng: count the interrupt; take the completion off the used ring (virtq_disable_intr, virtq_get, virtq_enable_intr), check it is our buffer, record its length, end `inflight`
   uint32_t len;
   void *token;

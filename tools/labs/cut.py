@@ -26,6 +26,7 @@ printed is the starter's path.
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -138,6 +139,18 @@ def git(dest, *args):
     return p.stdout
 
 
+def unlink_other_labs(text, name):
+    """labs/README.md for the starter of lab `name`: the other labs'
+    handouts are not in it, so their links become plain names that say
+    so (no link that lands nowhere)."""
+    def plain(m):
+        other = m.group(1)
+        if other == name:
+            return m.group(0)
+        return "%s (its own starter)" % other
+    return re.sub(r"\[([a-z0-9]+)\]\(\1/README\.md\)", plain, text)
+
+
 def lab_note(lab):
     return ("**This is the starter of lab %s, %s.** The handout is "
             "[labs/%s/README.md](labs/%s/README.md); `make grade` grades your work "
@@ -171,6 +184,11 @@ def cut(name, dest, found=None, files=None, quiet=False):
             first_nl = text.index("\n\n") + 2 if "\n\n" in text else 0
             with open(dst, "w", encoding="utf-8") as f:
                 f.write(text[:first_nl] + lab_note(lab) + text[first_nl:])
+        elif rel == "labs/README.md":
+            with open(src, encoding="utf-8") as f:
+                text = f.read()
+            with open(dst, "w", encoding="utf-8") as f:
+                f.write(unlink_other_labs(text, name))
         else:
             shutil.copy2(src, dst)
     if nregions == 0:
