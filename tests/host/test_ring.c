@@ -179,6 +179,22 @@ out:
   stop();
 }
 
+// Chains of 1 to 4 buffers, their lengths cycling with `round`, added until
+// the queue refuses one; returns how many went in.
+static int add_mixed_chains(int round)
+{
+  int added = 0, first = 0;
+
+  while (first < 40) {
+    int len = 1 + (round + first) % 4;
+    if (add_chain(first, len) != VIRTQ_OK)
+      break;
+    first += len;
+    added++;
+  }
+  return added;
+}
+
 // Chains go back on the free list when the device returns them, in any
 // order, and the list never loses or doubles a descriptor.
 static void test_ring_free_list(void)
@@ -213,14 +229,7 @@ static void test_ring_free_list(void)
   // descriptor keeps coming back, none is lost or handed out twice.
   fr->m.vdm.reverse = 1;
   for (round = 0; round < 300 && !host_test_failure(); round++) {
-    int added = 0, first = 0;
-    while (first < 40) {
-      int len = 1 + (round + first) % 4;
-      if (add_chain(first, len) != VIRTQ_OK)
-        break;
-      first += len;
-      added++;
-    }
+    int added = add_mixed_chains(round);
     virtq_kick(&vq);
     n = run_and_reap(tokens, MAXQ);
     expect(n == added, "round %d: %d completions for %d chains", round, n, added);
@@ -251,14 +260,7 @@ static void test_ring_free_list_scribbled(void)
   }
   fr->m.vdm.fault = VDM_FAULT_SCRIBBLE;
   for (round = 0; round < 50 && !host_test_failure(); round++) {
-    int added = 0, first = 0;
-    while (first < 40) {
-      int len = 1 + (round + first) % 4;
-      if (add_chain(first, len) != VIRTQ_OK)
-        break;
-      first += len;
-      added++;
-    }
+    int added = add_mixed_chains(round);
     virtq_kick(&vq);
     n = run_and_reap(tokens, MAXQ);
     if (!expect(n == added, "round %d: %d completions for %d chains, with a device that "
