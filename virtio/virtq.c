@@ -782,7 +782,10 @@ int virtq_enable_intr(struct virtq *vq)
   //   Without the barrier both could read old values: no interrupt, and
   //   we report no work, so a finished request sits in the ring with
   //   nobody coming for it (host tests perf_event_idx_recheck_race and
-  //   perf_no_interrupt_flag_race make a device complete in that window).
+  //   perf_no_interrupt_flag_race make a device complete just before we
+  //   re-arm; perf_event_idx_recheck_at_barrier makes it complete at this
+  //   very barrier, and checks that the store comes before it and the
+  //   look after it).
   // The same barrier orders the driver's InterruptACK write (vio_intr_ack,
   // before reaping) before this last look at used.idx.
   // >>> lab evidx: barrier (4), then one more look at used.idx: 1 (counted in rechecks) if a completion came in that no interrupt may announce

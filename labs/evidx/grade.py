@@ -49,7 +49,8 @@ lab.host("interrupt", 15,
 lab.host("race", 20,
          "no notification lost: each side looks again after asking (barrier, then the other "
          "side's index), a completion or an entry that slipped in meanwhile is found",
-         perf_features=["perf_event_idx_recheck_race", "perf_no_interrupt_flag_race"],
+         perf_features=["perf_event_idx_recheck_race", "perf_no_interrupt_flag_race",
+                        "perf_event_idx_recheck_at_barrier"],
          device=["dev_event_idx_recheck"])
 
 lab.host("wrap", 10,

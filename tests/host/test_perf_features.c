@@ -404,6 +404,67 @@ static void recheck_race(uint64_t features)
 static void test_event_idx_recheck_race(void)   { recheck_race(F(VIRTIO_RING_F_EVENT_IDX)); }
 static void test_no_interrupt_flag_race(void)   { recheck_race(0); }
 
+// The same race with the device finishing at the exact moment it matters
+// (the split ring's used_event; the packed ring's barrier is the same line
+// in vpq_enable_intr):
+// at virtq_enable_intr's barrier (4), after the driver stored used_event
+// and before it looks at used.idx again. On a host every store is seen at
+// once, so a missing barrier changes no outcome here; what the test can
+// see is where the barrier is. It plays the device at the driver's first
+// barrier and checks that used_event was stored by then, and that the
+// second look, coming after the barrier, found what the device did there.
+struct barrier_watch {
+  int armed;         // the next vos_mb is the one inside virtq_enable_intr
+  int fired;         // it came
+  uint16_t seen;     // used_event at that moment
+};
+
+static void recheck_barrier_hook(void *arg)
+{
+  struct barrier_watch *w = arg;
+
+  if (!w->armed)
+    return;
+  w->armed = 0;      // the device's own barriers below must not re-enter
+  w->fired = 1;
+  w->seen = *hvq.used_event;
+  tblk_run(fb);      // the device finishes request 1 now
+}
+
+static void test_event_idx_recheck_at_barrier(void)
+{
+  struct barrier_watch w = { 0, 0, 0 };
+  void *token;
+  uint32_t len;
+  int r;
+
+  if (!hand_queue(2, F(VIRTIO_RING_F_EVENT_IDX), 16))
+    return;
+  expect(hand_add(0), "add 0");
+  tblk_run(fb);
+  vio_intr_ack(&dev);
+  virtq_disable_intr(&hvq);
+  expect(virtq_get(&hvq, &token, &len) == 1 && token == &htok[0], "completion 0");
+  expect(hand_add(1), "add 1");
+  w.armed = 1;
+  host_set_mb_hook(recheck_barrier_hook, &w);
+  r = virtq_enable_intr(&hvq);
+  host_set_mb_hook(0, 0);
+  if (!expect(w.fired, "virtq_enable_intr made no barrier before its second look at used.idx "
+              "(barrier (4), 2.7.7.2): on real hardware a device finishing just then and the "
+              "driver could both read old values, and the request would wait for ever"))
+    goto out;
+  // One completion taken so far: used_event must say "entry 1".
+  expect(w.seen == 1, "at virtq_enable_intr's barrier used_event was %u, not 1: the barrier "
+         "must come after the store of used_event", (unsigned)w.seen);
+  expect(r == 1, "the device finished request 1 at the driver's barrier (4) and the second look "
+         "at used.idx returned %d, not 1: the look must come after the barrier", r);
+  if (r == 1)
+    expect(virtq_get(&hvq, &token, &len) == 1 && token == &htok[1], "completion 1");
+out:
+  hand_done();
+}
+
 // 70000 requests, one at a time: avail.idx and used.idx wrap at 65536 and
 // both suppression windows must keep working across the wrap.
 static void test_event_idx_wraparound(void)
@@ -925,6 +986,7 @@ int main(int argc, char **argv)
   host_run("perf_event_idx_interrupt_suppression", test_event_idx_interrupt_suppression);
   host_run("perf_no_event_idx_interrupts", test_no_event_idx_interrupts);
   host_run("perf_event_idx_recheck_race", test_event_idx_recheck_race);
+  host_run_split("perf_event_idx_recheck_at_barrier", test_event_idx_recheck_at_barrier);
   host_run("perf_no_interrupt_flag_race", test_no_interrupt_flag_race);
   host_run("perf_event_idx_wraparound", test_event_idx_wraparound);
   host_run("perf_indirect_large_request", test_indirect_large_request);
