@@ -14,10 +14,10 @@ import contextlib
 import os
 import random
 import re
-import select
 import sys
 import time
 
+import gradelib
 from gradelib import Lab, ROOT
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "qemu"))
@@ -89,40 +89,11 @@ def through_cat(t, w, data):
     what came back (as many bytes as were sent, or fewer at the deadline)."""
     w.send(b"cat\n")
     time.sleep(0.2)
-    got, sent = b"", 0
-    w.sock.setblocking(False)
-    deadline = time.time() + t.timeout(30)
-    try:
-        while len(got) < len(data) and time.time() < deadline:
-            want_w = [w.sock] if sent < len(data) else []
-            r, wr, _ = select.select([w.sock], want_w, [], 0.5)
-            if wr:
-                try:
-                    sent += w.sock.send(data[sent:sent + 4096])
-                except BlockingIOError:
-                    pass
-            if r:
-                chunk = w.sock.recv(65536)
-                if not chunk:
-                    t.fail("the virtio console's connection closed after %d bytes back" % len(got))
-                got += chunk
-    finally:
-        w.sock.setblocking(True)
+    got, closed = test_vconsole.exchange(w.sock, data, time.time() + t.timeout(30))
+    if closed:
+        t.fail("the virtio console's connection closed after %d bytes back" % len(got))
     return got
 
-
-def bulk_data():
-    """64 KB of numbered lines of random text (cat passes bytes through
-    unchanged; lines keep a terminal's line discipline out of it)."""
-    rnd = random.Random(99)
-    lines, n = [], 0
-    while n < 65536:
-        line = "%06d %s\n" % (len(lines), "".join(
-            rnd.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(rnd.randrange(1, 120))))
-        lines.append(line)
-        n += len(line)
-    data = "".join(lines).encode()[:65536]
-    return data[:-1] + b"\n"
 
 
 def end_cat(t, w, got, n):
@@ -143,7 +114,7 @@ def line(t):
 
 @lab.qemu("bulk", 20, "64 KB through `cat` on the virtio console come back byte for byte, in order")
 def bulk(t):
-    data = bulk_data()
+    data = test_vconsole.bulk_data()
     with second_shell(t) as (g, w):
         t0 = time.time()
         got = through_cat(t, w, data)
@@ -159,7 +130,7 @@ def bulk(t):
 @lab.qemu("batch", 15, "the 64 KB leave in few chains: transmit is batched, many bytes a chain "
           "(lsdev -v: tx_bytes / tx_chains)")
 def batch(t):
-    data = bulk_data()
+    data = test_vconsole.bulk_data()
     with second_shell(t) as (g, w):
         before = counters(g)
         t.check(before, "lsdev -v shows no counters for the virtio console")
@@ -181,14 +152,4 @@ def batch(t):
          "receive queue and back down its transmit queue, all of them, in order")
 def m3(t):
     with t.cm3() as m:
-        line = b"hello, virtio-console\n"
-        got = m.m.echo(line, t.timeout(4))
-        t.check(got == line, "UART2: sent %r, got back %r" % (line, got))
-        rnd = random.Random(5)
-        data = bytes(rnd.randrange(256) for _ in range(4096))
-        got = m.m.echo(data, t.timeout(30))
-        if got != data:
-            n = min(len(got), len(data))
-            first = next((i for i in range(n) if got[i] != data[i]), n)
-            t.fail("UART2: %d random bytes sent, %d back, the first difference at byte %d"
-                   % (len(data), len(got), first))
+        gradelib.check_uart2_echo(t, m, b"hello, virtio-console\n", 5)

@@ -11,9 +11,9 @@ tests/host/test_device.c plays the driver itself, one store at a time.
 Run: make grade (in the lab's starter), make grade LAB=devmodel (in the
 solution tree), make grade TEST=pop for one test.
 """
-import random
 import re
 
+import gradelib
 from gradelib import Lab, QemuError
 
 lab = Lab("devmodel", "the device's side of the ring",
@@ -56,14 +56,6 @@ lab.host("drivers", 10,
                    "random_mix"])
 
 
-def stat_row(stat, dev, q):
-    """(driver requests, notifies, interrupts, done, errors, device requests,
-    notifies, interrupts, errors) of one queue row of the M3's `stat`."""
-    m = re.search(r"^\s*%s\s+%d\s+\S+\s+((?:(?:\d+|-)\s+){5})\|\s+((?:\d+\s*){4})$"
-                  % (dev, q), stat, re.M)
-    return [-1 if x == "-" else int(x) for x in (m.group(1) + m.group(2)).split()] if m else None
-
-
 @lab.cm3("m3_blk", 15, "on the Cortex-M3: blktest through the given driver against your device, "
          "twice; driver and device agree on every count; no violation")
 def m3_blk(t):
@@ -77,7 +69,7 @@ def m3_blk(t):
             t.check(re.search(r"blktest: \d+ sectors, \d+ writes and \d+ reads.*: OK", out),
                     "blktest on the Cortex-M3 did not pass:\n" + out.strip())
         stat = m.command("stat")
-        c = stat_row(stat, "blk", 0)
+        c = gradelib.m3_stat_row(stat, "blk", 0)
         t.check(c, "no blk row in the Cortex-M3's stat:\n" + stat)
         req, notify, intr, done, err, dreq, dnotify, dintr, derr = c
         t.check(req > 100 and req == done == dreq and err == 0 and derr == 0,
@@ -93,19 +85,9 @@ def m3_blk(t):
          "all of them, in order: your interrupts on the board's NVIC")
 def m3_echo(t):
     with t.cm3() as m:
-        line = b"hello through the device model\n"
-        got = m.m.echo(line, t.timeout(4))
-        t.check(got == line, "UART2: sent %r, got back %r" % (line, got))
-        rnd = random.Random(7)
-        data = bytes(rnd.randrange(256) for _ in range(4096))
-        got = m.m.echo(data, t.timeout(30))
-        if got != data:
-            first = next((i for i in range(min(len(got), len(data))) if got[i] != data[i]),
-                         min(len(got), len(data)))
-            t.fail("UART2: %d random bytes sent, %d back, the first difference at byte %d"
-                   % (len(data), len(got), first))
+        gradelib.check_uart2_echo(t, m, b"hello through the device model\n", 7)
         stat = m.command("stat")
         for q, what in ((0, "receiveq"), (1, "transmitq")):
-            c = stat_row(stat, "console", q)
+            c = gradelib.m3_stat_row(stat, "console", q)
             t.check(c and c[3] > 0 and c[4] == 0 and c[5] > 0 and c[8] == 0,
                     "console %s: %s\n%s" % (what, c, stat))

@@ -142,10 +142,9 @@ def m3(t):
             t.check(re.search(r"blktest: \d+ sectors, \d+ writes and \d+ reads.*: OK", out),
                     "blktest on the Cortex-M3 did not pass:\n" + out.strip())
         stat = m.command("stat")
-        row = re.search(r"^\s*blk\s+0\s+\S+\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+\|\s+"
-                        r"(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*$", stat, re.M)
+        row = gradelib.m3_stat_row(stat, "blk", 0)
         t.check(row, "no blk row in the Cortex-M3's stat:\n" + stat)
-        req, notify, intr, done, err, dreq, dnotify, dintr, derr = map(int, row.groups())
+        req, notify, intr, done, err, dreq, dnotify, dintr, derr = row
         t.check(req > 100 and req == done == dreq and err == 0 and derr == 0 and
                 notify == dnotify and intr <= dintr,
                 "driver %d requests, %d notifications, %d interrupts; device %d requests, %d "

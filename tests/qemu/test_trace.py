@@ -146,6 +146,21 @@ def known_recording():
     return seal(rs)
 
 
+
+def assert_steps_back(rp, final, steps):
+    """Undoing every step's diff, from the last step back, must land on the
+    replay's initial snapshot: the page's backwards stepping shows true
+    states, and no step changed something its diff does not say."""
+    back = dict(final)
+    for s in reversed(steps):
+        for k, (old, new) in s["diff"].items():
+            assert back.get(k) == new, "step %s: %s is %r, not %r" % (s["kind"], k, back.get(k), new)
+            if old is None:
+                back.pop(k, None)
+            else:
+                back[k] = old
+    assert back == rp.initial, "stepping back does not return to the snapshot"
+
 def test_trace_replay_known():
     """The replay (tools/trace/ring.py) of a recording made by hand: the
     rings, the free list and the counters after every interesting step,
@@ -178,15 +193,7 @@ def test_trace_replay_known():
     assert steps[-1]["held"] and "does not notify" in steps[-1]["text"], steps[-1]
     assert rp.warnings == [], rp.warnings
     # Backwards from the end, step by step, lands on the snapshot.
-    back = dict(st)
-    for s in reversed(steps):
-        for k, (old, new) in s["diff"].items():
-            assert back.get(k) == new, "step %s: %s is %r, not %r" % (s["kind"], k, back.get(k), new)
-            if old is None:
-                back.pop(k, None)
-            else:
-                back[k] = old
-    assert back == rp.initial, "stepping back does not return to the snapshot"
+    assert_steps_back(rp, st, steps)
     # A chain built from descriptors the free list did not offer is flagged.
     bad = list(known_recording())
     raws = [r.raw for r in bad]
@@ -334,15 +341,7 @@ def test_trace_replay_known_packed():
                  "dev_used": 3, "dev_irqs": 3, "dev_irqs_suppressed": 0}, n
     assert [s["side"] for s in steps if s["kind"] == "WRAP"] == ["driver", "device", "device", "driver"]
     assert rp.warnings == [], rp.warnings
-    back = dict(st)
-    for s in reversed(steps):
-        for k, (old, new) in s["diff"].items():
-            assert back.get(k) == new, "step %s: %s is %r, not %r" % (s["kind"], k, back.get(k), new)
-            if old is None:
-                back.pop(k, None)
-            else:
-                back[k] = old
-    assert back == rp.initial, "stepping back does not return to the snapshot"
+    assert_steps_back(rp, st, steps)
     _, _, _, warnings = ring.replay(ring.split(known_packed_recording(bad_id=True)).queues[0])
     assert any("took id 3" in w for w in warnings), warnings
 

@@ -46,6 +46,7 @@ t.scale, which grade.py measured from a boot of the kernel before the tests
 (a slow machine gets longer timeouts, not failures).
 """
 import os
+import random
 import re
 import secrets
 import shutil
@@ -420,6 +421,33 @@ def without_leak_reports(text):
 def tail(text, n):
     lines = [l for l in text.rstrip("\n").split("\n")]
     return "\n".join(lines[-n:])
+
+
+def check_uart2_echo(t, board, line, seed):
+    """The Cortex-M3's UART2 echo (UART2 -> console device -> the driver's
+    receive queue -> its transmit queue -> UART2): `line`, then 4096
+    random bytes (from `seed`), each must come back byte for byte; a
+    failure says where the first difference is."""
+    got = board.m.echo(line, t.timeout(4))
+    t.check(got == line, "UART2: sent %r, got back %r" % (line, got))
+    rnd = random.Random(seed)
+    data = bytes(rnd.randrange(256) for _ in range(4096))
+    got = board.m.echo(data, t.timeout(30))
+    if got != data:
+        n = min(len(got), len(data))
+        first = next((i for i in range(n) if got[i] != data[i]), n)
+        t.fail("UART2: %d random bytes sent, %d back, the first difference at byte %d"
+               % (len(data), len(got), first))
+
+
+def m3_stat_row(stat, dev, q):
+    """The Cortex-M3 shell's `stat` has a row per queue: the driver's
+    counters, `|`, the device model's. For queue q of device `dev`: (driver
+    requests, notifies, interrupts, done, errors, device requests,
+    notifies, interrupts, errors), a "-" as -1; None without such a row."""
+    m = re.search(r"^\s*%s\s+%d\s+\S+\s+((?:(?:\d+|-)\s+){5})\|\s+((?:\d+\s*){4})$"
+                  % (dev, q), stat, re.M)
+    return [-1 if x == "-" else int(x) for x in (m.group(1) + m.group(2)).split()] if m else None
 
 
 # ---- host tests ----
